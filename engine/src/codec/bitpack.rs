@@ -1,0 +1,130 @@
+//! Fixed-width bit packing of `u64` values, least significant bit first.
+//!
+//! Value `i` occupies bits `[i*w, (i+1)*w)` of the byte string read as one little-endian integer.
+
+/// Bytes needed for `n` values of `width` bits.
+pub fn packed_len(n: usize, width: u8) -> usize {
+    (n * usize::from(width)).div_ceil(8)
+}
+
+/// The number of bits needed to hold `v` (0 for 0).
+pub fn bit_width(v: u64) -> u8 {
+    (64 - v.leading_zeros()) as u8
+}
+
+/// Appends `values`, each `width` bits wide, to `out`. Bits above `width` must be zero.
+pub fn pack(values: impl Iterator<Item = u64>, width: u8, out: &mut Vec<u8>) {
+    if width == 0 {
+        return;
+    }
+    let w = u32::from(width);
+    let mut acc: u128 = 0;
+    let mut bits = 0u32;
+    for v in values {
+        acc |= u128::from(v) << bits;
+        bits += w;
+        if bits >= 64 {
+            out.extend_from_slice(&(acc as u64).to_le_bytes());
+            acc >>= 64;
+            bits -= 64;
+        }
+    }
+    let tail = (acc as u64).to_le_bytes();
+    out.extend_from_slice(tail.get(..bits.div_ceil(8) as usize).unwrap_or(&tail));
+}
+
+/// Reads 8 bytes at `at`, zero-padded past the end of `bytes`.
+#[inline]
+fn word_at(bytes: &[u8], at: usize) -> u64 {
+    match bytes.get(at..at + 8) {
+        Some(s) => {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(s);
+            u64::from_le_bytes(w)
+        }
+        None => {
+            let mut w = [0u8; 8];
+            let rest = bytes.get(at..).unwrap_or(&[]);
+            w[..rest.len()].copy_from_slice(rest);
+            u64::from_le_bytes(w)
+        }
+    }
+}
+
+/// Calls `f(i, value)` for each of the `n` values packed in `bytes` with `width` bits.
+/// The caller checks `bytes.len() >= packed_len(n, width)`; missing bytes read as zero.
+#[inline]
+pub fn unpack_each(bytes: &[u8], n: usize, width: u8, mut f: impl FnMut(usize, u64)) {
+    let w = usize::from(width);
+    if w == 0 {
+        (0..n).for_each(|i| f(i, 0));
+        return;
+    }
+    let mask = if w == 64 { u64::MAX } else { (1u64 << w) - 1 };
+    if w <= 56 {
+        // A fast run where 8 bytes can be read at each value's first byte.
+        let fast_n = if bytes.len() >= 8 {
+            ((bytes.len() - 8) * 8 / w + 1).min(n)
+        } else {
+            0
+        };
+        for i in 0..fast_n {
+            let bit = i * w;
+            let at = bit >> 3;
+            let mut word = [0u8; 8];
+            if let Some(s) = bytes.get(at..at + 8) {
+                word.copy_from_slice(s);
+            }
+            f(i, (u64::from_le_bytes(word) >> (bit & 7)) & mask);
+        }
+        for i in fast_n..n {
+            let bit = i * w;
+            f(i, (word_at(bytes, bit >> 3) >> (bit & 7)) & mask);
+        }
+    } else {
+        for i in 0..n {
+            let bit = i * w;
+            let (at, shift) = (bit >> 3, (bit & 7) as u32);
+            let lo = word_at(bytes, at) >> shift;
+            let hi = if shift == 0 {
+                0
+            } else {
+                word_at(bytes, at + 8) << (64 - shift)
+            };
+            f(i, (lo | hi) & mask);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_every_width() {
+        for width in 0..=64u8 {
+            let mask = if width == 64 {
+                u64::MAX
+            } else {
+                (1u64 << width) - 1
+            };
+            let values: Vec<u64> = (0..131u64)
+                .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15) & mask)
+                .collect();
+            let mut out = Vec::new();
+            pack(values.iter().copied(), width, &mut out);
+            assert_eq!(out.len(), packed_len(values.len(), width), "width {width}");
+            let mut back = vec![0u64; values.len()];
+            unpack_each(&out, values.len(), width, |i, v| back[i] = v);
+            assert_eq!(back, values, "width {width}");
+        }
+    }
+
+    #[test]
+    fn widths() {
+        assert_eq!(bit_width(0), 0);
+        assert_eq!(bit_width(1), 1);
+        assert_eq!(bit_width(255), 8);
+        assert_eq!(bit_width(u64::MAX), 64);
+    }
+}

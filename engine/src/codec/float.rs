@@ -1,0 +1,144 @@
+//! Float transforms: `Decimal` (values on a decimal grid as scaled integers) and `Shuffle`
+//! (the raw IEEE bits split into 8 byte planes, which general compressors squeeze well).
+
+use super::cursor::Cursor;
+use super::int;
+
+/// The largest decimal exponent tried: values are `k / 10^e` with `e <= MAX_EXPONENT`.
+pub const MAX_EXPONENT: u8 = 12;
+
+const POW10: [f64; MAX_EXPONENT as usize + 1] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12,
+];
+
+/// Adding then subtracting this rounds a float below 2^51 in magnitude to the nearest integer.
+const ROUNDER: f64 = 6_755_399_441_055_744.0;
+const LIMIT: f64 = 2_251_799_813_685_248.0; // 2^51
+
+/// The integer `k` with `k / 10^e == v` bit for bit, if there is one.
+#[inline]
+fn scaled(v: f64, e: u8) -> Option<i64> {
+    let p = POW10[usize::from(e)];
+    let x = v * p;
+    if !(x.abs() < LIMIT) {
+        return None;
+    }
+    let r = (x + ROUNDER) - ROUNDER;
+    ((r / p).to_bits() == v.to_bits()).then_some(r as i64)
+}
+
+/// The smallest exponent at which every value round-trips exactly, if any.
+pub fn decimal_exponent(values: &[f64]) -> Option<u8> {
+    let mut e = 0u8;
+    for &v in values {
+        while scaled(v, e).is_none() {
+            e += 1;
+            if e > MAX_EXPONENT {
+                return None;
+            }
+        }
+    }
+    // An exponent that suits a later value may not suit an earlier one: check them all again.
+    values.iter().all(|&v| scaled(v, e).is_some()).then_some(e)
+}
+
+/// Appends the Decimal payload: `exponent: u8` then the IntPack of the scaled integers.
+/// The caller has checked `decimal_exponent(values) == Some(e)`.
+pub fn encode_decimal(values: &[f64], e: u8, out: &mut Vec<u8>) {
+    let ints: Vec<i64> = values.iter().map(|&v| scaled(v, e).unwrap_or(0)).collect();
+    out.push(e);
+    int::encode(&ints, out);
+}
+
+/// Decodes a Decimal payload into `out`.
+pub fn decode_decimal(payload: &[u8], out: &mut [f64]) -> Option<()> {
+    let mut c = Cursor::new(payload);
+    let e = c.u8()?;
+    let p = *POW10.get(usize::from(e))?;
+    let ints: &mut [i64] = bytemuck::cast_slice_mut(out);
+    int::decode(c.rest(), ints)?;
+    for x in out.iter_mut() {
+        *x = (x.to_bits() as i64) as f64 / p;
+    }
+    Some(())
+}
+
+/// Appends the 8 byte planes of `values` (plane `j` holds byte `j` of every value's LE bits).
+pub fn encode_shuffle(values: &[u64], out: &mut Vec<u8>) {
+    let n = values.len();
+    let start = out.len();
+    out.resize(start + n * 8, 0);
+    let planes = &mut out[start..];
+    for (i, v) in values.iter().enumerate() {
+        for (j, b) in v.to_le_bytes().into_iter().enumerate() {
+            planes[j * n + i] = b;
+        }
+    }
+}
+
+/// Decodes byte planes into `out`.
+pub fn decode_shuffle(payload: &[u8], out: &mut [u64]) -> Option<()> {
+    let n = out.len();
+    if payload.len() != n * 8 {
+        return None;
+    }
+    for (i, slot) in out.iter_mut().enumerate() {
+        let mut b = [0u8; 8];
+        for (j, byte) in b.iter_mut().enumerate() {
+            *byte = payload[j * n + i];
+        }
+        *slot = u64::from_le_bytes(b);
+    }
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decimal_finds_the_grid() {
+        assert_eq!(decimal_exponent(&[3517.4, 3517.6, 3518.0]), Some(1));
+        assert_eq!(decimal_exponent(&[1.25, 100.0, 0.01]), Some(2));
+        assert_eq!(decimal_exponent(&[100.0, 2.0]), Some(0));
+        assert_eq!(decimal_exponent(&[0.1 + 0.2]), None);
+        assert_eq!(decimal_exponent(&[-0.0]), None);
+        assert_eq!(decimal_exponent(&[f64::NAN]), None);
+        assert_eq!(decimal_exponent(&[f64::INFINITY]), None);
+        assert_eq!(decimal_exponent(&[1e300]), None);
+    }
+
+    #[test]
+    fn decimal_round_trips_bits() {
+        let values = [3517.4, 3517.6, -12.8, 0.0, 0.05, 45035.6];
+        let e = decimal_exponent(&values).unwrap();
+        assert_eq!(e, 2);
+        let mut buf = Vec::new();
+        encode_decimal(&values, e, &mut buf);
+        let mut back = vec![0.0; values.len()];
+        decode_decimal(&buf, &mut back).unwrap();
+        for (a, b) in values.iter().zip(&back) {
+            assert_eq!(a.to_bits(), b.to_bits());
+        }
+    }
+
+    #[test]
+    fn shuffle_round_trips_bits() {
+        let values: Vec<u64> = [
+            f64::NAN,
+            -0.0,
+            f64::NEG_INFINITY,
+            1.5,
+            f64::from_bits(0x7ff4_0000_0000_0001),
+        ]
+        .iter()
+        .map(|v| v.to_bits())
+        .collect();
+        let mut buf = Vec::new();
+        encode_shuffle(&values, &mut buf);
+        let mut back = vec![0u64; values.len()];
+        decode_shuffle(&buf, &mut back).unwrap();
+        assert_eq!(back, values);
+        assert!(decode_shuffle(&buf[1..], &mut back).is_none());
+    }
+}

@@ -1,0 +1,148 @@
+//! `IntPack`: integers as differences of order 0, 1 or 2, frame-of-reference, bit-packed.
+//!
+//! Payload: `order: u8`, `order` initial values (`i64` each), `base: i64`, `width: u8`, then the
+//! `n - order` residuals minus `base`, packed in `width` bits (see FORMAT.md, "IntPack").
+//! Arithmetic wraps, so every `i64` sequence round-trips.
+
+use super::bitpack::{bit_width, pack, packed_len, unpack_each};
+use super::cursor::Cursor;
+
+/// Residuals of the given difference order (wrapping).
+fn residual(values: &[i64], order: usize, i: usize) -> i64 {
+    match order {
+        0 => values[i],
+        1 => values[i].wrapping_sub(values[i - 1]),
+        _ => values[i]
+            .wrapping_sub(values[i - 1])
+            .wrapping_sub(values[i - 1].wrapping_sub(values[i - 2])),
+    }
+}
+
+fn range_width(values: &[i64], order: usize) -> Option<(i64, u8)> {
+    if values.len() <= order {
+        return None;
+    }
+    let mut lo = i64::MAX;
+    let mut hi = i64::MIN;
+    for i in order..values.len() {
+        let r = residual(values, order, i);
+        lo = lo.min(r);
+        hi = hi.max(r);
+    }
+    Some((lo, bit_width(hi.wrapping_sub(lo) as u64)))
+}
+
+/// Appends the IntPack encoding of `values` to `out`, choosing the order with the narrowest width.
+pub fn encode(values: &[i64], out: &mut Vec<u8>) {
+    let mut best: Option<(usize, i64, u8)> = None;
+    for order in 0..=2usize {
+        if let Some((base, width)) = range_width(values, order) {
+            if best.is_none_or(|(_, _, w)| width < w) {
+                best = Some((order, base, width));
+            }
+        }
+    }
+    let (order, base, width) = best.unwrap_or((values.len().min(2), 0, 0));
+    out.push(order as u8);
+    for v in values.iter().take(order) {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    out.extend_from_slice(&base.to_le_bytes());
+    out.push(width);
+    out.reserve(packed_len(values.len().saturating_sub(order), width));
+    pack(
+        (order..values.len()).map(|i| residual(values, order, i).wrapping_sub(base) as u64),
+        width,
+        out,
+    );
+}
+
+/// Decodes `out.len()` values from an IntPack payload; `None` if the payload is malformed.
+pub fn decode(payload: &[u8], out: &mut [i64]) -> Option<()> {
+    let n = out.len();
+    let mut c = Cursor::new(payload);
+    let order = usize::from(c.u8()?);
+    if order > 2 || (order > n) {
+        return None;
+    }
+    for slot in out.iter_mut().take(order) {
+        *slot = c.i64()?;
+    }
+    let base = c.i64()?;
+    let width = c.u8()?;
+    if width > 64 {
+        return None;
+    }
+    let packed = c.rest();
+    if packed.len() != packed_len(n - order, width) {
+        return None;
+    }
+    let tail = out.get_mut(order..)?;
+    match order {
+        0 => unpack_each(packed, tail.len(), width, |i, u| {
+            tail[i] = base.wrapping_add(u as i64);
+        }),
+        1 => {
+            let mut acc = out.first().copied().unwrap_or(0);
+            let tail = out.get_mut(1..)?;
+            unpack_each(packed, tail.len(), width, |i, u| {
+                acc = acc.wrapping_add(base.wrapping_add(u as i64));
+                tail[i] = acc;
+            });
+        }
+        _ => {
+            let (mut prev, mut cur) = (out.first().copied()?, out.get(1).copied()?);
+            let tail = out.get_mut(2..)?;
+            let mut delta = cur.wrapping_sub(prev);
+            unpack_each(packed, tail.len(), width, |i, u| {
+                delta = delta.wrapping_add(base.wrapping_add(u as i64));
+                prev = cur;
+                cur = prev.wrapping_add(delta);
+                tail[i] = cur;
+            });
+        }
+    }
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(values: &[i64]) -> usize {
+        let mut buf = Vec::new();
+        encode(values, &mut buf);
+        let mut back = vec![0; values.len()];
+        decode(&buf, &mut back).unwrap();
+        assert_eq!(back, values);
+        buf.len()
+    }
+
+    #[test]
+    fn sequences_round_trip() {
+        assert_eq!(round_trip(&[]), 10);
+        round_trip(&[7]);
+        round_trip(&[i64::MIN, i64::MAX, 0, -1, 1, i64::MAX]);
+        let minutes: Vec<i64> = (0..1000)
+            .map(|i| 1_700_000_000_000_000_000 + i * 60_000_000_000)
+            .collect();
+        // A regular time column packs to zero bits per value: order, first value, base, width.
+        assert_eq!(round_trip(&minutes), 1 + 8 + 8 + 1);
+        let walk: Vec<i64> = (0..1000).map(|i: i64| (i * 7919) % 13 - 6).collect();
+        assert!(round_trip(&walk) < 1000);
+    }
+
+    #[test]
+    fn malformed_payloads_are_refused() {
+        let mut buf = Vec::new();
+        encode(&[1, 5, 9, 200], &mut buf);
+        let mut out = vec![0; 4];
+        assert!(decode(&buf[..buf.len() - 1], &mut out).is_none());
+        let mut bad = buf.clone();
+        bad[0] = 3;
+        assert!(decode(&bad, &mut out).is_none());
+        assert!(decode(&[], &mut out).is_none());
+        let mut more = vec![0; 5];
+        assert!(decode(&buf, &mut more).is_none());
+    }
+}

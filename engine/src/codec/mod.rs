@@ -1,0 +1,435 @@
+//! Column codecs: a numeric or dictionary transform (the codec), then general compression.
+//!
+//! Codec and compression ids are the bytes written in segment footers (FORMAT.md, "Codecs");
+//! both enums list every value in `ALL` so tests loop over them.
+
+mod bitpack;
+pub(crate) mod cursor;
+mod float;
+mod int;
+mod strings;
+
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::model::Timestamp;
+
+/// A column transform, as stored in a chunk reference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum Codec {
+    /// Little-endian 8-byte values.
+    Raw = 0,
+    /// Integers: difference order, frame of reference, bit packing.
+    IntPack = 1,
+    /// Floats: 8 byte planes of the IEEE bits.
+    Shuffle = 2,
+    /// Floats on a decimal grid: exponent, then IntPack of the scaled integers.
+    Decimal = 3,
+    /// Strings: dictionary, then IntPack of indices.
+    Dict = 4,
+}
+
+impl Codec {
+    /// Every codec.
+    pub const ALL: [Codec; 5] = [
+        Codec::Raw,
+        Codec::IntPack,
+        Codec::Shuffle,
+        Codec::Decimal,
+        Codec::Dict,
+    ];
+}
+
+impl TryFrom<u8> for Codec {
+    type Error = u8;
+    fn try_from(v: u8) -> std::result::Result<Self, u8> {
+        Codec::ALL.into_iter().find(|c| *c as u8 == v).ok_or(v)
+    }
+}
+
+/// General-purpose compression applied after the codec.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// Stored as is.
+    None,
+    /// LZ4 block format.
+    Lz4,
+    /// Zstandard at the given level (1 to 22).
+    Zstd(i32),
+}
+
+impl Compression {
+    /// Every compression id, zstd at its default level.
+    pub const ALL: [Compression; 3] = [Compression::None, Compression::Lz4, Compression::Zstd(3)];
+
+    /// The id written on disk.
+    pub fn id(self) -> u8 {
+        match self {
+            Compression::None => 0,
+            Compression::Lz4 => 1,
+            Compression::Zstd(_) => 2,
+        }
+    }
+
+    /// The compression for an id read from disk (the zstd level does not matter to decode).
+    pub fn from_id(id: u8) -> Option<Self> {
+        match id {
+            0 => Some(Compression::None),
+            1 => Some(Compression::Lz4),
+            2 => Some(Compression::Zstd(3)),
+            _ => None,
+        }
+    }
+
+    /// Compresses `raw`; returns `None` when the result would not be smaller.
+    pub fn compress(self, raw: &[u8]) -> Result<Option<Vec<u8>>> {
+        let out = match self {
+            Compression::None => return Ok(None),
+            Compression::Lz4 => lz4_flex::block::compress(raw),
+            Compression::Zstd(level) => zstd::bulk::compress(raw, level)
+                .map_err(|e| Error::InvalidArgument(format!("zstd compression failed: {e}")))?,
+        };
+        Ok((out.len() < raw.len()).then_some(out))
+    }
+
+    /// Decompresses `stored` into exactly `raw_len` bytes; `None` on any mismatch.
+    pub fn decompress(self, stored: &[u8], raw_len: usize) -> Option<Vec<u8>> {
+        let out = match self {
+            Compression::None => stored.to_vec(),
+            Compression::Lz4 => lz4_flex::block::decompress(stored, raw_len).ok()?,
+            Compression::Zstd(_) => zstd::bulk::decompress(stored, raw_len).ok()?,
+        };
+        (out.len() == raw_len).then_some(out)
+    }
+}
+
+/// The value type of a column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub enum ColumnType {
+    /// 64-bit signed integers (times).
+    I64 = 1,
+    /// 64-bit IEEE floats.
+    F64 = 2,
+    /// UTF-8 strings.
+    Str = 3,
+}
+
+impl ColumnType {
+    /// The type for a byte read from disk.
+    pub fn from_id(id: u8) -> Option<Self> {
+        [ColumnType::I64, ColumnType::F64, ColumnType::Str]
+            .into_iter()
+            .find(|t| *t as u8 == id)
+    }
+}
+
+/// A borrowed column to encode.
+#[derive(Debug, Clone, Copy)]
+pub enum ColumnRef<'a> {
+    /// Times (stored as `I64`).
+    Time(&'a [Timestamp]),
+    /// Optional times (stored as `I64`, `i64::MIN` for none).
+    OptTime(&'a [Option<Timestamp>]),
+    /// Floats.
+    F64(&'a [f64]),
+    /// Strings.
+    Str(&'a [Arc<str>]),
+}
+
+impl<'a> ColumnRef<'a> {
+    /// Rows `range` of this column.
+    pub fn slice(self, range: std::ops::Range<usize>) -> Option<ColumnRef<'a>> {
+        Some(match self {
+            ColumnRef::Time(v) => ColumnRef::Time(v.get(range)?),
+            ColumnRef::OptTime(v) => ColumnRef::OptTime(v.get(range)?),
+            ColumnRef::F64(v) => ColumnRef::F64(v.get(range)?),
+            ColumnRef::Str(v) => ColumnRef::Str(v.get(range)?),
+        })
+    }
+
+    /// Number of rows.
+    pub fn len(self) -> usize {
+        match self {
+            ColumnRef::Time(v) => v.len(),
+            ColumnRef::OptTime(v) => v.len(),
+            ColumnRef::F64(v) => v.len(),
+            ColumnRef::Str(v) => v.len(),
+        }
+    }
+
+    /// Whether the column has no rows.
+    pub fn is_empty(self) -> bool {
+        self.len() == 0
+    }
+
+    /// The type stored on disk.
+    pub fn column_type(self) -> ColumnType {
+        match self {
+            ColumnRef::Time(_) | ColumnRef::OptTime(_) => ColumnType::I64,
+            ColumnRef::F64(_) => ColumnType::F64,
+            ColumnRef::Str(_) => ColumnType::Str,
+        }
+    }
+}
+
+/// A column slice to decode into.
+#[derive(Debug)]
+pub enum ColumnMut<'a> {
+    /// Times.
+    Time(&'a mut [Timestamp]),
+    /// Optional times.
+    OptTime(&'a mut [Option<Timestamp>]),
+    /// Floats.
+    F64(&'a mut [f64]),
+    /// Strings.
+    Str(&'a mut [Arc<str>]),
+}
+
+impl ColumnMut<'_> {
+    /// Number of slots.
+    pub fn len(&self) -> usize {
+        match self {
+            ColumnMut::Time(s) => s.len(),
+            ColumnMut::OptTime(s) => s.len(),
+            ColumnMut::F64(s) => s.len(),
+            ColumnMut::Str(s) => s.len(),
+        }
+    }
+
+    /// Whether there are no slots.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Splits off the first `n` slots, leaving the rest in `self`.
+    pub fn split_off_front(&mut self, n: usize) -> Option<Self> {
+        if n > self.len() {
+            return None;
+        }
+        Some(match self {
+            ColumnMut::Time(s) => {
+                let (a, b) = std::mem::take(s).split_at_mut(n);
+                *s = b;
+                ColumnMut::Time(a)
+            }
+            ColumnMut::OptTime(s) => {
+                let (a, b) = std::mem::take(s).split_at_mut(n);
+                *s = b;
+                ColumnMut::OptTime(a)
+            }
+            ColumnMut::F64(s) => {
+                let (a, b) = std::mem::take(s).split_at_mut(n);
+                *s = b;
+                ColumnMut::F64(a)
+            }
+            ColumnMut::Str(s) => {
+                let (a, b) = std::mem::take(s).split_at_mut(n);
+                *s = b;
+                ColumnMut::Str(a)
+            }
+        })
+    }
+
+    /// Decodes into a scratch column of `rows` slots and copies rows `keep` of it into `self`
+    /// (whose length must be `keep.len()`).
+    pub fn decode_partial(
+        &mut self,
+        codec: Codec,
+        payload: &[u8],
+        rows: usize,
+        keep: std::ops::Range<usize>,
+    ) -> Option<()> {
+        fn part<T: Clone>(
+            out: &mut [T],
+            fill: T,
+            rows: usize,
+            keep: std::ops::Range<usize>,
+            dec: impl FnOnce(&mut [T]) -> Option<()>,
+        ) -> Option<()> {
+            let mut tmp = vec![fill; rows];
+            dec(&mut tmp)?;
+            let src = tmp.get(keep)?;
+            if src.len() != out.len() {
+                return None;
+            }
+            out.clone_from_slice(src);
+            Some(())
+        }
+        match self {
+            ColumnMut::Time(o) => part(o, Timestamp::from_ns(0), rows, keep, |t| {
+                decode(codec, payload, ColumnMut::Time(t))
+            }),
+            ColumnMut::OptTime(o) => part(o, None, rows, keep, |t| {
+                decode(codec, payload, ColumnMut::OptTime(t))
+            }),
+            ColumnMut::F64(o) => part(o, 0.0, rows, keep, |t| {
+                decode(codec, payload, ColumnMut::F64(t))
+            }),
+            ColumnMut::Str(o) => part(o, Arc::from(""), rows, keep, |t| {
+                decode(codec, payload, ColumnMut::Str(t))
+            }),
+        }
+    }
+}
+
+/// One encoded column chunk before compression, with its min/max statistics as raw bits
+/// (`i64` for integer columns, `f64` for float columns ignoring NaN, 0 for strings).
+#[derive(Debug)]
+pub struct Encoded {
+    /// The transform used.
+    pub codec: Codec,
+    /// The transformed bytes.
+    pub payload: Vec<u8>,
+    /// Minimum, as 8 raw bytes.
+    pub min: u64,
+    /// Maximum, as 8 raw bytes.
+    pub max: u64,
+}
+
+/// Encodes a column with the best codec for its type and values.
+pub fn encode(col: ColumnRef<'_>) -> Encoded {
+    let mut payload = Vec::new();
+    match col {
+        ColumnRef::Time(v) => encode_i64(bytemuck::cast_slice(v), payload),
+        ColumnRef::OptTime(v) => {
+            let ints: Vec<i64> = v
+                .iter()
+                .map(|t| t.map_or(Timestamp::NONE_NS, Timestamp::as_ns))
+                .collect();
+            encode_i64(&ints, payload)
+        }
+        ColumnRef::F64(v) => {
+            let codec = match float::decimal_exponent(v) {
+                Some(e) => {
+                    float::encode_decimal(v, e, &mut payload);
+                    Codec::Decimal
+                }
+                None => {
+                    let bits: &[u64] = bytemuck::cast_slice(v);
+                    float::encode_shuffle(bits, &mut payload);
+                    Codec::Shuffle
+                }
+            };
+            let (min, max) = v
+                .iter()
+                .filter(|x| !x.is_nan())
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &x| {
+                    (lo.min(x), hi.max(x))
+                });
+            Encoded {
+                codec,
+                payload,
+                min: min.to_bits(),
+                max: max.to_bits(),
+            }
+        }
+        ColumnRef::Str(v) => {
+            strings::encode(v, &mut payload);
+            Encoded {
+                codec: Codec::Dict,
+                payload,
+                min: 0,
+                max: 0,
+            }
+        }
+    }
+}
+
+fn encode_i64(v: &[i64], mut payload: Vec<u8>) -> Encoded {
+    int::encode(v, &mut payload);
+    let min = v.iter().copied().min().unwrap_or(0);
+    let max = v.iter().copied().max().unwrap_or(0);
+    Encoded {
+        codec: Codec::IntPack,
+        payload,
+        min: min as u64,
+        max: max as u64,
+    }
+}
+
+/// Decodes `payload` of `codec` into `out`; `None` if the payload does not fit the codec,
+/// the column type or the slot count.
+pub fn decode(codec: Codec, payload: &[u8], out: ColumnMut<'_>) -> Option<()> {
+    match (codec, out) {
+        (Codec::Raw | Codec::IntPack, ColumnMut::Time(o)) => {
+            decode_i64(codec, payload, bytemuck::cast_slice_mut(o))
+        }
+        (Codec::Raw | Codec::IntPack, ColumnMut::OptTime(o)) => {
+            let mut ints = vec![0i64; o.len()];
+            decode_i64(codec, payload, &mut ints)?;
+            for (slot, v) in o.iter_mut().zip(ints) {
+                *slot = (v != Timestamp::NONE_NS).then_some(Timestamp::from_ns(v));
+            }
+            Some(())
+        }
+        (Codec::Raw, ColumnMut::F64(o)) => decode_raw(payload, bytemuck::cast_slice_mut(o)),
+        (Codec::Shuffle, ColumnMut::F64(o)) => {
+            float::decode_shuffle(payload, bytemuck::cast_slice_mut(o))
+        }
+        (Codec::Decimal, ColumnMut::F64(o)) => float::decode_decimal(payload, o),
+        (Codec::Dict, ColumnMut::Str(o)) => strings::decode(payload, o),
+        _ => None,
+    }
+}
+
+fn decode_i64(codec: Codec, payload: &[u8], out: &mut [i64]) -> Option<()> {
+    match codec {
+        Codec::IntPack => int::decode(payload, out),
+        _ => decode_raw(payload, bytemuck::cast_slice_mut(out)),
+    }
+}
+
+fn decode_raw(payload: &[u8], out: &mut [u64]) -> Option<()> {
+    if payload.len() != out.len() * 8 {
+        return None;
+    }
+    for (slot, chunk) in out.iter_mut().zip(payload.chunks_exact(8)) {
+        *slot = u64::from_le_bytes(chunk.try_into().ok()?);
+    }
+    Some(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_round_trip() {
+        for c in Codec::ALL {
+            assert_eq!(Codec::try_from(c as u8), Ok(c));
+        }
+        assert_eq!(Codec::try_from(5), Err(5));
+        for c in Compression::ALL {
+            assert_eq!(
+                Compression::from_id(c.id()).map(Compression::id),
+                Some(c.id())
+            );
+        }
+        assert_eq!(Compression::from_id(3), None);
+    }
+
+    #[test]
+    fn every_compression_round_trips() {
+        let raw: Vec<u8> = (0..10_000u32).map(|i| (i % 7) as u8).collect();
+        for c in Compression::ALL {
+            let stored = c.compress(&raw).unwrap().unwrap_or_else(|| raw.clone());
+            let id = if stored == raw { Compression::None } else { c };
+            assert_eq!(id.decompress(&stored, raw.len()).unwrap(), raw);
+            assert!(id.decompress(&stored, raw.len() + 1).is_none());
+        }
+    }
+
+    #[test]
+    fn codec_and_type_must_agree() {
+        let enc = encode(ColumnRef::F64(&[1.5, 2.5]));
+        assert_eq!(enc.codec, Codec::Decimal);
+        assert_eq!(f64::from_bits(enc.min), 1.5);
+        let mut times = [Timestamp::from_ns(0); 2];
+        assert!(decode(enc.codec, &enc.payload, ColumnMut::Time(&mut times)).is_none());
+        let mut floats = [0f64; 2];
+        decode(enc.codec, &enc.payload, ColumnMut::F64(&mut floats)).unwrap();
+        assert_eq!(floats, [1.5, 2.5]);
+    }
+}

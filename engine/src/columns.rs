@@ -1,0 +1,263 @@
+//! Columnar batches: `BarColumns` and `TickColumns`, one `Vec` per field, and the `Columns`
+//! trait that lets the write and read paths treat both kinds alike.
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use crate::codec::{ColumnMut, ColumnRef, ColumnType};
+use crate::error::{Error, Result};
+use crate::model::{BarData, SeriesKey, SeriesKind, TickData, Timestamp};
+
+/// A column's name and on-disk type, in the order the segment stores columns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ColumnSpec {
+    /// Field name (vn.py's).
+    pub name: &'static str,
+    /// Stored type.
+    pub ty: ColumnType,
+}
+
+/// What the engine needs from a columnar batch of one kind.
+pub trait Columns: Default + Clone + Send + Sync + std::fmt::Debug + 'static {
+    /// The row type.
+    type Row;
+    /// Bars or ticks.
+    const KIND: SeriesKind;
+    /// The stored columns, `datetime` first.
+    fn schema() -> &'static [ColumnSpec];
+    /// Number of rows.
+    fn len(&self) -> usize;
+    /// Whether there are no rows.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The time column.
+    fn datetimes(&self) -> &[Timestamp];
+    /// Borrowed columns in schema order.
+    fn refs(&self) -> Vec<ColumnRef<'_>>;
+    /// Mutable columns in schema order.
+    fn muts(&mut self) -> Vec<ColumnMut<'_>>;
+    /// Resizes every column to `n` rows, filling with zeros.
+    fn resize(&mut self, n: usize);
+    /// An empty batch with room for `n` rows.
+    fn with_capacity(n: usize) -> Self;
+    /// Appends rows `range` of `other`.
+    fn extend_from(&mut self, other: &Self, range: Range<usize>);
+    /// Appends row `i` of `other`.
+    fn push_from(&mut self, other: &Self, i: usize);
+    /// Appends one row.
+    fn push_row(&mut self, row: &Self::Row);
+    /// Row `i` as a record of series `key`.
+    fn row(&self, i: usize, key: &SeriesKey) -> Self::Row;
+    /// Errors unless every column has the same length.
+    fn check_lengths(&self) -> Result<()>;
+}
+
+macro_rules! columns {
+    (
+        $(#[$meta:meta])*
+        $name:ident, $row:ident, $kind:expr,
+        |$key:ident| { $($extra:ident: $extra_val:expr),* },
+        [$($(#[$fmeta:meta])* $field:ident: $ty:ty => $variant:ident),* $(,)?]
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Default, PartialEq)]
+        pub struct $name {
+            $($(#[$fmeta])* pub $field: Vec<$ty>,)*
+        }
+
+        impl Columns for $name {
+            type Row = $row;
+            const KIND: SeriesKind = $kind;
+
+            fn schema() -> &'static [ColumnSpec] {
+                &[$(ColumnSpec { name: stringify!($field), ty: columns!(@ty $variant) }),*]
+            }
+
+            fn len(&self) -> usize {
+                self.datetime.len()
+            }
+
+            fn datetimes(&self) -> &[Timestamp] {
+                &self.datetime
+            }
+
+            fn refs(&self) -> Vec<ColumnRef<'_>> {
+                vec![$(ColumnRef::$variant(&self.$field)),*]
+            }
+
+            fn muts(&mut self) -> Vec<ColumnMut<'_>> {
+                vec![$(ColumnMut::$variant(&mut self.$field)),*]
+            }
+
+            fn resize(&mut self, n: usize) {
+                $(self.$field.resize(n, Default::default());)*
+            }
+
+            fn with_capacity(n: usize) -> Self {
+                $name { $($field: Vec::with_capacity(n),)* }
+            }
+
+            fn extend_from(&mut self, other: &Self, range: Range<usize>) {
+                $(self.$field.extend_from_slice(&other.$field[range.clone()]);)*
+            }
+
+            fn push_from(&mut self, other: &Self, i: usize) {
+                $(self.$field.push(other.$field[i].clone());)*
+            }
+
+            fn push_row(&mut self, row: &$row) {
+                $(self.$field.push(row.$field.clone());)*
+            }
+
+            fn row(&self, i: usize, $key: &SeriesKey) -> $row {
+                $row {
+                    $($extra: $extra_val,)*
+                    $($field: self.$field[i].clone(),)*
+                }
+            }
+
+            fn check_lengths(&self) -> Result<()> {
+                let n = self.datetime.len();
+                $(
+                    if self.$field.len() != n {
+                        return Err(Error::InvalidArgument(format!(
+                            "column {} has {} rows but datetime has {}",
+                            stringify!($field), self.$field.len(), n
+                        )));
+                    }
+                )*
+                Ok(())
+            }
+        }
+    };
+    (@ty Time) => { ColumnType::I64 };
+    (@ty OptTime) => { ColumnType::I64 };
+    (@ty F64) => { ColumnType::F64 };
+    (@ty Str) => { ColumnType::Str };
+}
+
+columns! {
+    /// Bars of one series, one `Vec` per field (all the same length).
+    BarColumns, BarData, SeriesKind::Bar,
+    |key| { symbol: key.symbol().clone(), exchange: key.exchange(), interval: key.interval() },
+    [
+        /// Bar times, ascending when loaded.
+        datetime: Timestamp => Time,
+        /// Open prices.
+        open_price: f64 => F64,
+        /// High prices.
+        high_price: f64 => F64,
+        /// Low prices.
+        low_price: f64 => F64,
+        /// Close prices.
+        close_price: f64 => F64,
+        /// Volumes.
+        volume: f64 => F64,
+        /// Turnovers.
+        turnover: f64 => F64,
+        /// Open interests.
+        open_interest: f64 => F64,
+    ]
+}
+
+columns! {
+    /// Ticks of one series, one `Vec` per field (all the same length).
+    TickColumns, TickData, SeriesKind::Tick,
+    |key| { symbol: key.symbol().clone(), exchange: key.exchange() },
+    [
+        /// Tick times, ascending when loaded.
+        datetime: Timestamp => Time,
+        /// Local receive times.
+        localtime: Option<Timestamp> => OptTime,
+        /// Instrument names.
+        name: Arc<str> => Str,
+        /// Cumulative volumes.
+        volume: f64 => F64,
+        /// Cumulative turnovers.
+        turnover: f64 => F64,
+        /// Open interests.
+        open_interest: f64 => F64,
+        /// Last prices.
+        last_price: f64 => F64,
+        /// Last volumes.
+        last_volume: f64 => F64,
+        /// Upper limits.
+        limit_up: f64 => F64,
+        /// Lower limits.
+        limit_down: f64 => F64,
+        /// Session opens.
+        open_price: f64 => F64,
+        /// Session highs.
+        high_price: f64 => F64,
+        /// Session lows.
+        low_price: f64 => F64,
+        /// Previous closes.
+        pre_close: f64 => F64,
+        /// Bid price 1.
+        bid_price_1: f64 => F64,
+        /// Bid price 2.
+        bid_price_2: f64 => F64,
+        /// Bid price 3.
+        bid_price_3: f64 => F64,
+        /// Bid price 4.
+        bid_price_4: f64 => F64,
+        /// Bid price 5.
+        bid_price_5: f64 => F64,
+        /// Ask price 1.
+        ask_price_1: f64 => F64,
+        /// Ask price 2.
+        ask_price_2: f64 => F64,
+        /// Ask price 3.
+        ask_price_3: f64 => F64,
+        /// Ask price 4.
+        ask_price_4: f64 => F64,
+        /// Ask price 5.
+        ask_price_5: f64 => F64,
+        /// Bid volume 1.
+        bid_volume_1: f64 => F64,
+        /// Bid volume 2.
+        bid_volume_2: f64 => F64,
+        /// Bid volume 3.
+        bid_volume_3: f64 => F64,
+        /// Bid volume 4.
+        bid_volume_4: f64 => F64,
+        /// Bid volume 5.
+        bid_volume_5: f64 => F64,
+        /// Ask volume 1.
+        ask_volume_1: f64 => F64,
+        /// Ask volume 2.
+        ask_volume_2: f64 => F64,
+        /// Ask volume 3.
+        ask_volume_3: f64 => F64,
+        /// Ask volume 4.
+        ask_volume_4: f64 => F64,
+        /// Ask volume 5.
+        ask_volume_5: f64 => F64,
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Exchange;
+
+    #[test]
+    fn rows_round_trip_through_columns() {
+        let key = SeriesKey::tick("rb2610", Exchange::SHFE).unwrap();
+        let mut t = TickData::new("rb2610", Exchange::SHFE, Timestamp::from_secs(5));
+        t.name = "螺纹钢".into();
+        t.ask_volume_5 = 7.0;
+        t.localtime = Some(Timestamp::from_secs(6));
+        let mut cols = TickColumns::default();
+        cols.push_row(&t);
+        assert_eq!(cols.row(0, &key), t);
+        assert_eq!(TickColumns::schema().len(), 34);
+        assert_eq!(BarColumns::schema()[0].name, "datetime");
+        cols.ask_volume_5.pop();
+        assert!(matches!(
+            cols.check_lengths(),
+            Err(Error::InvalidArgument(_))
+        ));
+    }
+}

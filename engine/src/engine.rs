@@ -1,0 +1,597 @@
+//! `Engine`: opening a store (lock, manifest, orphan collection), its in-memory state, and the
+//! `Database` trait over the write and read paths.
+//!
+//! Invariant: the in-memory state equals the manifest's durable state plus nothing; it changes
+//! only after a manifest edit is durable. Overviews are computed from it: O(partitions), exact.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::codec::Compression;
+use crate::columns::{Columns, TickColumns};
+use crate::db::Database;
+use crate::error::{Error, Result};
+use crate::io::{LockGuard, RealFs, Storage, StorageFile};
+use crate::manifest::{ManifestLog, ManifestReader, ManifestState, SegmentMeta};
+use crate::model::{
+    BarData, BarOverview, Exchange, Interval, SeriesKey, SeriesKind, TickData, TickOverview,
+    Timestamp,
+};
+use crate::segment::{Segment, WriteOptions};
+use crate::BarColumns;
+
+/// File extension of segment files.
+pub const SEGMENT_EXTENSION: &str = "seg";
+const LOCK_FILE: &str = "LOCK";
+const DATA_DIR: &str = "data";
+
+/// The file name of segment `id`.
+pub(crate) fn segment_file_name(id: u64) -> String {
+    format!("{id:016x}.{SEGMENT_EXTENSION}")
+}
+
+fn parse_segment_file_name(name: &str) -> Option<u64> {
+    let hex = name.strip_suffix(".seg")?;
+    (hex.len() == 16)
+        .then(|| u64::from_str_radix(hex, 16).ok())
+        .flatten()
+}
+
+/// Options chosen when a store is opened; see [`Engine::builder`].
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    pub read_only: bool,
+    pub use_mmap: bool,
+    pub segment: WriteOptions,
+    pub segment_rows_max: usize,
+    pub storage: Option<Arc<dyn Storage>>,
+}
+
+/// Builds an [`Engine`] with options other than the defaults.
+#[derive(Debug, Clone)]
+pub struct EngineBuilder {
+    path: PathBuf,
+    opts: Options,
+}
+
+impl EngineBuilder {
+    /// Opens read-only (default false): no lock is taken, writes fail with `Error::ReadOnly`, and
+    /// reads follow the commits of a writer in another process.
+    pub fn read_only(mut self, yes: bool) -> Self {
+        self.opts.read_only = yes;
+        self
+    }
+
+    /// Reads sealed segments through memory maps (default true) or plain reads.
+    pub fn use_mmap(mut self, yes: bool) -> Self {
+        self.opts.use_mmap = yes;
+        self
+    }
+
+    /// Compression after the column codecs (default zstd level 1).
+    pub fn compression(mut self, c: Compression) -> Self {
+        self.opts.segment.compression = c;
+        self
+    }
+
+    /// Rows per block (default 4096).
+    pub fn block_rows(mut self, rows: usize) -> Self {
+        self.opts.segment.block_rows = rows;
+        self
+    }
+
+    /// Most rows per segment file (default 4,194,304).
+    pub fn segment_rows_max(mut self, rows: usize) -> Self {
+        self.opts.segment_rows_max = rows;
+        self
+    }
+
+    /// Uses `storage` for every file operation (default: the real file system).
+    pub fn storage(mut self, storage: Arc<dyn Storage>) -> Self {
+        self.opts.storage = Some(storage);
+        self
+    }
+
+    /// Opens the store, creating it unless read-only.
+    pub fn open(self) -> Result<Engine> {
+        Engine::open_with(self.path, self.opts)
+    }
+}
+
+/// A segment the manifest names, opened on first use.
+#[derive(Debug)]
+pub(crate) struct LiveSegment {
+    pub meta: SegmentMeta,
+    pub path: PathBuf,
+    opened: OnceLock<Arc<Segment>>,
+}
+
+impl LiveSegment {
+    pub(crate) fn new(meta: SegmentMeta, path: PathBuf) -> Self {
+        LiveSegment {
+            meta,
+            path,
+            opened: OnceLock::new(),
+        }
+    }
+}
+
+/// What the engine holds in memory: the manifest state and a handle per live segment.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub manifest: ManifestState,
+    pub live: HashMap<u64, Arc<LiveSegment>>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Writer {
+    pub log: ManifestLog,
+    _lock: Box<dyn LockGuard>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Inner {
+    pub root: PathBuf,
+    pub storage: Arc<dyn Storage>,
+    pub opts: Options,
+    pub state: RwLock<State>,
+    pub writer: Mutex<Option<Writer>>,
+    pub reader: Mutex<Option<ManifestReader>>,
+    pub poisoned: AtomicBool,
+}
+
+/// An open store. Cheap to clone; clones share one store handle.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// Totals of a store, from the manifest (no data read).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreInfo {
+    /// The store directory.
+    pub root: PathBuf,
+    /// Whether this handle is read-only.
+    pub read_only: bool,
+    /// Bar series.
+    pub bar_series: usize,
+    /// Tick series.
+    pub tick_series: usize,
+    /// Segment files.
+    pub segments: usize,
+    /// Bars stored.
+    pub bar_rows: u64,
+    /// Ticks stored.
+    pub tick_rows: u64,
+    /// Bytes in segment files.
+    pub segment_bytes: u64,
+}
+
+impl Engine {
+    /// Opens the store at `path` for writing, creating it if missing.
+    pub fn open(path: impl Into<PathBuf>) -> Result<Engine> {
+        Engine::builder(path).open()
+    }
+
+    /// Opens the existing store at `path` read-only.
+    pub fn open_read_only(path: impl Into<PathBuf>) -> Result<Engine> {
+        Engine::builder(path).read_only(true).open()
+    }
+
+    /// A builder for options other than the defaults.
+    pub fn builder(path: impl Into<PathBuf>) -> EngineBuilder {
+        EngineBuilder {
+            path: path.into(),
+            opts: Options {
+                read_only: false,
+                use_mmap: true,
+                segment: WriteOptions::default(),
+                segment_rows_max: 1 << 22,
+                storage: None,
+            },
+        }
+    }
+
+    fn open_with(root: PathBuf, opts: Options) -> Result<Engine> {
+        if opts.segment_rows_max == 0 {
+            return Err(Error::InvalidArgument(
+                "segment_rows_max must be at least 1".into(),
+            ));
+        }
+        let storage: Arc<dyn Storage> = match &opts.storage {
+            Some(s) => s.clone(),
+            None => Arc::new(RealFs::new(opts.use_mmap)),
+        };
+        let data = root.join(DATA_DIR);
+        let (manifest, writer, reader) = if opts.read_only {
+            match ManifestReader::open(storage.clone(), &root) {
+                Ok(Some((reader, state))) => (state, None, Some(reader)),
+                Ok(None) => return Err(no_store(&root)),
+                Err(e) if e.is_not_found() => return Err(no_store(&root)),
+                Err(e) => return Err(e),
+            }
+        } else {
+            create_dir_all(&*storage, &root)?;
+            let lock = storage.lock_exclusive(&root.join(LOCK_FILE))?;
+            if !storage.exists(&data)? {
+                storage.create_dir(&data)?;
+                storage.sync_dir(&root)?;
+            }
+            let (log, state) = ManifestLog::open(storage.clone(), &root)?;
+            (state, Some(Writer { log, _lock: lock }), None)
+        };
+        let inner = Inner {
+            root,
+            storage,
+            opts,
+            state: RwLock::new(State::default()),
+            writer: Mutex::new(writer),
+            reader: Mutex::new(reader),
+            poisoned: AtomicBool::new(false),
+        };
+        let engine = Engine {
+            inner: Arc::new(inner),
+        };
+        engine.install(manifest);
+        if !engine.inner.opts.read_only {
+            engine.collect_orphans()?;
+        }
+        Ok(engine)
+    }
+
+    /// Replaces the in-memory state with `manifest`, keeping handles of unchanged segments.
+    pub(crate) fn install(&self, manifest: ManifestState) {
+        let mut state = self.inner.state.write();
+        let mut live = HashMap::new();
+        for (key, segs) in &manifest.partitions {
+            for meta in segs {
+                let seg = match state.live.get(&meta.id) {
+                    Some(s) if s.meta == *meta => s.clone(),
+                    _ => Arc::new(LiveSegment::new(*meta, self.segment_path(key, meta.id))),
+                };
+                live.insert(meta.id, seg);
+            }
+        }
+        *state = State { manifest, live };
+    }
+
+    /// Removes segment and temporary files that no manifest names, and empty partition
+    /// directories. Unknown files are left alone.
+    fn collect_orphans(&self) -> Result<()> {
+        let storage = &self.inner.storage;
+        let data = self.inner.root.join(DATA_DIR);
+        let state = self.inner.state.read();
+        let dirs: HashMap<String, HashSet<u64>> = state
+            .manifest
+            .partitions
+            .iter()
+            .map(|(k, segs)| (k.dir_name(), segs.iter().map(|s| s.id).collect()))
+            .collect();
+        for entry in storage.list_dir(&data)? {
+            if !entry.is_dir {
+                continue;
+            }
+            let dir = data.join(&entry.name);
+            let live = dirs.get(&entry.name);
+            let mut remaining = 0usize;
+            for file in storage.list_dir(&dir)? {
+                let ours =
+                    file.name.ends_with(".tmp") || parse_segment_file_name(&file.name).is_some();
+                let named = parse_segment_file_name(&file.name)
+                    .is_some_and(|id| live.is_some_and(|l| l.contains(&id)));
+                if !file.is_dir && ours && !named {
+                    storage.remove_file(&dir.join(&file.name))?;
+                } else {
+                    remaining += 1;
+                }
+            }
+            if remaining == 0 && live.is_none() {
+                storage.remove_dir(&dir)?;
+            }
+            storage
+                .sync_dir(&dir)
+                .or_else(|e| if e.is_not_found() { Ok(()) } else { Err(e) })?;
+        }
+        storage.sync_dir(&data)
+    }
+
+    /// The store directory.
+    pub fn path(&self) -> &Path {
+        &self.inner.root
+    }
+
+    /// Whether this handle is read-only.
+    pub fn is_read_only(&self) -> bool {
+        self.inner.opts.read_only
+    }
+
+    pub(crate) fn partition_dir(&self, key: &SeriesKey) -> PathBuf {
+        self.inner.root.join(DATA_DIR).join(key.dir_name())
+    }
+
+    pub(crate) fn data_dir(&self) -> PathBuf {
+        self.inner.root.join(DATA_DIR)
+    }
+
+    pub(crate) fn segment_path(&self, key: &SeriesKey, id: u64) -> PathBuf {
+        self.partition_dir(key).join(segment_file_name(id))
+    }
+
+    /// Follows another process's commits (read-only handles only).
+    pub(crate) fn refresh(&self) -> Result<()> {
+        let mut reader = self.inner.reader.lock();
+        if let Some(reader) = reader.as_mut() {
+            let mut manifest = self.inner.state.read().manifest.clone();
+            if reader.refresh(&mut manifest)? {
+                self.install(manifest);
+            }
+        }
+        Ok(())
+    }
+
+    /// Opens (once) and returns the segment behind `live`.
+    pub(crate) fn open_segment<C: Columns>(&self, live: &LiveSegment) -> Result<Arc<Segment>> {
+        if let Some(seg) = live.opened.get() {
+            return Ok(seg.clone());
+        }
+        let bytes = self.inner.storage.map_readonly(&live.path)?;
+        if bytes.len() as u64 != live.meta.file_len {
+            return Err(Error::corruption(
+                &live.path,
+                0,
+                format!(
+                    "file is {} bytes, the manifest says {}",
+                    bytes.len(),
+                    live.meta.file_len
+                ),
+            ));
+        }
+        let seg = Segment::open(&live.path, bytes, Some(live.meta.id), C::schema())?;
+        if seg.kind() != C::KIND
+            || seg.rows() != live.meta.rows
+            || seg.min_ts() != live.meta.min_ts
+            || seg.max_ts() != live.meta.max_ts
+        {
+            return Err(Error::corruption(
+                &live.path,
+                0,
+                "segment disagrees with its manifest entry",
+            ));
+        }
+        let seg = Arc::new(seg);
+        Ok(live.opened.get_or_init(|| seg).clone())
+    }
+
+    /// The live segments of a series, ascending.
+    pub(crate) fn live_segments(&self, key: &SeriesKey) -> Vec<Arc<LiveSegment>> {
+        let state = self.inner.state.read();
+        state
+            .manifest
+            .partitions
+            .get(key)
+            .map(|segs| {
+                segs.iter()
+                    .filter_map(|m| state.live.get(&m.id).cloned())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Totals from the manifest.
+    pub fn info(&self) -> Result<StoreInfo> {
+        self.refresh()?;
+        let state = self.inner.state.read();
+        let mut info = StoreInfo {
+            root: self.inner.root.clone(),
+            read_only: self.inner.opts.read_only,
+            bar_series: 0,
+            tick_series: 0,
+            segments: 0,
+            bar_rows: 0,
+            tick_rows: 0,
+            segment_bytes: 0,
+        };
+        for (key, segs) in &state.manifest.partitions {
+            let rows: u64 = segs.iter().map(|s| s.rows).sum();
+            match key.kind() {
+                SeriesKind::Bar => {
+                    info.bar_series += 1;
+                    info.bar_rows += rows;
+                }
+                SeriesKind::Tick => {
+                    info.tick_series += 1;
+                    info.tick_rows += rows;
+                }
+            }
+            info.segments += segs.len();
+            info.segment_bytes += segs.iter().map(|s| s.file_len).sum::<u64>();
+        }
+        Ok(info)
+    }
+
+    /// (key, count, start, end) of every series of `kind`.
+    fn overview(&self, kind: SeriesKind) -> Result<Vec<(SeriesKey, u64, Timestamp, Timestamp)>> {
+        self.refresh()?;
+        let state = self.inner.state.read();
+        Ok(state
+            .manifest
+            .partitions
+            .iter()
+            .filter(|(k, _)| k.kind() == kind)
+            .filter_map(|(k, segs)| {
+                let (first, last) = (segs.first()?, segs.last()?);
+                Some((
+                    k.clone(),
+                    segs.iter().map(|s| s.rows).sum(),
+                    first.min_ts,
+                    last.max_ts,
+                ))
+            })
+            .collect())
+    }
+
+    /// Fails if writes are not allowed now.
+    pub(crate) fn check_writable(&self) -> Result<()> {
+        if self.inner.opts.read_only {
+            return Err(Error::ReadOnly);
+        }
+        if self.inner.poisoned.load(Ordering::Acquire) {
+            return Err(Error::Poisoned);
+        }
+        Ok(())
+    }
+
+    /// Syncs a file; a failure poisons the store (the page cache can no longer be trusted).
+    pub(crate) fn sync_file(&self, file: &mut dyn StorageFile) -> Result<()> {
+        file.sync()
+            .inspect_err(|_| self.inner.poisoned.store(true, Ordering::Release))
+    }
+
+    /// Syncs a directory; a failure poisons the store.
+    pub(crate) fn sync_dir(&self, dir: &Path) -> Result<()> {
+        self.inner
+            .storage
+            .sync_dir(dir)
+            .inspect_err(|_| self.inner.poisoned.store(true, Ordering::Release))
+    }
+
+    pub(crate) fn poison(&self) {
+        self.inner.poisoned.store(true, Ordering::Release);
+    }
+}
+
+fn no_store(root: &Path) -> Error {
+    Error::io(
+        root,
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no tickvault store here (no MANIFEST file)",
+        ),
+    )
+}
+
+fn create_dir_all(storage: &dyn Storage, path: &Path) -> Result<()> {
+    let missing: Vec<&Path> = path
+        .ancestors()
+        .take_while(|p| !p.as_os_str().is_empty() && !storage.exists(p).unwrap_or(false))
+        .collect();
+    for dir in missing.iter().rev() {
+        storage.create_dir(dir)?;
+        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+            storage.sync_dir(parent)?;
+        }
+    }
+    Ok(())
+}
+
+impl Database for Engine {
+    fn save_bar_data(&self, bars: &[BarData], _stream: bool) -> Result<()> {
+        let mut groups: HashMap<(&str, Exchange, Interval), Vec<usize>> = HashMap::new();
+        for (i, b) in bars.iter().enumerate() {
+            groups
+                .entry((&b.symbol, b.exchange, b.interval))
+                .or_default()
+                .push(i);
+        }
+        let batches = groups
+            .into_iter()
+            .map(|((symbol, exchange, interval), idx)| {
+                let key = SeriesKey::new(symbol.into(), exchange, interval)?;
+                if key.kind() != SeriesKind::Bar {
+                    return Err(Error::InvalidArgument(format!(
+                        "bar of {symbol} has the interval `tick`"
+                    )));
+                }
+                Ok((
+                    key,
+                    crate::write::rows_to_columns::<BarColumns>(bars, idx, |b| b.datetime),
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.save_batches(batches)
+    }
+
+    fn save_tick_data(&self, ticks: &[TickData], _stream: bool) -> Result<()> {
+        let mut groups: HashMap<(&str, Exchange), Vec<usize>> = HashMap::new();
+        for (i, t) in ticks.iter().enumerate() {
+            groups.entry((&t.symbol, t.exchange)).or_default().push(i);
+        }
+        let batches = groups
+            .into_iter()
+            .map(|((symbol, exchange), idx)| {
+                let key = SeriesKey::new(symbol.into(), exchange, Interval::Tick)?;
+                Ok((
+                    key,
+                    crate::write::rows_to_columns::<TickColumns>(ticks, idx, |t| t.datetime),
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        self.save_batches(batches)
+    }
+
+    fn load_bar_data(
+        &self,
+        symbol: &str,
+        exchange: Exchange,
+        interval: Interval,
+        start: Timestamp,
+        end: Timestamp,
+    ) -> Result<Vec<BarData>> {
+        let key = SeriesKey::bar(symbol, exchange, interval)?;
+        let cols: BarColumns = self.load_columns(&key, start, end)?;
+        Ok((0..cols.len()).map(|i| cols.row(i, &key)).collect())
+    }
+
+    fn load_tick_data(
+        &self,
+        symbol: &str,
+        exchange: Exchange,
+        start: Timestamp,
+        end: Timestamp,
+    ) -> Result<Vec<TickData>> {
+        let key = SeriesKey::tick(symbol, exchange)?;
+        let cols: TickColumns = self.load_columns(&key, start, end)?;
+        Ok((0..cols.len()).map(|i| cols.row(i, &key)).collect())
+    }
+
+    fn delete_bar_data(&self, symbol: &str, exchange: Exchange, interval: Interval) -> Result<u64> {
+        self.delete_series(&SeriesKey::bar(symbol, exchange, interval)?)
+    }
+
+    fn delete_tick_data(&self, symbol: &str, exchange: Exchange) -> Result<u64> {
+        self.delete_series(&SeriesKey::tick(symbol, exchange)?)
+    }
+
+    fn get_bar_overview(&self) -> Result<Vec<BarOverview>> {
+        Ok(self
+            .overview(SeriesKind::Bar)?
+            .into_iter()
+            .map(|(k, count, start, end)| BarOverview {
+                symbol: k.symbol().clone(),
+                exchange: k.exchange(),
+                interval: k.interval(),
+                count,
+                start,
+                end,
+            })
+            .collect())
+    }
+
+    fn get_tick_overview(&self) -> Result<Vec<TickOverview>> {
+        Ok(self
+            .overview(SeriesKind::Tick)?
+            .into_iter()
+            .map(|(k, count, start, end)| TickOverview {
+                symbol: k.symbol().clone(),
+                exchange: k.exchange(),
+                count,
+                start,
+                end,
+            })
+            .collect())
+    }
+}

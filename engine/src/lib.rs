@@ -1,0 +1,43 @@
+//! tickvault: an embedded, columnar time-series storage engine for market data.
+//!
+//! Bars and ticks are stored per series (symbol, exchange, interval) as immutable, compressed,
+//! checksummed column segments; a manifest is the single commit point. [`Engine`] implements the
+//! [`Database`] trait (vn.py's `BaseDatabase`) and offers columnar fast paths
+//! ([`BarColumns`], [`TickColumns`]) and bounded-memory scans.
+//!
+//! ```
+//! use tickvault::{BarData, Database, Engine, Exchange, Interval, Timestamp};
+//! # let dir = tempfile::tempdir().unwrap();
+//! let db = Engine::open(dir.path().join("store"))?;
+//! let mut bar = BarData::new("rb2610", Exchange::SHFE, Interval::Minute, Timestamp::from_secs(60));
+//! bar.close_price = 3517.0;
+//! db.save_bar_data(&[bar.clone()], false)?;
+//! let loaded = db.load_bar_data("rb2610", Exchange::SHFE, Interval::Minute, Timestamp::MIN, Timestamp::MAX)?;
+//! assert_eq!(loaded, vec![bar]);
+//! # Ok::<(), tickvault::Error>(())
+//! ```
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+mod checksum;
+pub mod codec;
+mod columns;
+mod db;
+mod engine;
+mod error;
+pub mod io;
+pub mod manifest;
+pub mod model;
+mod read;
+pub mod segment;
+mod write;
+
+pub use columns::{BarColumns, ColumnSpec, Columns, TickColumns};
+pub use db::Database;
+pub use engine::{Engine, EngineBuilder, StoreInfo, SEGMENT_EXTENSION};
+pub use error::{Error, Result};
+pub use model::{
+    BarData, BarOverview, Exchange, Interval, SeriesKey, SeriesKind, TickData, TickOverview,
+    Timestamp,
+};
+pub use read::Scan;

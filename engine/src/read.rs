@@ -1,0 +1,240 @@
+//! The read path: find a series' segments, prune segments and blocks by time, verify and decode
+//! the chunks, and assemble columns (in parallel by column for large loads) or stream them in
+//! bounded batches (`Scan`).
+
+use std::ops::Range;
+use std::sync::Arc;
+
+use rayon::prelude::*;
+
+use crate::columns::{BarColumns, Columns, TickColumns};
+use crate::engine::{Engine, LiveSegment};
+use crate::error::Result;
+use crate::model::{Exchange, Interval, SeriesKey, Timestamp};
+use crate::segment::Segment;
+
+/// Loads at least this many rows decode their columns in parallel.
+const PARALLEL_ROWS_MIN: usize = 32 * 1024;
+
+/// Rows `keep` of one block of one segment.
+#[derive(Debug, Clone)]
+struct Piece {
+    seg: Arc<Segment>,
+    block: usize,
+    keep: Range<usize>,
+}
+
+/// The pieces of `segments` that hold rows in `[start, end]`, ascending.
+fn plan(segments: &[Arc<Segment>], start: Timestamp, end: Timestamp) -> Result<Vec<Piece>> {
+    let mut pieces = Vec::new();
+    for seg in segments {
+        if seg.max_ts() < start || seg.min_ts() > end {
+            continue;
+        }
+        for block in seg.blocks_in(start, end) {
+            pieces.extend(plan_block(seg, block, start, end)?);
+        }
+    }
+    Ok(pieces)
+}
+
+/// Decodes `pieces` into one batch.
+fn decode<C: Columns>(pieces: &[Piece]) -> Result<C> {
+    let total: usize = pieces.iter().map(|p| p.keep.len()).sum();
+    let mut out = C::default();
+    out.resize(total);
+    let fill = |(col, mut slots): (usize, crate::codec::ColumnMut<'_>)| -> Result<()> {
+        for p in pieces {
+            let part = slots.split_off_front(p.keep.len()).ok_or_else(|| {
+                crate::Error::InvalidArgument("piece plan exceeds the output".into())
+            })?;
+            p.seg.decode_column(p.block, col, p.keep.clone(), part)?;
+        }
+        Ok(())
+    };
+    let cols = out.muts();
+    if total >= PARALLEL_ROWS_MIN {
+        cols.into_par_iter().enumerate().try_for_each(fill)?;
+    } else {
+        cols.into_iter().enumerate().try_for_each(fill)?;
+    }
+    Ok(out)
+}
+
+impl Engine {
+    /// The opened segments of `key` overlapping `[start, end]`. A read-only handle first follows
+    /// the writer's commits, and retries once if the writer replaced a file in the meantime.
+    fn segments_in<C: Columns>(
+        &self,
+        key: &SeriesKey,
+        start: Timestamp,
+        end: Timestamp,
+    ) -> Result<Vec<Arc<Segment>>> {
+        self.refresh()?;
+        let open = |live: &[Arc<LiveSegment>]| -> Result<Vec<Arc<Segment>>> {
+            live.iter()
+                .filter(|s| s.meta.max_ts >= start && s.meta.min_ts <= end)
+                .map(|s| self.open_segment::<C>(s))
+                .collect()
+        };
+        match open(&self.live_segments(key)) {
+            Err(e) if e.is_not_found() && self.is_read_only() => {
+                self.refresh()?;
+                open(&self.live_segments(key))
+            }
+            other => other,
+        }
+    }
+
+    /// Decodes the whole of `live` restricted to `[start, end]` (used by merge-on-write).
+    pub(crate) fn load_segments<C: Columns>(
+        &self,
+        live: &[Arc<LiveSegment>],
+        start: Timestamp,
+        end: Timestamp,
+    ) -> Result<C> {
+        let segs = live
+            .iter()
+            .map(|s| self.open_segment::<C>(s))
+            .collect::<Result<Vec<_>>>()?;
+        decode(&plan(&segs, start, end)?)
+    }
+
+    /// Rows of series `key` with `start <= datetime <= end`, ascending, as columns.
+    pub fn load_columns<C: Columns>(
+        &self,
+        key: &SeriesKey,
+        start: Timestamp,
+        end: Timestamp,
+    ) -> Result<C> {
+        if start > end || key.kind() != C::KIND {
+            return Ok(C::default());
+        }
+        let segs = self.segments_in::<C>(key, start, end)?;
+        decode(&plan(&segs, start, end)?)
+    }
+
+    /// Bars of one series in `[start, end]`, as columns.
+    pub fn load_bar_columns(
+        &self,
+        symbol: &str,
+        exchange: Exchange,
+        interval: Interval,
+        start: Timestamp,
+        end: Timestamp,
+    ) -> Result<BarColumns> {
+        self.load_columns(&SeriesKey::bar(symbol, exchange, interval)?, start, end)
+    }
+
+    /// Ticks of one series in `[start, end]`, as columns.
+    pub fn load_tick_columns(
+        &self,
+        symbol: &str,
+        exchange: Exchange,
+        start: Timestamp,
+        end: Timestamp,
+    ) -> Result<TickColumns> {
+        self.load_columns(&SeriesKey::tick(symbol, exchange)?, start, end)
+    }
+
+    /// Iterates rows of `key` in `[start, end]` in batches of about `batch_rows` rows (at least
+    /// one block), holding at most one batch in memory. The scan sees the segments that were
+    /// live when it started.
+    pub fn scan<C: Columns>(
+        &self,
+        key: &SeriesKey,
+        start: Timestamp,
+        end: Timestamp,
+        batch_rows: usize,
+    ) -> Result<Scan<C>> {
+        let segs = if start > end || key.kind() != C::KIND {
+            Vec::new()
+        } else {
+            self.segments_in::<C>(key, start, end)?
+        };
+        Ok(Scan {
+            segs,
+            seg: 0,
+            block: None,
+            start,
+            end,
+            batch_rows: batch_rows.max(1),
+            _kind: std::marker::PhantomData,
+        })
+    }
+}
+
+/// A bounded-memory iterator over a range of one series; see [`Engine::scan`].
+#[derive(Debug)]
+pub struct Scan<C> {
+    segs: Vec<Arc<Segment>>,
+    seg: usize,
+    block: Option<Range<usize>>,
+    start: Timestamp,
+    end: Timestamp,
+    batch_rows: usize,
+    _kind: std::marker::PhantomData<C>,
+}
+
+impl<C: Columns> Scan<C> {
+    /// The next pieces adding up to about `batch_rows` rows.
+    fn next_pieces(&mut self) -> Result<Vec<Piece>> {
+        let mut pieces = Vec::new();
+        let mut rows = 0;
+        while rows < self.batch_rows {
+            let Some(seg) = self.segs.get(self.seg).cloned() else {
+                break;
+            };
+            let blocks = self
+                .block
+                .get_or_insert_with(|| seg.blocks_in(self.start, self.end));
+            let Some(block) = blocks.next() else {
+                self.seg += 1;
+                self.block = None;
+                continue;
+            };
+            let one = plan_block(&seg, block, self.start, self.end)?;
+            rows += one.as_ref().map_or(0, |p| p.keep.len());
+            pieces.extend(one);
+        }
+        Ok(pieces)
+    }
+}
+
+fn plan_block(
+    seg: &Arc<Segment>,
+    block: usize,
+    start: Timestamp,
+    end: Timestamp,
+) -> Result<Option<Piece>> {
+    let Some(meta) = seg.blocks().get(block) else {
+        return Ok(None);
+    };
+    let rows = meta.rows as usize;
+    let keep = if meta.min_ts >= start && meta.max_ts <= end {
+        0..rows
+    } else {
+        let times = seg.block_times(block)?;
+        times.partition_point(|t| *t < start)..times.partition_point(|t| *t <= end)
+    };
+    Ok((!keep.is_empty()).then(|| Piece {
+        seg: seg.clone(),
+        block,
+        keep,
+    }))
+}
+
+impl<C: Columns> Iterator for Scan<C> {
+    type Item = Result<C>;
+
+    fn next(&mut self) -> Option<Result<C>> {
+        match self.next_pieces() {
+            Ok(pieces) if pieces.is_empty() => None,
+            Ok(pieces) => Some(decode(&pieces)),
+            Err(e) => {
+                self.segs.clear();
+                Some(Err(e))
+            }
+        }
+    }
+}

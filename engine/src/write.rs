@@ -1,0 +1,389 @@
+//! The bulk write path: sort and deduplicate a batch (last row wins), merge it into the segments
+//! it overlaps (merge-on-write), write and sync new segments, then commit one manifest edit.
+//!
+//! Steps, each durable before the next (ARCHITECTURE.md, "Write path"):
+//! 1. create new partition directories and sync `data/`;
+//! 2. write each new segment file and sync it; sync its directory;
+//! 3. append the manifest edit (adds and removes) and sync it: the commit point;
+//! 4. publish the new state in memory; then unlink the replaced segment files.
+
+use std::borrow::Cow;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use crate::columns::{BarColumns, Columns, TickColumns};
+use crate::engine::{Engine, LiveSegment};
+use crate::error::{Error, Result};
+use crate::manifest::{Edit, SegmentMeta};
+use crate::model::{Exchange, Interval, SeriesKey, Timestamp};
+use crate::segment::encode_segment;
+
+/// Builds columns from rows `idx` of `rows`, sorted by time, keeping the last of equal times.
+pub(crate) fn rows_to_columns<C: Columns>(
+    rows: &[C::Row],
+    mut idx: Vec<usize>,
+    time: impl Fn(&C::Row) -> Timestamp,
+) -> C {
+    idx.sort_by_key(|&i| rows.get(i).map(&time));
+    let mut cols = C::with_capacity(idx.len());
+    for (pos, &i) in idx.iter().enumerate() {
+        let t = rows.get(i).map(&time);
+        if idx
+            .get(pos + 1)
+            .is_some_and(|&j| rows.get(j).map(&time) == t)
+        {
+            continue; // a later row of the batch has the same time and wins
+        }
+        if let Some(row) = rows.get(i) {
+            cols.push_row(row);
+        }
+    }
+    cols
+}
+
+/// `cols` sorted by time with the last of equal times kept; borrowed when already so.
+fn normalize<C: Columns>(cols: &C) -> Result<Cow<'_, C>> {
+    cols.check_lengths()?;
+    let t = cols.datetimes();
+    if t.windows(2).all(|w| matches!(w, [a, b] if a < b)) {
+        return Ok(Cow::Borrowed(cols));
+    }
+    let mut idx: Vec<usize> = (0..t.len()).collect();
+    idx.sort_by_key(|&i| t.get(i).copied());
+    let mut out = C::with_capacity(idx.len());
+    for (pos, &i) in idx.iter().enumerate() {
+        if idx.get(pos + 1).is_some_and(|&j| t.get(j) == t.get(i)) {
+            continue;
+        }
+        out.push_from(cols, i);
+    }
+    Ok(Cow::Owned(out))
+}
+
+/// Merges two sorted, unique batches; on equal times the row of `new` wins.
+fn merge<C: Columns>(old: &C, new: &C) -> C {
+    let (a, b) = (old.datetimes(), new.datetimes());
+    let mut out = C::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() || j < b.len() {
+        match (a.get(i), b.get(j)) {
+            (Some(x), Some(y)) if x < y => {
+                out.push_from(old, i);
+                i += 1;
+            }
+            (Some(x), Some(y)) if x == y => {
+                out.push_from(new, j);
+                i += 1;
+                j += 1;
+            }
+            (Some(_), None) => {
+                let n = a.len();
+                out.extend_from(old, i..n);
+                i = n;
+            }
+            _ => {
+                out.push_from(new, j);
+                j += 1;
+            }
+        }
+    }
+    out
+}
+
+/// A batch of one series, bars or ticks.
+pub(crate) enum Batch<'a> {
+    Bars(Cow<'a, BarColumns>),
+    Ticks(Cow<'a, TickColumns>),
+}
+
+impl<'a> From<BarColumns> for Batch<'a> {
+    fn from(c: BarColumns) -> Self {
+        Batch::Bars(Cow::Owned(c))
+    }
+}
+
+impl<'a> From<TickColumns> for Batch<'a> {
+    fn from(c: TickColumns) -> Self {
+        Batch::Ticks(Cow::Owned(c))
+    }
+}
+
+/// What one series contributes to a commit.
+struct Planned {
+    edits: Vec<Edit>,
+    removed: Vec<Arc<LiveSegment>>,
+}
+
+impl Engine {
+    /// Saves bars of one series from columns (any order, repeated times: the last wins).
+    pub fn save_bar_columns(
+        &self,
+        symbol: &str,
+        exchange: Exchange,
+        interval: Interval,
+        cols: &BarColumns,
+    ) -> Result<()> {
+        let key = SeriesKey::bar(symbol, exchange, interval)?;
+        self.save_batches(vec![(key, Batch::Bars(normalize(cols)?))])
+    }
+
+    /// Saves ticks of one series from columns (any order, repeated times: the last wins).
+    pub fn save_tick_columns(
+        &self,
+        symbol: &str,
+        exchange: Exchange,
+        cols: &TickColumns,
+    ) -> Result<()> {
+        let key = SeriesKey::tick(symbol, exchange)?;
+        self.save_batches(vec![(key, Batch::Ticks(normalize(cols)?))])
+    }
+
+    /// Commits sorted, unique batches of several series atomically.
+    pub(crate) fn save_batches<'a, B: Into<Batch<'a>>>(
+        &self,
+        batches: Vec<(SeriesKey, B)>,
+    ) -> Result<()> {
+        self.check_writable()?;
+        let batches: Vec<(SeriesKey, Batch<'a>)> = batches
+            .into_iter()
+            .map(|(k, b)| (k, b.into()))
+            .filter(|(_, b)| match b {
+                Batch::Bars(c) => !c.is_empty(),
+                Batch::Ticks(c) => !c.is_empty(),
+            })
+            .collect();
+        if batches.is_empty() {
+            return Ok(());
+        }
+        let mut writer = self.inner.writer.lock();
+        let writer = writer.as_mut().ok_or(Error::ReadOnly)?;
+        self.check_writable()?;
+
+        let mut next_id = self.inner.state.read().manifest.next_id;
+        let mut written = Vec::new();
+        let result = (|| {
+            let mut plans = Vec::with_capacity(batches.len());
+            let mut dirs = HashSet::new();
+            for (key, batch) in &batches {
+                let plan = match batch {
+                    Batch::Bars(c) => {
+                        self.plan_series(key, c.as_ref(), &mut next_id, &mut written)?
+                    }
+                    Batch::Ticks(c) => {
+                        self.plan_series(key, c.as_ref(), &mut next_id, &mut written)?
+                    }
+                };
+                dirs.insert(self.partition_dir(key));
+                plans.push(plan);
+            }
+            for dir in &dirs {
+                self.sync_dir(dir)?;
+            }
+            Ok(plans)
+        })();
+        let plans = match result {
+            Ok(p) => p,
+            Err(e) => {
+                for path in &written {
+                    let _ = self.inner.storage.remove_file(path);
+                }
+                return Err(e);
+            }
+        };
+        let edits: Vec<Edit> = plans.iter().flat_map(|p| p.edits.iter().cloned()).collect();
+        let removed: Vec<Arc<LiveSegment>> = plans.into_iter().flat_map(|p| p.removed).collect();
+        self.commit(writer, next_id, edits)?;
+        self.remove_files(&removed);
+        Ok(())
+    }
+
+    /// Writes the new segments of one series and returns the edits that install them.
+    fn plan_series<C: Columns>(
+        &self,
+        key: &SeriesKey,
+        batch: &C,
+        next_id: &mut u64,
+        written: &mut Vec<std::path::PathBuf>,
+    ) -> Result<Planned> {
+        let times = batch.datetimes();
+        let (Some(&lo), Some(&hi)) = (times.first(), times.last()) else {
+            return Ok(Planned {
+                edits: Vec::new(),
+                removed: Vec::new(),
+            });
+        };
+        if lo.as_ns() == Timestamp::NONE_NS {
+            return Err(Error::InvalidArgument(format!(
+                "{key}: datetime {} is reserved",
+                lo.as_ns()
+            )));
+        }
+        let live = self.live_segments(key);
+        let overlapping: Vec<Arc<LiveSegment>> = live
+            .iter()
+            .filter(|s| s.meta.max_ts >= lo && s.meta.min_ts <= hi)
+            .cloned()
+            .collect();
+        let merged: Cow<'_, C> = if overlapping.is_empty() {
+            Cow::Borrowed(batch)
+        } else {
+            let start = overlapping.first().map_or(lo, |s| s.meta.min_ts);
+            let end = overlapping.last().map_or(hi, |s| s.meta.max_ts);
+            let old: C = self.load_segments(&overlapping, start, end)?;
+            Cow::Owned(merge(&old, batch))
+        };
+        let dir = self.partition_dir(key);
+        if live.is_empty() && !self.inner.storage.exists(&dir)? {
+            self.inner.storage.create_dir(&dir)?;
+            self.sync_dir(&self.data_dir())?;
+        }
+        let mut edits = Vec::new();
+        let total = merged.len();
+        let mut start = 0;
+        while start < total {
+            let end = (start + self.inner.opts.segment_rows_max).min(total);
+            let id = *next_id;
+            *next_id += 1;
+            let bytes = encode_segment(id, merged.as_ref(), start..end, &self.inner.opts.segment)?;
+            let path = self.segment_path(key, id);
+            written.push(path.clone());
+            let mut file = self.inner.storage.create(&path)?;
+            file.write_all_at(&bytes, 0)?;
+            self.sync_file(&mut *file)?;
+            let t = merged.datetimes();
+            let (Some(&min_ts), Some(&max_ts)) = (t.get(start), t.get(end - 1)) else {
+                return Err(Error::InvalidArgument("empty segment".into()));
+            };
+            edits.push(Edit::Add(
+                key.clone(),
+                SegmentMeta {
+                    id,
+                    rows: (end - start) as u64,
+                    min_ts,
+                    max_ts,
+                    file_len: bytes.len() as u64,
+                },
+            ));
+            start = end;
+        }
+        for s in &overlapping {
+            edits.push(Edit::Remove(key.clone(), s.meta.id));
+        }
+        Ok(Planned {
+            edits,
+            removed: overlapping,
+        })
+    }
+
+    /// Appends the edit to the manifest (the commit point) and publishes it in memory.
+    fn commit(
+        &self,
+        writer: &mut crate::engine::Writer,
+        next_id: u64,
+        edits: Vec<Edit>,
+    ) -> Result<()> {
+        let mut manifest = self.inner.state.read().manifest.clone();
+        manifest.apply(&edits, next_id)?;
+        if let Err(e) = writer.log.append(next_id, edits) {
+            // Whether the record reached the disk is unknown: refuse writes until reopened.
+            self.poison();
+            return Err(e);
+        }
+        self.install(manifest.clone());
+        // A failed checkpoint leaves the current manifest in place; the next commit retries.
+        let _ = writer.log.maybe_checkpoint(&manifest);
+        Ok(())
+    }
+
+    /// Unlinks replaced segment files, and partition directories left empty (best effort:
+    /// leftovers are orphans, collected at the next open).
+    fn remove_files(&self, removed: &[Arc<LiveSegment>]) {
+        let mut dirs = HashSet::new();
+        for seg in removed {
+            let _ = self.inner.storage.remove_file(&seg.path);
+            if let Some(dir) = seg.path.parent() {
+                dirs.insert(dir.to_path_buf());
+            }
+        }
+        for dir in dirs {
+            if self
+                .inner
+                .storage
+                .list_dir(&dir)
+                .is_ok_and(|l| l.is_empty())
+            {
+                let _ = self.inner.storage.remove_dir(&dir);
+            }
+            let _ = self.inner.storage.sync_dir(&dir);
+        }
+        let _ = self.inner.storage.sync_dir(&self.data_dir());
+    }
+
+    /// Deletes a whole series; returns the number of rows removed.
+    pub fn delete_series(&self, key: &SeriesKey) -> Result<u64> {
+        self.check_writable()?;
+        let mut writer = self.inner.writer.lock();
+        let writer = writer.as_mut().ok_or(Error::ReadOnly)?;
+        let live = self.live_segments(key);
+        if live.is_empty() {
+            return Ok(0);
+        }
+        let rows = live.iter().map(|s| s.meta.rows).sum();
+        let next_id = self.inner.state.read().manifest.next_id;
+        let edits = live
+            .iter()
+            .map(|s| Edit::Remove(key.clone(), s.meta.id))
+            .collect();
+        self.commit(writer, next_id, edits)?;
+        self.remove_files(&live);
+        Ok(rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bars(times: &[i64], close: f64) -> BarColumns {
+        let mut c = BarColumns::default();
+        for &t in times {
+            c.datetime.push(Timestamp::from_ns(t));
+            for v in [
+                &mut c.open_price,
+                &mut c.high_price,
+                &mut c.low_price,
+                &mut c.volume,
+                &mut c.turnover,
+                &mut c.open_interest,
+            ] {
+                v.push(0.0);
+            }
+            c.close_price.push(close);
+        }
+        c
+    }
+
+    #[test]
+    fn merge_prefers_new_rows() {
+        let m = merge(&bars(&[1, 3, 5, 7], 1.0), &bars(&[2, 3, 8], 2.0));
+        assert_eq!(
+            m.datetime.iter().map(|t| t.as_ns()).collect::<Vec<_>>(),
+            [1, 2, 3, 5, 7, 8]
+        );
+        assert_eq!(m.close_price, [1.0, 2.0, 2.0, 1.0, 1.0, 2.0]);
+    }
+
+    #[test]
+    fn normalize_sorts_and_keeps_the_last_duplicate() {
+        let mut c = bars(&[5, 1, 5, 3], 0.0);
+        c.close_price = vec![1.0, 2.0, 3.0, 4.0];
+        let n = normalize(&c).unwrap();
+        assert_eq!(
+            n.datetime.iter().map(|t| t.as_ns()).collect::<Vec<_>>(),
+            [1, 3, 5]
+        );
+        assert_eq!(n.close_price, [2.0, 4.0, 3.0]);
+        let sorted = bars(&[1, 2], 0.0);
+        assert!(matches!(normalize(&sorted).unwrap(), Cow::Borrowed(_)));
+    }
+}

@@ -1,0 +1,1 @@
+//! The on-disk format specification (FORMAT.md) and its golden vectors.
