@@ -29,6 +29,7 @@ pub mod io;
 pub mod manifest;
 pub mod model;
 mod read;
+pub mod sample;
 pub mod segment;
 mod write;
 

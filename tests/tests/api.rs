@@ -1,0 +1,541 @@
+//! The `Database` semantics over the public API, each tested.
+
+use std::fs;
+use std::path::Path;
+
+use tickvault::{
+    BarColumns, Columns, Database, Engine, Error, Exchange, Interval, SeriesKey, TickColumns,
+    Timestamp,
+};
+use tickvault_tests::{bar, sort_overview, tick};
+
+const MIN: Interval = Interval::Minute;
+const ALL: (Timestamp, Timestamp) = (Timestamp::MIN, Timestamp::MAX);
+
+fn open(dir: &Path) -> Engine {
+    Engine::open(dir.join("db")).expect("open")
+}
+
+fn closes(db: &Engine, symbol: &str) -> Vec<(i64, f64)> {
+    db.load_bar_data(symbol, Exchange::SHFE, MIN, ALL.0, ALL.1)
+        .unwrap()
+        .iter()
+        .map(|b| (b.datetime.as_ns() / 1_000_000_000, b.close_price))
+        .collect()
+}
+
+#[test]
+fn unsorted_mixed_batch_with_duplicates_last_wins() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let batch = vec![
+        bar("rb", Exchange::SHFE, MIN, 300, 3.0),
+        bar("cu", Exchange::SHFE, MIN, 60, 9.0),
+        bar("rb", Exchange::SHFE, MIN, 60, 1.0),
+        bar("rb", Exchange::SHFE, MIN, 300, 3.5),
+        bar("rb", Exchange::SHFE, Interval::Hour, 3600, 7.0),
+        bar("rb", Exchange::SHFE, MIN, 120, 2.0),
+    ];
+    let before = batch.clone();
+    db.save_bar_data(&batch, false).unwrap();
+    assert_eq!(batch, before, "inputs are not mutated");
+    assert_eq!(closes(&db, "rb"), [(60, 1.0), (120, 2.0), (300, 3.5)]);
+    assert_eq!(closes(&db, "cu"), [(60, 9.0)]);
+    let mut ov = db.get_bar_overview().unwrap();
+    sort_overview(&mut ov);
+    let summary: Vec<_> = ov
+        .iter()
+        .map(|o| {
+            (
+                o.symbol.to_string(),
+                o.interval,
+                o.count,
+                o.start.as_ns() / 1_000_000_000,
+                o.end.as_ns() / 1_000_000_000,
+            )
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("cu".to_string(), MIN, 1, 60, 60),
+            ("rb".to_string(), MIN, 3, 60, 300),
+            ("rb".to_string(), Interval::Hour, 1, 3600, 3600),
+        ]
+    );
+}
+
+#[test]
+fn upsert_replaces_stored_rows_and_counts_stay_exact() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let first: Vec<_> = (0..100)
+        .map(|i| bar("rb", Exchange::SHFE, MIN, i * 60, 1.0))
+        .collect();
+    db.save_bar_data(&first, false).unwrap();
+    // Overlaps the end of the stored range and extends past it.
+    let second: Vec<_> = (90..120)
+        .map(|i| bar("rb", Exchange::SHFE, MIN, i * 60, 2.0))
+        .collect();
+    db.save_bar_data(&second, true).unwrap();
+    // Lands in the middle.
+    db.save_bar_data(&[bar("rb", Exchange::SHFE, MIN, 50 * 60, 5.0)], false)
+        .unwrap();
+    // Before everything, and a new gap-filling row between stored rows.
+    db.save_bar_data(
+        &[
+            bar("rb", Exchange::SHFE, MIN, -60, 0.5),
+            bar("rb", Exchange::SHFE, MIN, 61, 0.7),
+        ],
+        false,
+    )
+    .unwrap();
+    let rows = closes(&db, "rb");
+    assert_eq!(rows.len(), 122);
+    assert_eq!(rows[0], (-60, 0.5));
+    assert_eq!(rows[3], (61, 0.7));
+    assert_eq!(rows[52], (3000, 5.0));
+    assert_eq!(rows[91], (89 * 60, 1.0));
+    assert_eq!(rows[92], (90 * 60, 2.0));
+    let ov = db.get_bar_overview().unwrap();
+    assert_eq!(ov.len(), 1);
+    assert_eq!(
+        (ov[0].count, ov[0].start, ov[0].end),
+        (
+            122,
+            Timestamp::from_secs(-60),
+            Timestamp::from_secs(119 * 60)
+        )
+    );
+    assert_eq!(db.info().unwrap().bar_rows, 122);
+}
+
+#[test]
+fn bounds_are_inclusive_and_empty_ranges_are_empty() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let rows: Vec<_> = (0..10_000)
+        .map(|i| bar("rb", Exchange::SHFE, MIN, i * 60, i as f64))
+        .collect();
+    db.save_bar_data(&rows, false).unwrap();
+    let got = db
+        .load_bar_data(
+            "rb",
+            Exchange::SHFE,
+            MIN,
+            Timestamp::from_secs(600),
+            Timestamp::from_secs(1200),
+        )
+        .unwrap();
+    assert_eq!(got.len(), 11);
+    assert_eq!((got[0].close_price, got[10].close_price), (10.0, 20.0));
+    // A bound between rows.
+    let got = db
+        .load_bar_data(
+            "rb",
+            Exchange::SHFE,
+            MIN,
+            Timestamp::from_secs(601),
+            Timestamp::from_secs(659),
+        )
+        .unwrap();
+    assert!(got.is_empty());
+    // Reversed bounds, unknown series.
+    assert!(db
+        .load_bar_data(
+            "rb",
+            Exchange::SHFE,
+            MIN,
+            Timestamp::from_secs(9),
+            Timestamp::from_secs(1)
+        )
+        .unwrap()
+        .is_empty());
+    assert!(db
+        .load_bar_data("zz", Exchange::SHFE, MIN, ALL.0, ALL.1)
+        .unwrap()
+        .is_empty());
+    // Ranges that cut blocks (4096 rows each) on both sides.
+    let got = db
+        .load_bar_data(
+            "rb",
+            Exchange::SHFE,
+            MIN,
+            Timestamp::from_secs(4000 * 60),
+            Timestamp::from_secs(8200 * 60),
+        )
+        .unwrap();
+    assert_eq!(got.len(), 4201);
+    assert!(got
+        .iter()
+        .enumerate()
+        .all(|(i, b)| b.close_price == (4000 + i) as f64));
+}
+
+#[test]
+fn delete_returns_count_and_removes_overview() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let rows: Vec<_> = (0..50)
+        .map(|i| bar("rb", Exchange::SHFE, MIN, i * 60, 1.0))
+        .collect();
+    db.save_bar_data(&rows, false).unwrap();
+    db.save_tick_data(
+        &[
+            tick("rb", Exchange::SHFE, 1, 3.0),
+            tick("rb", Exchange::SHFE, 2, 3.0),
+        ],
+        false,
+    )
+    .unwrap();
+    assert_eq!(db.delete_bar_data("rb", Exchange::SHFE, MIN).unwrap(), 50);
+    assert_eq!(db.delete_bar_data("rb", Exchange::SHFE, MIN).unwrap(), 0);
+    assert!(db.get_bar_overview().unwrap().is_empty());
+    assert_eq!(db.get_tick_overview().unwrap().len(), 1);
+    assert_eq!(db.delete_tick_data("rb", Exchange::SHFE).unwrap(), 2);
+    assert!(db.get_tick_overview().unwrap().is_empty());
+    assert!(!dir
+        .path()
+        .join("db/data")
+        .join(SeriesKey::tick("rb", Exchange::SHFE).unwrap().dir_name())
+        .exists());
+}
+
+#[test]
+fn ticks_round_trip_every_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let mut a = tick("rb2610", Exchange::SHFE, 10, 3517.4);
+    a.localtime = None;
+    a.name = "".into();
+    let b = tick("rb2610", Exchange::SHFE, 11, 3517.6);
+    let mut c = tick("rb2610", Exchange::SHFE, 12, f64::NAN);
+    c.bid_volume_3 = -0.0;
+    c.ask_volume_2 = f64::INFINITY;
+    c.limit_down = f64::from_bits(0x7ff8_dead_beef_0001);
+    db.save_tick_data(&[c.clone(), a.clone(), b.clone()], false)
+        .unwrap();
+    let got = db
+        .load_tick_data("rb2610", Exchange::SHFE, ALL.0, ALL.1)
+        .unwrap();
+    assert_eq!(got.len(), 3);
+    assert_eq!(got[0], a);
+    assert_eq!(got[1], b);
+    assert_eq!(got[2].last_price.to_bits(), f64::NAN.to_bits());
+    assert_eq!(got[2].bid_volume_3.to_bits(), (-0.0f64).to_bits());
+    assert_eq!(got[2].ask_volume_2, f64::INFINITY);
+    assert_eq!(got[2].limit_down.to_bits(), 0x7ff8_dead_beef_0001);
+    let ov = db.get_tick_overview().unwrap();
+    assert_eq!(
+        (ov[0].count, ov[0].start, ov[0].end),
+        (3, Timestamp::from_secs(10), Timestamp::from_secs(12))
+    );
+}
+
+#[test]
+fn data_survives_reopen_and_columns_match_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let cols = tickvault::sample::bars(20_000, 3);
+    {
+        let db = open(dir.path());
+        db.save_bar_columns("IF2406", Exchange::CFFEX, MIN, &cols)
+            .unwrap();
+        let ticks = tickvault::sample::ticks(5_000, 4, "沪深300");
+        db.save_tick_columns("IF2406", Exchange::CFFEX, &ticks)
+            .unwrap();
+    }
+    let db = open(dir.path());
+    let back = db
+        .load_bar_columns("IF2406", Exchange::CFFEX, MIN, ALL.0, ALL.1)
+        .unwrap();
+    assert_eq!(back, cols);
+    let ticks: TickColumns = db
+        .load_tick_columns("IF2406", Exchange::CFFEX, ALL.0, ALL.1)
+        .unwrap();
+    assert_eq!(ticks, tickvault::sample::ticks(5_000, 4, "沪深300"));
+    let rows = db
+        .load_bar_data("IF2406", Exchange::CFFEX, MIN, ALL.0, ALL.1)
+        .unwrap();
+    assert_eq!(rows.len(), 20_000);
+    assert_eq!(rows[19_999].close_price, cols.close_price[19_999]);
+    assert_eq!(rows[19_999].datetime, cols.datetime[19_999]);
+}
+
+#[test]
+fn scan_yields_bounded_batches_covering_the_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Engine::builder(dir.path().join("db"))
+        .block_rows(1000)
+        .segment_rows_max(25_000)
+        .open()
+        .unwrap();
+    let cols = tickvault::sample::bars(100_000, 5);
+    db.save_bar_columns("x", Exchange::SSE, MIN, &cols).unwrap();
+    let key = SeriesKey::bar("x", Exchange::SSE, MIN).unwrap();
+    let (start, end) = (cols.datetime[1_500], cols.datetime[98_765]);
+    let mut total = BarColumns::default();
+    let mut batches = 0;
+    for batch in db.scan::<BarColumns>(&key, start, end, 10_000).unwrap() {
+        let batch = batch.unwrap();
+        assert!(batch.len() <= 11_000, "batch of {}", batch.len());
+        total.extend_from(&batch, 0..batch.len());
+        batches += 1;
+    }
+    assert_eq!(batches, 10);
+    assert_eq!(total.len(), 98_765 - 1_500 + 1);
+    assert_eq!(total.datetime[0], start);
+    assert_eq!(total.close_price[..], cols.close_price[1_500..=98_765]);
+    assert_eq!(db.info().unwrap().segments, 4);
+}
+
+#[test]
+fn symbols_are_validated_and_stay_inside_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    for bad in ["", "a\0b", "tab\there"] {
+        let err = db
+            .save_bar_data(&[bar(bad, Exchange::SSE, MIN, 0, 1.0)], false)
+            .unwrap_err();
+        assert!(matches!(err, Error::InvalidArgument(_)), "{bad:?}: {err}");
+    }
+    let err = db
+        .save_bar_data(&[bar("ok", Exchange::SSE, Interval::Tick, 0, 1.0)], false)
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument(_)));
+    for hostile in ["../escape", "/abs", "..", "a\\b", "UP", "up"] {
+        db.save_bar_data(&[bar(hostile, Exchange::SSE, MIN, 0, 1.0)], false)
+            .unwrap();
+    }
+    assert_eq!(db.get_bar_overview().unwrap().len(), 6);
+    assert!(!dir.path().join("escape").exists() && !dir.path().join("db/escape").exists());
+    let entries = fs::read_dir(dir.path().join("db/data")).unwrap().count();
+    assert_eq!(entries, 6);
+    assert_eq!(
+        db.load_bar_data("../escape", Exchange::SSE, MIN, ALL.0, ALL.1)
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn second_writer_is_locked_out_and_readers_follow_the_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let err = Engine::open(dir.path().join("db")).unwrap_err();
+    assert!(
+        matches!(err, Error::Locked { pid: Some(p), .. } if p == std::process::id()),
+        "{err}"
+    );
+    db.save_bar_data(&[bar("rb", Exchange::SHFE, MIN, 60, 1.0)], false)
+        .unwrap();
+    let reader = Engine::open_read_only(dir.path().join("db")).unwrap();
+    assert_eq!(reader.get_bar_overview().unwrap()[0].count, 1);
+    // Later commits, including a merge that replaces the segment file, become visible.
+    db.save_bar_data(
+        &[
+            bar("rb", Exchange::SHFE, MIN, 60, 2.0),
+            bar("rb", Exchange::SHFE, MIN, 120, 2.0),
+        ],
+        false,
+    )
+    .unwrap();
+    assert_eq!(closes(&reader, "rb"), [(60, 2.0), (120, 2.0)]);
+    assert!(matches!(
+        reader.save_bar_data(&[bar("rb", Exchange::SHFE, MIN, 1, 1.0)], false),
+        Err(Error::ReadOnly)
+    ));
+    assert!(matches!(
+        reader.delete_bar_data("rb", Exchange::SHFE, MIN),
+        Err(Error::ReadOnly)
+    ));
+    drop(db);
+    let db = open(dir.path());
+    assert_eq!(closes(&db, "rb").len(), 2);
+}
+
+#[test]
+fn read_only_open_of_a_missing_store_fails_cleanly() {
+    let dir = tempfile::tempdir().unwrap();
+    let err = Engine::open_read_only(dir.path().join("nothing")).unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+    assert!(!dir.path().join("nothing").exists());
+}
+
+#[test]
+fn orphans_of_an_unfinished_write_are_removed_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let seg_dir;
+    {
+        let db = open(dir.path());
+        db.save_bar_data(&[bar("rb", Exchange::SHFE, MIN, 60, 1.0)], false)
+            .unwrap();
+        seg_dir = dir.path().join("db/data").join(
+            SeriesKey::bar("rb", Exchange::SHFE, MIN)
+                .unwrap()
+                .dir_name(),
+        );
+    }
+    // A segment written but never committed (a crash before the manifest edit), a temp file,
+    // an uncommitted partition directory, and a file that is not ours.
+    let committed: Vec<_> = fs::read_dir(&seg_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    fs::copy(
+        seg_dir.join(&committed[0]),
+        seg_dir.join("00000000000000ff.seg"),
+    )
+    .unwrap();
+    fs::write(seg_dir.join("x.tmp"), b"partial").unwrap();
+    fs::create_dir(dir.path().join("db/data/ghost.sse.1m")).unwrap();
+    fs::write(
+        dir.path().join("db/data/ghost.sse.1m/00000000000000fe.seg"),
+        b"x",
+    )
+    .unwrap();
+    fs::write(seg_dir.join("notes.txt"), b"user file").unwrap();
+    let db = open(dir.path());
+    let mut names: Vec<_> = fs::read_dir(&seg_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            committed[0].clone().into_string().unwrap(),
+            "notes.txt".to_string()
+        ]
+    );
+    assert!(!dir.path().join("db/data/ghost.sse.1m").exists());
+    assert_eq!(closes(&db, "rb"), [(60, 1.0)]);
+}
+
+#[test]
+fn a_corrupt_segment_is_a_typed_error_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let seg_dir = dir.path().join("db/data").join(
+        SeriesKey::bar("rb", Exchange::SHFE, MIN)
+            .unwrap()
+            .dir_name(),
+    );
+    {
+        let db = open(dir.path());
+        let rows: Vec<_> = (0..1000)
+            .map(|i| bar("rb", Exchange::SHFE, MIN, i * 60, i as f64 * 0.5))
+            .collect();
+        db.save_bar_data(&rows, false).unwrap();
+    }
+    let file = fs::read_dir(&seg_dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut bytes = fs::read(&file).unwrap();
+    bytes[30] ^= 0x40; // inside the first chunk
+    fs::write(&file, &bytes).unwrap();
+    let db = open(dir.path());
+    // The overview comes from the manifest and stays available.
+    assert_eq!(db.get_bar_overview().unwrap()[0].count, 1000);
+    let err = db
+        .load_bar_data("rb", Exchange::SHFE, MIN, ALL.0, ALL.1)
+        .unwrap_err();
+    match err {
+        Error::ChecksumMismatch {
+            file: f, offset, ..
+        } => {
+            assert_eq!(f, file);
+            assert_eq!(offset, 24);
+        }
+        other => panic!("expected a checksum mismatch, got {other}"),
+    }
+    // A write that would merge into the damaged segment fails and changes nothing.
+    let err = db
+        .save_bar_data(&[bar("rb", Exchange::SHFE, MIN, 60, 9.0)], false)
+        .unwrap_err();
+    assert!(err.is_corruption(), "{err}");
+    assert_eq!(db.get_bar_overview().unwrap()[0].count, 1000);
+    // A truncated file is reported against its manifest entry.
+    fs::write(&file, &bytes[..bytes.len() - 1]).unwrap();
+    let db = {
+        drop(db);
+        open(dir.path())
+    };
+    assert!(matches!(
+        db.load_bar_data("rb", Exchange::SHFE, MIN, ALL.0, ALL.1),
+        Err(Error::Corruption { .. })
+    ));
+}
+
+#[test]
+fn a_torn_manifest_tail_is_dropped_and_mid_log_damage_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let db = open(dir.path());
+        for i in 0..3 {
+            db.save_bar_data(&[bar("rb", Exchange::SHFE, MIN, i * 60, 1.0)], false)
+                .unwrap();
+        }
+    }
+    let manifest = dir.path().join("db/MANIFEST-0000000000000001");
+    let good = fs::read(&manifest).unwrap();
+    // A torn final record: a frame header promising more bytes than were written.
+    let mut torn = good.clone();
+    torn.extend_from_slice(&[200, 0, 0, 0, 1, 2, 3, 4, 5]);
+    fs::write(&manifest, &torn).unwrap();
+    {
+        let db = open(dir.path());
+        assert_eq!(closes(&db, "rb").len(), 3);
+        db.save_bar_data(&[bar("rb", Exchange::SHFE, MIN, 600, 1.0)], false)
+            .unwrap();
+    }
+    let db = open(dir.path());
+    assert_eq!(closes(&db, "rb").len(), 4);
+    drop(db);
+    // A flipped byte in an earlier record with valid records after it.
+    let mut bytes = fs::read(&manifest).unwrap();
+    let at = good.len() - 20;
+    bytes[at] ^= 1;
+    fs::write(&manifest, &bytes).unwrap();
+    let err = Engine::open(dir.path().join("db")).unwrap_err();
+    assert!(
+        matches!(err, Error::Corruption { ref file, .. } if *file == manifest),
+        "{err}"
+    );
+}
+
+#[test]
+fn empty_saves_are_no_ops_and_columns_must_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    db.save_bar_data(&[], false).unwrap();
+    db.save_tick_data(&[], true).unwrap();
+    assert_eq!(db.info().unwrap().segments, 0);
+    let mut cols = tickvault::sample::bars(10, 1);
+    cols.volume.pop();
+    let err = db
+        .save_bar_columns("x", Exchange::SSE, MIN, &cols)
+        .unwrap_err();
+    assert!(matches!(err, Error::InvalidArgument(_)));
+    assert!(db.get_bar_overview().unwrap().is_empty());
+}
+
+#[test]
+fn plain_reads_match_memory_maps() {
+    let dir = tempfile::tempdir().unwrap();
+    let cols = tickvault::sample::bars(5_000, 9);
+    open(dir.path())
+        .save_bar_columns("x", Exchange::SSE, MIN, &cols)
+        .unwrap();
+    let db = Engine::builder(dir.path().join("db"))
+        .use_mmap(false)
+        .open()
+        .unwrap();
+    assert_eq!(
+        db.load_bar_columns("x", Exchange::SSE, MIN, ALL.0, ALL.1)
+            .unwrap(),
+        cols
+    );
+}

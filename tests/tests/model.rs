@@ -1,0 +1,105 @@
+//! Model test: random sequences of save (bulk, mixed, duplicate keys, overlapping ranges),
+//! delete, load, overview and reopen, checked against a `BTreeMap` reference.
+
+use proptest::prelude::*;
+use tickvault::{Database, Engine, Exchange, Interval, Timestamp};
+use tickvault_tests::{bar, sort_overview, Model, ModelKey};
+
+const SYMBOLS: [&str; 3] = ["rb2610", "RB2610", "../x"];
+const INTERVALS: [Interval; 2] = [Interval::Minute, Interval::Daily];
+
+#[derive(Debug, Clone)]
+enum Op {
+    Save(Vec<(usize, usize, i64, f64)>, bool),
+    Delete(usize, usize),
+    Load(usize, usize, i64, i64),
+    Reopen,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let row = (
+        0..SYMBOLS.len(),
+        0..INTERVALS.len(),
+        -50i64..250,
+        -1000i64..1000,
+    );
+    prop_oneof![
+        4 => (prop::collection::vec(row, 0..60), any::<bool>())
+            .prop_map(|(rows, stream)| Op::Save(rows.into_iter().map(|(s, i, t, p)| (s, i, t, p as f64 * 0.2)).collect(), stream)),
+        1 => (0..SYMBOLS.len(), 0..INTERVALS.len()).prop_map(|(s, i)| Op::Delete(s, i)),
+        2 => (0..SYMBOLS.len(), 0..INTERVALS.len(), -60i64..260, -60i64..260).prop_map(|(s, i, a, b)| Op::Load(s, i, a, b)),
+        1 => Just(Op::Reopen),
+    ]
+}
+
+fn key(s: usize, i: usize) -> ModelKey {
+    (SYMBOLS[s].to_string(), Exchange::SHFE, INTERVALS[i])
+}
+
+fn open(path: &std::path::Path) -> Engine {
+    // Tiny blocks and segments so that merges cut and split them often.
+    Engine::builder(path)
+        .block_rows(4)
+        .segment_rows_max(16)
+        .open()
+        .expect("open")
+}
+
+fn check_all(db: &Engine, model: &Model) -> Result<(), TestCaseError> {
+    let mut ov = db
+        .get_bar_overview()
+        .map_err(|e| TestCaseError::fail(e.to_string()))?;
+    sort_overview(&mut ov);
+    prop_assert_eq!(ov, model.overview());
+    for s in 0..SYMBOLS.len() {
+        for i in 0..INTERVALS.len() {
+            let k = key(s, i);
+            let got = db
+                .load_bar_data(&k.0, k.1, k.2, Timestamp::MIN, Timestamp::MAX)
+                .map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(got, model.load(&k, Timestamp::MIN, Timestamp::MAX));
+        }
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn engine_matches_the_reference_model(ops in prop::collection::vec(op(), 1..40)) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db");
+        let mut db = open(&path);
+        let mut model = Model::default();
+        for op in ops {
+            match op {
+                Op::Save(rows, stream) => {
+                    let bars: Vec<_> = rows.iter().map(|&(s, i, t, p)| bar(SYMBOLS[s], Exchange::SHFE, INTERVALS[i], t * 60, p)).collect();
+                    db.save_bar_data(&bars, stream).unwrap();
+                    model.save(&bars);
+                }
+                Op::Delete(s, i) => {
+                    let k = key(s, i);
+                    let n = db.delete_bar_data(&k.0, k.1, k.2).unwrap();
+                    prop_assert_eq!(n, model.delete(&k));
+                }
+                Op::Load(s, i, a, b) => {
+                    let k = key(s, i);
+                    let (start, end) = (Timestamp::from_secs(a * 60), Timestamp::from_secs(b * 60));
+                    let got = db.load_bar_data(&k.0, k.1, k.2, start, end).unwrap();
+                    prop_assert_eq!(got, model.load(&k, start, end));
+                }
+                Op::Reopen => {
+                    drop(db);
+                    db = open(&path);
+                }
+            }
+            check_all(&db, &model)?;
+        }
+        drop(db);
+        // A read-only open sees the same state.
+        let ro = Engine::open_read_only(&path).unwrap();
+        check_all(&ro, &model)?;
+    }
+}
