@@ -131,7 +131,7 @@ impl Segment {
         let footer_len = t.u32().ok_or_else(|| corrupt(path, t_off, "no trailer"))? as usize;
         let footer_crc = t.u32().ok_or_else(|| corrupt(path, t_off, "no trailer"))?;
         let t_version = t.u16().ok_or_else(|| corrupt(path, t_off, "no trailer"))?;
-        let _reserved = t.u16();
+        let t_reserved = t.u16().ok_or_else(|| corrupt(path, t_off, "no trailer"))?;
         let end_magic = t
             .array::<8>()
             .ok_or_else(|| corrupt(path, t_off, "no trailer"))?;
@@ -141,6 +141,9 @@ impl Segment {
                 len - 8,
                 "bad trailing magic bytes: the file is truncated or overwritten",
             ));
+        }
+        if t_reserved != 0 {
+            return Err(corrupt(path, t_off + 18, "reserved trailer bytes are not zero"));
         }
         if t_version != VERSION {
             return Err(Error::UnsupportedVersion {
