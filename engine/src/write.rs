@@ -93,7 +93,7 @@ fn merge<C: Columns>(old: &C, new: &C) -> C {
 /// A batch of one series, bars or ticks.
 pub(crate) enum Batch<'a> {
     Bars(Cow<'a, BarColumns>),
-    Ticks(Cow<'a, TickColumns>),
+    Ticks(Box<Cow<'a, TickColumns>>),
 }
 
 impl<'a> From<BarColumns> for Batch<'a> {
@@ -104,7 +104,7 @@ impl<'a> From<BarColumns> for Batch<'a> {
 
 impl<'a> From<TickColumns> for Batch<'a> {
     fn from(c: TickColumns) -> Self {
-        Batch::Ticks(Cow::Owned(c))
+        Batch::Ticks(Box::new(Cow::Owned(c)))
     }
 }
 
@@ -135,7 +135,7 @@ impl Engine {
         cols: &TickColumns,
     ) -> Result<()> {
         let key = SeriesKey::tick(symbol, exchange)?;
-        self.save_batches(vec![(key, Batch::Ticks(normalize(cols)?))])
+        self.save_batches(vec![(key, Batch::Ticks(Box::new(normalize(cols)?)))])
     }
 
     /// Commits sorted, unique batches of several series atomically.
@@ -170,7 +170,8 @@ impl Engine {
                         self.plan_series(key, c.as_ref(), &mut next_id, &mut written)?
                     }
                     Batch::Ticks(c) => {
-                        self.plan_series(key, c.as_ref(), &mut next_id, &mut written)?
+                        let c: &TickColumns = c;
+                        self.plan_series(key, c, &mut next_id, &mut written)?
                     }
                 };
                 dirs.insert(self.partition_dir(key));

@@ -20,7 +20,7 @@ const LIMIT: f64 = 2_251_799_813_685_248.0; // 2^51
 fn scaled(v: f64, e: u8) -> Option<i64> {
     let p = POW10[usize::from(e)];
     let x = v * p;
-    if !(x.abs() < LIMIT) {
+    if x.is_nan() || x.abs() >= LIMIT {
         return None;
     }
     let r = (x + ROUNDER) - ROUNDER;

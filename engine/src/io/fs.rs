@@ -69,7 +69,7 @@ impl StorageFile for RealFile {
         self.file.set_len(len).map_err(|e| Error::io(&self.path, e))
     }
 
-    fn len(&self) -> Result<u64> {
+    fn size(&self) -> Result<u64> {
         Ok(self
             .file
             .metadata()

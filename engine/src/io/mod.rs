@@ -62,8 +62,8 @@ pub trait StorageFile: Send + Sync + fmt::Debug {
     fn write_all_at(&mut self, buf: &[u8], offset: u64) -> Result<()>;
     /// Truncates or extends the file.
     fn set_len(&mut self, len: u64) -> Result<()>;
-    /// The current length.
-    fn len(&self) -> Result<u64>;
+    /// The current length in bytes.
+    fn size(&self) -> Result<u64>;
     /// Makes content and length durable (fsync).
     fn sync(&mut self) -> Result<()>;
 }

@@ -253,7 +253,7 @@ impl ManifestLog {
             Some((no, parsed, others)) => {
                 let path = root.join(manifest_file_name(no));
                 let mut file = storage.open(&path, true)?;
-                if file.len()? != parsed.valid_len {
+                if file.size()? != parsed.valid_len {
                     file.set_len(parsed.valid_len)?;
                     file.sync()?;
                 }
@@ -383,7 +383,7 @@ impl ManifestReader {
             Err(e) if e.is_not_found() => return self.reload(state),
             Err(e) => return Err(e),
         };
-        let len = file.len()?;
+        let len = file.size()?;
         if len <= self.offset {
             return Ok(false);
         }

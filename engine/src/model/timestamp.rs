@@ -112,9 +112,9 @@ impl fmt::Display for Timestamp {
 pub fn write_fraction(f: &mut impl fmt::Write, ns: u32) -> fmt::Result {
     if ns == 0 {
         Ok(())
-    } else if ns % 1_000_000 == 0 {
+    } else if ns.is_multiple_of(1_000_000) {
         write!(f, ".{:03}", ns / 1_000_000)
-    } else if ns % 1_000 == 0 {
+    } else if ns.is_multiple_of(1_000) {
         write!(f, ".{:06}", ns / 1_000)
     } else {
         write!(f, ".{ns:09}")

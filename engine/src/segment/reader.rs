@@ -143,7 +143,11 @@ impl Segment {
             ));
         }
         if t_reserved != 0 {
-            return Err(corrupt(path, t_off + 18, "reserved trailer bytes are not zero"));
+            return Err(corrupt(
+                path,
+                t_off + 18,
+                "reserved trailer bytes are not zero",
+            ));
         }
         if t_version != VERSION {
             return Err(Error::UnsupportedVersion {

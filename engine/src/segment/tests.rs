@@ -11,7 +11,12 @@ use crate::model::Timestamp;
 use crate::sample;
 
 fn open(bytes: Vec<u8>) -> crate::Result<Segment> {
-    Segment::open(Path::new("t.seg"), ByteView::from_vec(bytes), Some(7), BarColumns::schema())
+    Segment::open(
+        Path::new("t.seg"),
+        ByteView::from_vec(bytes),
+        Some(7),
+        BarColumns::schema(),
+    )
 }
 
 fn decode_all<C: Columns>(seg: &Segment) -> C {
@@ -20,7 +25,8 @@ fn decode_all<C: Columns>(seg: &Segment) -> C {
     for (col, mut slots) in out.muts().into_iter().enumerate() {
         for (b, meta) in seg.blocks().iter().enumerate() {
             let part: ColumnMut<'_> = slots.split_off_front(meta.rows as usize).unwrap();
-            seg.decode_column(b, col, 0..meta.rows as usize, part).unwrap();
+            seg.decode_column(b, col, 0..meta.rows as usize, part)
+                .unwrap();
         }
     }
     out
@@ -30,7 +36,10 @@ fn decode_all<C: Columns>(seg: &Segment) -> C {
 fn bars_round_trip_with_every_compression() {
     let cols = sample::bars(10_000, 1);
     for compression in Compression::ALL {
-        let opts = WriteOptions { block_rows: 3000, compression };
+        let opts = WriteOptions {
+            block_rows: 3000,
+            compression,
+        };
         let bytes = encode_segment(7, &cols, 0..cols.len(), &opts).unwrap();
         let seg = open(bytes).unwrap();
         assert_eq!(seg.rows(), 10_000);
@@ -44,13 +53,34 @@ fn bars_round_trip_with_every_compression() {
 #[test]
 fn ticks_round_trip_and_blocks_prune_by_time() {
     let cols = sample::ticks(5_000, 2, "螺纹钢2610");
-    let bytes = encode_segment(9, &cols, 1000..5000, &WriteOptions { block_rows: 1000, ..WriteOptions::default() }).unwrap();
-    let seg = Segment::open(Path::new("t.seg"), ByteView::from_vec(bytes), Some(9), TickColumns::schema()).unwrap();
+    let bytes = encode_segment(
+        9,
+        &cols,
+        1000..5000,
+        &WriteOptions {
+            block_rows: 1000,
+            ..WriteOptions::default()
+        },
+    )
+    .unwrap();
+    let seg = Segment::open(
+        Path::new("t.seg"),
+        ByteView::from_vec(bytes),
+        Some(9),
+        TickColumns::schema(),
+    )
+    .unwrap();
     let mut expected = TickColumns::default();
     expected.extend_from(&cols, 1000..5000);
     assert_eq!(decode_all::<TickColumns>(&seg), expected);
-    assert_eq!(seg.blocks_in(cols.datetime[2500], cols.datetime[2600]), 1..2);
-    assert_eq!(seg.blocks_in(cols.datetime[1999], cols.datetime[2000]), 0..2);
+    assert_eq!(
+        seg.blocks_in(cols.datetime[2500], cols.datetime[2600]),
+        1..2
+    );
+    assert_eq!(
+        seg.blocks_in(cols.datetime[1999], cols.datetime[2000]),
+        0..2
+    );
     assert_eq!(seg.blocks_in(Timestamp::MIN, cols.datetime[0]), 0..0);
     assert_eq!(seg.blocks_in(Timestamp::MAX, Timestamp::MAX), 4..4);
 }
@@ -58,7 +88,14 @@ fn ticks_round_trip_and_blocks_prune_by_time() {
 #[test]
 fn floats_round_trip_bit_for_bit() {
     let mut cols = sample::bars(6, 3);
-    cols.close_price = vec![f64::NAN, -0.0, f64::INFINITY, f64::NEG_INFINITY, f64::from_bits(0x7ff0_0000_0000_0001), f64::MIN_POSITIVE / 2.0];
+    cols.close_price = vec![
+        f64::NAN,
+        -0.0,
+        f64::INFINITY,
+        f64::NEG_INFINITY,
+        f64::from_bits(0x7ff0_0000_0000_0001),
+        f64::MIN_POSITIVE / 2.0,
+    ];
     let bytes = encode_segment(7, &cols, 0..6, &WriteOptions::default()).unwrap();
     let back: BarColumns = decode_all(&open(bytes).unwrap());
     let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
@@ -68,17 +105,38 @@ fn floats_round_trip_bit_for_bit() {
 #[test]
 fn writer_refuses_unsorted_or_empty_input() {
     let mut cols = sample::bars(3, 1);
-    assert!(matches!(encode_segment(1, &cols, 0..0, &WriteOptions::default()), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        encode_segment(1, &cols, 0..0, &WriteOptions::default()),
+        Err(Error::InvalidArgument(_))
+    ));
     cols.datetime.swap(0, 1);
-    assert!(matches!(encode_segment(1, &cols, 0..3, &WriteOptions::default()), Err(Error::InvalidArgument(_))));
-    let bad = WriteOptions { block_rows: 0, ..WriteOptions::default() };
-    assert!(matches!(encode_segment(1, &sample::bars(3, 1), 0..3, &bad), Err(Error::InvalidArgument(_))));
+    assert!(matches!(
+        encode_segment(1, &cols, 0..3, &WriteOptions::default()),
+        Err(Error::InvalidArgument(_))
+    ));
+    let bad = WriteOptions {
+        block_rows: 0,
+        ..WriteOptions::default()
+    };
+    assert!(matches!(
+        encode_segment(1, &sample::bars(3, 1), 0..3, &bad),
+        Err(Error::InvalidArgument(_))
+    ));
 }
 
 #[test]
 fn every_single_byte_flip_is_detected() {
     let cols = sample::bars(300, 4);
-    let good = encode_segment(7, &cols, 0..300, &WriteOptions { block_rows: 100, ..WriteOptions::default() }).unwrap();
+    let good = encode_segment(
+        7,
+        &cols,
+        0..300,
+        &WriteOptions {
+            block_rows: 100,
+            ..WriteOptions::default()
+        },
+    )
+    .unwrap();
     for i in 0..good.len() {
         let mut bad = good.clone();
         bad[i] ^= 0x10;
@@ -99,8 +157,16 @@ fn every_single_byte_flip_is_detected() {
 fn wrong_id_kind_and_version_are_typed_errors() {
     let cols = sample::bars(10, 5);
     let bytes = encode_segment(8, &cols, 0..10, &WriteOptions::default()).unwrap();
-    assert!(matches!(open(bytes.clone()), Err(Error::Corruption { offset: 12, .. })));
-    let tick_schema = Segment::open(Path::new("t.seg"), ByteView::from_vec(bytes.clone()), None, TickColumns::schema());
+    assert!(matches!(
+        open(bytes.clone()),
+        Err(Error::Corruption { offset: 12, .. })
+    ));
+    let tick_schema = Segment::open(
+        Path::new("t.seg"),
+        ByteView::from_vec(bytes.clone()),
+        None,
+        TickColumns::schema(),
+    );
     assert!(matches!(tick_schema, Err(Error::Corruption { .. })));
     // Version 2 with a valid header checksum.
     let mut v2 = bytes.clone();
@@ -108,11 +174,26 @@ fn wrong_id_kind_and_version_are_typed_errors() {
     let crc = crate::checksum::crc(crate::checksum::SALT_SEGMENT_HEADER, &[&v2[..20]]);
     v2[20..24].copy_from_slice(&crc.to_le_bytes());
     assert!(matches!(
-        Segment::open(Path::new("t.seg"), ByteView::from_vec(v2), None, BarColumns::schema()),
-        Err(Error::UnsupportedVersion { found: 2, supported: 1, .. })
+        Segment::open(
+            Path::new("t.seg"),
+            ByteView::from_vec(v2),
+            None,
+            BarColumns::schema()
+        ),
+        Err(Error::UnsupportedVersion {
+            found: 2,
+            supported: 1,
+            ..
+        })
     ));
-    assert!(matches!(open(bytes[..40].to_vec()), Err(Error::Corruption { .. })));
-    assert!(matches!(open(Vec::new()), Err(Error::Corruption { offset: 0, .. })));
+    assert!(matches!(
+        open(bytes[..40].to_vec()),
+        Err(Error::Corruption { .. })
+    ));
+    assert!(matches!(
+        open(Vec::new()),
+        Err(Error::Corruption { offset: 0, .. })
+    ));
 }
 
 #[test]
@@ -126,5 +207,8 @@ fn layout_constants_match_the_bytes_written() {
     let footer_len = u32::from_le_bytes(bytes[t + 8..t + 12].try_into().unwrap()) as usize;
     assert_eq!(footer_offset + footer_len, t);
     let ncols = BarColumns::schema().len();
-    assert_eq!(footer_len, FOOTER_FIXED_LEN + ncols + BLOCK_ENTRY_FIXED_LEN + ncols * CHUNK_REF_LEN);
+    assert_eq!(
+        footer_len,
+        FOOTER_FIXED_LEN + ncols + BLOCK_ENTRY_FIXED_LEN + ncols * CHUNK_REF_LEN
+    );
 }

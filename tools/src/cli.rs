@@ -1,0 +1,148 @@
+//! Command-line arguments (clap derive): one subcommand per verb.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// tickvault: columnar storage for market data (bars and ticks).
+#[derive(Debug, Parser)]
+#[command(name = "tickvault", version, about)]
+pub struct Cli {
+    /// Store directory.
+    #[arg(
+        long,
+        global = true,
+        env = "TICKVAULT_DB",
+        default_value = "tickvault-data"
+    )]
+    pub db: PathBuf,
+    /// Print JSON Lines (each object has a `type` field) instead of human output.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The verbs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a store, write generated bars and ticks, load them back, print overview and timings.
+    Demo(DemoArgs),
+    /// Totals of the store: series, rows, segments, bytes.
+    Info,
+    /// One line per stored series: count, first and last time.
+    Overview(OverviewArgs),
+    /// Import a CSV file (a header is required) into one series.
+    Import(ImportArgs),
+    /// Export one series to a CSV file.
+    Export(ExportArgs),
+    /// Print the rows of one series (CSV, or JSON Lines with --json).
+    Load(LoadArgs),
+    /// Delete a whole series.
+    Delete(DeleteArgs),
+}
+
+/// Options of `demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Number of one-minute bars to generate.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub bars: usize,
+    /// Number of five-level ticks to generate.
+    #[arg(long, default_value_t = 200_000)]
+    pub ticks: usize,
+}
+
+/// Options of `overview`.
+#[derive(Debug, Args)]
+pub struct OverviewArgs {
+    /// Only bar series.
+    #[arg(long, conflicts_with = "ticks")]
+    pub bars: bool,
+    /// Only tick series.
+    #[arg(long)]
+    pub ticks: bool,
+    /// Zone of printed times (IANA name; default the system's).
+    #[arg(long)]
+    pub tz: Option<String>,
+}
+
+/// Which series: symbol, exchange, and interval or ticks.
+#[derive(Debug, Args)]
+pub struct SeriesArgs {
+    /// Instrument code.
+    #[arg(long)]
+    pub symbol: String,
+    /// Exchange code (vn.py's, e.g. SHFE, CFFEX, SSE, SMART).
+    #[arg(long)]
+    pub exchange: String,
+    /// Bar interval: 1m, 1h, d or w.
+    #[arg(long, required_unless_present = "ticks", conflicts_with = "ticks")]
+    pub interval: Option<String>,
+    /// The tick series instead of bars.
+    #[arg(long)]
+    pub ticks: bool,
+}
+
+/// Options of `import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The CSV file.
+    pub file: PathBuf,
+    /// The series.
+    #[command(flatten)]
+    pub series: SeriesArgs,
+    /// Zone of naive times in the file (IANA name; default the system's).
+    #[arg(long)]
+    pub tz: Option<String>,
+}
+
+/// A time range.
+#[derive(Debug, Args)]
+pub struct RangeArgs {
+    /// First time (inclusive): ISO 8601 with an offset, or naive in --tz, or a date.
+    #[arg(long)]
+    pub start: Option<String>,
+    /// Last time (inclusive).
+    #[arg(long)]
+    pub end: Option<String>,
+    /// Zone of printed times and of naive --start/--end (IANA name; default the system's).
+    #[arg(long)]
+    pub tz: Option<String>,
+}
+
+/// Options of `export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The CSV file to write.
+    pub file: PathBuf,
+    /// The series.
+    #[command(flatten)]
+    pub series: SeriesArgs,
+    /// The range.
+    #[command(flatten)]
+    pub range: RangeArgs,
+}
+
+/// Options of `load`.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// The series.
+    #[command(flatten)]
+    pub series: SeriesArgs,
+    /// The range.
+    #[command(flatten)]
+    pub range: RangeArgs,
+}
+
+/// Options of `delete`.
+#[derive(Debug, Args)]
+pub struct DeleteArgs {
+    /// The series.
+    #[command(flatten)]
+    pub series: SeriesArgs,
+    /// Do not ask for confirmation on a terminal.
+    #[arg(long)]
+    pub yes: bool,
+}

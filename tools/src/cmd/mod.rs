@@ -1,0 +1,67 @@
+//! The verbs. Commands that only read open the store read-only, so they work beside a writer.
+
+mod demo;
+mod query;
+mod write;
+
+use anyhow::{anyhow, Context, Result};
+use tickvault::{Engine, Interval, SeriesKey};
+
+use crate::cli::{Cli, Command, SeriesArgs};
+use crate::table;
+
+/// Runs one command.
+pub fn run(cli: Cli) -> Result<()> {
+    match &cli.command {
+        Command::Demo(a) => demo::run(&cli, a),
+        Command::Info => query::info(&cli),
+        Command::Overview(a) => query::overview(&cli, a),
+        Command::Load(a) => query::load(&cli, a),
+        Command::Export(a) => query::export(&cli, a),
+        Command::Import(a) => write::import(&cli, a),
+        Command::Delete(a) => write::delete(&cli, a),
+    }
+}
+
+/// Opens the store for writing (creating it).
+fn open_write(cli: &Cli) -> Result<Engine> {
+    Engine::open(&cli.db).with_context(|| format!("cannot open the store {}", cli.db.display()))
+}
+
+/// Opens the existing store read-only.
+fn open_read(cli: &Cli) -> Result<Engine> {
+    Engine::open_read_only(&cli.db)
+        .with_context(|| format!("cannot open the store {}", cli.db.display()))
+}
+
+/// The series named by `--symbol --exchange (--interval | --ticks)`.
+fn series_key(a: &SeriesArgs) -> Result<SeriesKey> {
+    let exchange = table::exchange(&a.exchange)?;
+    let key = match (&a.interval, a.ticks) {
+        (_, true) => SeriesKey::tick(&a.symbol, exchange)?,
+        (Some(i), false) => {
+            let interval: Interval = i
+                .parse()
+                .map_err(|_| anyhow!("unknown interval {i:?}; one of: 1m 1h d w"))?;
+            SeriesKey::bar(&a.symbol, exchange, interval)?
+        }
+        (None, false) => return Err(anyhow!("give --interval or --ticks")),
+    };
+    Ok(key)
+}
+
+/// Bytes in human units.
+fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1024.0 && unit + 1 < UNITS.len() {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}

@@ -1,0 +1,232 @@
+//! Read-only verbs: `info`, `overview`, `load`, `export`.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+
+use anyhow::{Context, Result};
+use serde_json::json;
+use tickvault::{
+    BarColumns, Columns, Database, Engine, SeriesKey, SeriesKind, TickColumns, Timestamp,
+};
+
+use super::{human_bytes, open_read, series_key};
+use crate::cli::{Cli, ExportArgs, LoadArgs, OverviewArgs, RangeArgs};
+use crate::{table, time};
+
+pub fn info(cli: &Cli) -> Result<()> {
+    let info = open_read(cli)?.info()?;
+    let rows = info.bar_rows + info.tick_rows;
+    if cli.json {
+        println!(
+            "{}",
+            json!({"type": "info", "path": info.root.display().to_string(), "bar_series": info.bar_series,
+                   "tick_series": info.tick_series, "bar_rows": info.bar_rows, "tick_rows": info.tick_rows,
+                   "segments": info.segments, "segment_bytes": info.segment_bytes})
+        );
+    } else {
+        println!("store        {}", info.root.display());
+        println!("bar series   {} ({} bars)", info.bar_series, info.bar_rows);
+        println!(
+            "tick series  {} ({} ticks)",
+            info.tick_series, info.tick_rows
+        );
+        println!(
+            "segments     {} ({})",
+            info.segments,
+            human_bytes(info.segment_bytes)
+        );
+        if rows > 0 {
+            println!(
+                "bytes/row    {:.1}",
+                info.segment_bytes as f64 / rows as f64
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Prints the overview of `db` (used by `overview` and `demo`).
+pub fn print_overview(
+    db: &Engine,
+    bars: bool,
+    ticks: bool,
+    json: bool,
+    tz: chrono_tz::Tz,
+) -> Result<()> {
+    let mut rows: Vec<(String, String, String, u64, Timestamp, Timestamp)> = Vec::new();
+    if bars {
+        for o in db.get_bar_overview()? {
+            rows.push((
+                o.symbol.to_string(),
+                o.exchange.to_string(),
+                o.interval.to_string(),
+                o.count,
+                o.start,
+                o.end,
+            ));
+        }
+    }
+    if ticks {
+        for o in db.get_tick_overview()? {
+            rows.push((
+                o.symbol.to_string(),
+                o.exchange.to_string(),
+                "tick".into(),
+                o.count,
+                o.start,
+                o.end,
+            ));
+        }
+    }
+    let out = std::io::stdout();
+    let mut out = out.lock();
+    if json {
+        for (symbol, exchange, interval, count, start, end) in rows {
+            let v = json!({"type": "overview", "symbol": symbol, "exchange": exchange, "interval": interval,
+                           "count": count, "start": time::format(start, tz), "end": time::format(end, tz)});
+            writeln!(out, "{v}")?;
+        }
+        return Ok(());
+    }
+    let w = rows
+        .iter()
+        .map(|r| r.0.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(6);
+    writeln!(
+        out,
+        "{:<w$}  {:<8}  {:<8}  {:>12}  {:<25}  {:<25}",
+        "symbol", "exchange", "interval", "count", "start", "end"
+    )?;
+    for (symbol, exchange, interval, count, start, end) in rows {
+        writeln!(
+            out,
+            "{symbol:<w$}  {exchange:<8}  {interval:<8}  {count:>12}  {:<25}  {:<25}",
+            time::format(start, tz),
+            time::format(end, tz)
+        )?;
+    }
+    Ok(())
+}
+
+pub fn overview(cli: &Cli, a: &OverviewArgs) -> Result<()> {
+    let db = open_read(cli)?;
+    let tz = time::zone(a.tz.as_deref())?;
+    print_overview(&db, !a.ticks, !a.bars, cli.json, tz)
+}
+
+/// The inclusive range and print zone of `--start/--end/--tz`.
+fn range(a: &RangeArgs) -> Result<(Timestamp, Timestamp, chrono_tz::Tz)> {
+    let tz = time::zone(a.tz.as_deref())?;
+    let start = a
+        .start
+        .as_deref()
+        .map(|s| time::parse(s, tz).context("--start"))
+        .transpose()?;
+    let end = a
+        .end
+        .as_deref()
+        .map(|s| time::parse(s, tz).context("--end"))
+        .transpose()?;
+    Ok((
+        start.unwrap_or(Timestamp::MIN),
+        end.unwrap_or(Timestamp::MAX),
+        tz,
+    ))
+}
+
+/// Loads `key` in the range and writes it with `write`.
+fn with_rows(
+    db: &Engine,
+    key: &SeriesKey,
+    start: Timestamp,
+    end: Timestamp,
+    bars: impl FnOnce(&BarColumns) -> Result<()>,
+    ticks: impl FnOnce(&TickColumns) -> Result<()>,
+) -> Result<usize> {
+    match key.kind() {
+        SeriesKind::Bar => {
+            let cols: BarColumns = db.load_columns(key, start, end)?;
+            bars(&cols)?;
+            Ok(cols.len())
+        }
+        SeriesKind::Tick => {
+            let cols: TickColumns = db.load_columns(key, start, end)?;
+            ticks(&cols)?;
+            Ok(cols.len())
+        }
+    }
+}
+
+pub fn load(cli: &Cli, a: &LoadArgs) -> Result<()> {
+    let key = series_key(&a.series)?;
+    let (start, end, tz) = range(&a.range)?;
+    let db = open_read(cli)?;
+    let out = BufWriter::new(std::io::stdout().lock());
+    let json = cli.json;
+    let out = std::cell::RefCell::new(out);
+    with_rows(
+        &db,
+        &key,
+        start,
+        end,
+        |c| {
+            if json {
+                table::write_jsonl(&mut *out.borrow_mut(), &key, c, tz)
+            } else {
+                table::write_csv(&mut *out.borrow_mut(), &key, c, tz, true)
+            }
+        },
+        |c| {
+            if json {
+                table::write_jsonl(&mut *out.borrow_mut(), &key, c, tz)
+            } else {
+                table::write_csv(&mut *out.borrow_mut(), &key, c, tz, true)
+            }
+        },
+    )?;
+    out.into_inner().flush()?;
+    Ok(())
+}
+
+pub fn export(cli: &Cli, a: &ExportArgs) -> Result<()> {
+    let key = series_key(&a.series)?;
+    let (start, end, tz) = range(&a.range)?;
+    let db = open_read(cli)?;
+    // Write beside the target and rename, so a failed export leaves no partial file.
+    let tmp = a.file.with_extension("tickvault-partial");
+    let file = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    let written = std::cell::RefCell::new(BufWriter::new(file));
+    let result = with_rows(
+        &db,
+        &key,
+        start,
+        end,
+        |c| table::write_csv(&mut *written.borrow_mut(), &key, c, tz, true),
+        |c| table::write_csv(&mut *written.borrow_mut(), &key, c, tz, true),
+    )
+    .and_then(|n| {
+        let mut w = written.into_inner();
+        w.flush()?;
+        w.get_ref().sync_all()?;
+        Ok(n)
+    });
+    let n = match result {
+        Ok(n) => n,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+    };
+    std::fs::rename(&tmp, &a.file).with_context(|| format!("cannot write {}", a.file.display()))?;
+    if cli.json {
+        println!(
+            "{}",
+            json!({"type": "export", "series": key.to_string(), "rows": n, "file": a.file.display().to_string()})
+        );
+    } else {
+        eprintln!("exported {n} rows of {key} to {}", a.file.display());
+    }
+    Ok(())
+}

@@ -1,0 +1,76 @@
+//! Writing verbs: `import` and `delete`.
+
+use std::io::{BufRead, IsTerminal, Write};
+
+use anyhow::{bail, Result};
+use serde_json::json;
+use tickvault::{BarColumns, Columns, SeriesKind, TickColumns};
+
+use super::{open_write, series_key};
+use crate::cli::{Cli, DeleteArgs, ImportArgs};
+use crate::{table, time};
+
+pub fn import(cli: &Cli, a: &ImportArgs) -> Result<()> {
+    let key = series_key(&a.series)?;
+    let tz = time::zone(a.tz.as_deref())?;
+    // The whole file is read and checked before anything is written: one bad line, no change.
+    let (n, first, last) = match key.kind() {
+        SeriesKind::Bar => {
+            let cols: BarColumns = table::read_csv(&a.file, tz)?;
+            let db = open_write(cli)?;
+            db.save_bar_columns(key.symbol(), key.exchange(), key.interval(), &cols)?;
+            (
+                cols.len(),
+                cols.datetime.iter().min().copied(),
+                cols.datetime.iter().max().copied(),
+            )
+        }
+        SeriesKind::Tick => {
+            let cols: TickColumns = table::read_csv(&a.file, tz)?;
+            let db = open_write(cli)?;
+            db.save_tick_columns(key.symbol(), key.exchange(), &cols)?;
+            (
+                cols.len(),
+                cols.datetime.iter().min().copied(),
+                cols.datetime.iter().max().copied(),
+            )
+        }
+    };
+    let span = match (first, last) {
+        (Some(a), Some(b)) => format!(" from {} to {}", table::when(a, tz), table::when(b, tz)),
+        _ => String::new(),
+    };
+    if cli.json {
+        println!(
+            "{}",
+            json!({"type": "import", "series": key.to_string(), "rows": n})
+        );
+    } else {
+        eprintln!("imported {n} rows into {key}{span}");
+    }
+    Ok(())
+}
+
+pub fn delete(cli: &Cli, a: &DeleteArgs) -> Result<()> {
+    let key = series_key(&a.series)?;
+    let db = open_write(cli)?;
+    if !a.yes && std::io::stdin().is_terminal() {
+        eprint!("delete every row of {key}? [y/N] ");
+        std::io::stderr().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if !matches!(answer.trim(), "y" | "Y" | "yes") {
+            bail!("not deleted");
+        }
+    }
+    let n = db.delete_series(&key)?;
+    if cli.json {
+        println!(
+            "{}",
+            json!({"type": "delete", "series": key.to_string(), "rows": n})
+        );
+    } else {
+        println!("{n}");
+    }
+    Ok(())
+}

@@ -1,0 +1,114 @@
+//! Time zones at the edge: parsing user times (with an offset, or naive in a zone) and printing
+//! instants in a zone with their offset. A naive time that a DST change skips or repeats is an
+//! error, never silently shifted.
+
+use anyhow::{anyhow, bail, Context, Result};
+use chrono::{DateTime, LocalResult, NaiveDate, NaiveDateTime, SecondsFormat, TimeZone};
+use chrono_tz::Tz;
+use tickvault::Timestamp;
+
+/// The zone named `name`, or the system's zone when `None` (UTC if it cannot be found).
+pub fn zone(name: Option<&str>) -> Result<Tz> {
+    match name {
+        Some(n) => n.parse::<Tz>().map_err(|_| {
+            anyhow!("unknown time zone {n:?} (use an IANA name such as Asia/Shanghai or UTC)")
+        }),
+        None => Ok(iana_time_zone::get_timezone()
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(Tz::UTC)),
+    }
+}
+
+/// An instant from chrono.
+pub fn from_chrono<Z: TimeZone>(dt: &DateTime<Z>) -> Result<Timestamp> {
+    dt.timestamp_nanos_opt()
+        .map(Timestamp::from_ns)
+        .ok_or_else(|| anyhow!("{} is outside the years 1678 to 2261", dt.naive_utc()))
+}
+
+/// Reads a naive wall-clock time in `tz`.
+pub fn from_naive(naive: NaiveDateTime, tz: Tz) -> Result<Timestamp> {
+    match tz.from_local_datetime(&naive) {
+        LocalResult::Single(dt) => from_chrono(&dt),
+        LocalResult::Ambiguous(a, b) => bail!(
+            "{naive} is ambiguous in {tz} (it happens twice, at {} and {}); give the offset",
+            a.to_rfc3339(),
+            b.to_rfc3339()
+        ),
+        LocalResult::None => {
+            bail!("{naive} does not exist in {tz} (skipped by a daylight-saving change)")
+        }
+    }
+}
+
+/// Parses `2024-01-02T09:00:00+08:00`, `2024-01-02 09:00:00.5Z`, a naive `2024-01-02 09:00[:00]`
+/// (read in `tz`), or a date `2024-01-02` (its midnight in `tz`).
+pub fn parse(s: &str, tz: Tz) -> Result<Timestamp> {
+    let s = s.trim();
+    if let Ok(dt) = DateTime::parse_from_rfc3339(s) {
+        return from_chrono(&dt);
+    }
+    let t = if s.len() > 10 && s.as_bytes().get(10) == Some(&b' ') {
+        format!("{}T{}", &s[..10], &s[11..])
+    } else {
+        s.to_string()
+    };
+    if let Ok(dt) = DateTime::parse_from_rfc3339(&t) {
+        return from_chrono(&dt);
+    }
+    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(&t, fmt) {
+            return from_naive(naive, tz);
+        }
+    }
+    if let Ok(date) = NaiveDate::parse_from_str(&t, "%Y-%m-%d") {
+        let midnight = date.and_hms_opt(0, 0, 0).context("midnight")?;
+        return from_naive(midnight, tz);
+    }
+    bail!("cannot read {s:?} as a time (expected ISO 8601, e.g. 2024-01-02T09:30:00+08:00 or 2024-01-02 09:30:00)")
+}
+
+/// RFC 3339 in `tz` with its offset; the fraction only when nonzero.
+pub fn format(ts: Timestamp, tz: Tz) -> String {
+    DateTime::from_timestamp_nanos(ts.as_ns())
+        .with_timezone(&tz)
+        .to_rfc3339_opts(SecondsFormat::AutoSi, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_offsets_naive_times_and_dates() {
+        let sh: Tz = "Asia/Shanghai".parse().unwrap();
+        let t = parse("2024-01-02T09:00:00+08:00", Tz::UTC).unwrap();
+        assert_eq!(t.to_string(), "2024-01-02T01:00:00Z");
+        assert_eq!(parse("2024-01-02 09:00:00", sh).unwrap(), t);
+        assert_eq!(parse("2024-01-02 01:00:00Z", sh).unwrap(), t);
+        assert_eq!(
+            parse("2024-01-02", sh).unwrap().to_string(),
+            "2024-01-01T16:00:00Z"
+        );
+        assert_eq!(format(t, sh), "2024-01-02T09:00:00+08:00");
+        assert_eq!(
+            format(t.add_ns(500_000_000), Tz::UTC),
+            "2024-01-02T01:00:00.500+00:00"
+        );
+        assert!(parse("yesterday", sh).is_err());
+    }
+
+    #[test]
+    fn dst_gaps_and_overlaps_are_errors() {
+        let ny: Tz = "America/New_York".parse().unwrap();
+        let gap = parse("2024-03-10 02:30:00", ny).unwrap_err().to_string();
+        assert!(gap.contains("does not exist"), "{gap}");
+        let overlap = parse("2024-11-03 01:30:00", ny).unwrap_err().to_string();
+        assert!(overlap.contains("ambiguous"), "{overlap}");
+        assert_eq!(
+            parse("2024-11-03 01:30:00-04:00", ny).unwrap().to_string(),
+            "2024-11-03T05:30:00Z"
+        );
+    }
+}

@@ -1,0 +1,312 @@
+//! Black-box tests of the `tickvault` binary: the contract scripts rely on.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn tv(db: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tickvault"))
+        .arg("--db")
+        .arg(db)
+        .args(args)
+        .env("TZ", "UTC")
+        .output()
+        .expect("run tickvault")
+}
+
+fn ok(db: &Path, args: &[&str]) -> String {
+    let out = tv(db, args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn spy() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/real/SPY.ARCA_1m_2011-01.csv")
+}
+
+#[test]
+fn import_overview_export_round_trip_of_real_bars() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let file = spy();
+    ok(
+        &db,
+        &[
+            "import",
+            file.to_str().unwrap(),
+            "--symbol",
+            "SPY",
+            "--exchange",
+            "ARCA",
+            "--interval",
+            "1m",
+        ],
+    );
+    let ov = ok(&db, &["overview", "--json", "--tz", "UTC"]);
+    let v: serde_json::Value = serde_json::from_str(ov.trim()).unwrap();
+    assert_eq!(v["symbol"], "SPY");
+    assert_eq!(v["exchange"], "ARCA");
+    assert_eq!(v["interval"], "1m");
+    assert_eq!(v["count"], 14_180);
+    assert_eq!(v["start"], "2011-01-03T09:01:00+00:00");
+    assert_eq!(v["end"], "2011-02-01T01:00:00+00:00");
+
+    let out = dir.path().join("spy.csv");
+    ok(
+        &db,
+        &[
+            "export",
+            out.to_str().unwrap(),
+            "--symbol",
+            "SPY",
+            "--exchange",
+            "ARCA",
+            "--interval",
+            "1m",
+            "--tz",
+            "UTC",
+        ],
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "symbol,exchange,datetime,open,high,low,close,volume,turnover,open_interest"
+    );
+    assert_eq!(
+        lines.next().unwrap(),
+        "SPY,ARCA,2011-01-03T09:01:00+00:00,126.35,126.39,126.35,126.39,1579,0,0"
+    );
+    assert_eq!(text.lines().count(), 14_181);
+
+    // The export imports back into another series with identical values.
+    ok(
+        &db,
+        &[
+            "import",
+            out.to_str().unwrap(),
+            "--symbol",
+            "SPY2",
+            "--exchange",
+            "ARCA",
+            "--interval",
+            "1m",
+        ],
+    );
+    let a = ok(
+        &db,
+        &[
+            "load",
+            "--symbol",
+            "SPY",
+            "--exchange",
+            "ARCA",
+            "--interval",
+            "1m",
+            "--tz",
+            "Asia/Shanghai",
+        ],
+    );
+    let b = ok(
+        &db,
+        &[
+            "load",
+            "--symbol",
+            "SPY2",
+            "--exchange",
+            "ARCA",
+            "--interval",
+            "1m",
+            "--tz",
+            "Asia/Shanghai",
+        ],
+    );
+    assert_eq!(a.replace("SPY,", ""), b.replace("SPY2,", ""));
+    // A range in another zone, inclusive at both ends.
+    let day = ok(
+        &db,
+        &[
+            "load",
+            "--json",
+            "--symbol",
+            "SPY",
+            "--exchange",
+            "ARCA",
+            "--interval",
+            "1m",
+            "--start",
+            "2011-01-03 22:31",
+            "--end",
+            "2011-01-03 22:35:00",
+            "--tz",
+            "Asia/Shanghai",
+        ],
+    );
+    let rows: Vec<serde_json::Value> = day
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 5);
+    assert_eq!(rows[0]["type"], "bar");
+    assert_eq!(rows[0]["datetime"], "2011-01-03T22:31:00+08:00");
+    assert_eq!(rows[0]["open_price"], 126.71);
+    assert_eq!(rows[4]["datetime"], "2011-01-03T22:35:00+08:00");
+}
+
+#[test]
+fn a_bad_line_aborts_the_import_with_nothing_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let csv = dir.path().join("bad.csv");
+    std::fs::write(&csv, "datetime,open,high,low,close,volume\n2024-01-02 09:00:00,1,2,0.5,1.5,10\n2024-01-02 09:01:00,1,abc,0.5,1.5,10\n").unwrap();
+    let out = tv(
+        &db,
+        &[
+            "import",
+            csv.to_str().unwrap(),
+            "--symbol",
+            "X",
+            "--exchange",
+            "SSE",
+            "--interval",
+            "1m",
+            "--tz",
+            "Asia/Shanghai",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("line 3") && err.contains("\"high\"") && err.contains("abc"),
+        "{err}"
+    );
+    // Nothing was created.
+    assert!(!db.exists());
+    // A missing column is named.
+    std::fs::write(&csv, "datetime,open,high,low\n").unwrap();
+    let out = tv(
+        &db,
+        &[
+            "import",
+            csv.to_str().unwrap(),
+            "--symbol",
+            "X",
+            "--exchange",
+            "SSE",
+            "--interval",
+            "1m",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no column \"close\""));
+    // An unknown exchange lists the valid ones.
+    let out = tv(
+        &db,
+        &[
+            "import",
+            csv.to_str().unwrap(),
+            "--symbol",
+            "X",
+            "--exchange",
+            "NOPE",
+            "--interval",
+            "1m",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SHFE"));
+}
+
+#[test]
+fn ticks_import_load_and_delete() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let csv = dir.path().join("ticks.csv");
+    std::fs::write(
+        &csv,
+        "datetime,name,last_price,volume,bid_price_1,ask_price_1,localtime\n\
+         2026-01-05 21:00:00.500,螺纹钢2610,3500.2,10,3500,3500.4,2026-01-05 21:00:00.537\n\
+         2026-01-05 21:00:00,螺纹钢2610,3500,5,3499.8,3500.2,\n",
+    )
+    .unwrap();
+    ok(
+        &db,
+        &[
+            "import",
+            csv.to_str().unwrap(),
+            "--symbol",
+            "rb2610",
+            "--exchange",
+            "SHFE",
+            "--ticks",
+            "--tz",
+            "Asia/Shanghai",
+        ],
+    );
+    let rows = ok(
+        &db,
+        &[
+            "load",
+            "--json",
+            "--symbol",
+            "rb2610",
+            "--exchange",
+            "SHFE",
+            "--ticks",
+            "--tz",
+            "Asia/Shanghai",
+        ],
+    );
+    let rows: Vec<serde_json::Value> = rows
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["datetime"], "2026-01-05T21:00:00+08:00");
+    assert_eq!(rows[0]["localtime"], serde_json::Value::Null);
+    assert_eq!(rows[1]["localtime"], "2026-01-05T21:00:00.537+08:00");
+    assert_eq!(rows[1]["name"], "螺纹钢2610");
+    assert_eq!(rows[1]["last_price"], 3500.2);
+    assert_eq!(ok(&db, &["overview", "--ticks"]).lines().count(), 2);
+    assert_eq!(
+        ok(
+            &db,
+            &[
+                "delete",
+                "--symbol",
+                "rb2610",
+                "--exchange",
+                "SHFE",
+                "--ticks",
+                "--yes"
+            ]
+        )
+        .trim(),
+        "2"
+    );
+    assert!(ok(&db, &["info", "--json"]).contains("\"tick_rows\":0"));
+}
+
+#[test]
+fn demo_runs_and_read_only_commands_need_an_existing_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let out = tv(&db, &["overview"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no tickvault store"));
+    assert!(!db.exists(), "a read-only command must not create a store");
+    let text = ok(&db, &["demo", "--bars", "5000", "--ticks", "2000"]);
+    assert!(text.contains("load one trading day of bars"), "{text}");
+    let ov = ok(&db, &["overview", "--json"]);
+    let counts: Vec<u64> = ov
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["count"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(counts, [5000, 2000]);
+}
