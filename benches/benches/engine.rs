@@ -1,1 +1,277 @@
-fn main() {}
+//! Criterion benches of the engine's bulk paths, each beside its baseline in the same run:
+//! a plain memory copy of the decoded bytes, and SQLite with vn.py's `dbbardata` schema.
+//!
+//! `cargo bench -p tickvault-benches` — sizes on disk are printed first (bytes per bar/tick).
+
+use std::hint::black_box;
+use std::path::Path;
+
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use tickvault::{
+    sample, BarColumns, BarData, Columns, Database, Engine, Exchange, Interval, SeriesKey,
+    Timestamp,
+};
+use tickvault_benches::SqliteVnpy;
+
+const N: usize = 1_000_000;
+const SQL_N: usize = 100_000;
+const IF: &str = "IF9999";
+
+fn spy_bars() -> BarColumns {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/data/real/SPY.ARCA_1m_2011-01.csv");
+    let text = std::fs::read_to_string(&path).expect("read the SPY sample");
+    let mut c = BarColumns::default();
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let num = |i: usize| f[i].parse::<f64>().expect("number");
+        c.datetime.push(f[0].parse::<Timestamp>().expect("time"));
+        c.open_price.push(num(1));
+        c.high_price.push(num(2));
+        c.low_price.push(num(3));
+        c.close_price.push(num(4));
+        c.volume.push(num(5));
+        c.turnover.push(num(6));
+        c.open_interest.push(num(7));
+    }
+    c
+}
+
+fn bytes_per_row(save: impl FnOnce(&Engine)) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Engine::open(dir.path().join("db")).unwrap();
+    save(&db);
+    let info = db.info().unwrap();
+    info.segment_bytes as f64 / (info.bar_rows + info.tick_rows) as f64
+}
+
+fn report_sizes() {
+    let bars = sample::bars(N, 42);
+    let b = bytes_per_row(|db| {
+        db.save_bar_columns(IF, Exchange::CFFEX, Interval::Minute, &bars)
+            .unwrap()
+    });
+    let spy = spy_bars();
+    let s = bytes_per_row(|db| {
+        db.save_bar_columns("SPY", Exchange::ARCA, Interval::Minute, &spy)
+            .unwrap()
+    });
+    let ticks = sample::ticks(N, 43, "螺纹钢2610");
+    let t = bytes_per_row(|db| {
+        db.save_tick_columns("rb2610", Exchange::SHFE, &ticks)
+            .unwrap()
+    });
+    let sqlite = {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("database.db");
+        let rows = rows_of(&bars, SQL_N);
+        SqliteVnpy::open(&path).unwrap().save_bars(&rows).unwrap();
+        std::fs::metadata(&path).unwrap().len() as f64 / SQL_N as f64
+    };
+    eprintln!("size: generated bars {b:.2} B/bar; SPY bars {s:.2} B/bar ({:.1}x smaller than 64 B raw); five-level ticks {t:.2} B/tick; SQLite vn.py schema {sqlite:.1} B/bar", 64.0 / s);
+}
+
+fn rows_of(cols: &BarColumns, n: usize) -> Vec<BarData> {
+    let key = SeriesKey::bar(IF, Exchange::CFFEX, Interval::Minute).unwrap();
+    (0..n.min(cols.len())).map(|i| cols.row(i, &key)).collect()
+}
+
+fn fresh() -> (tempfile::TempDir, Engine) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Engine::open(dir.path().join("db")).unwrap();
+    (dir, db)
+}
+
+fn bars(c: &mut Criterion) {
+    report_sizes();
+    let cols = sample::bars(N, 42);
+    let rows = rows_of(&cols, N);
+    let (_dir, db) = fresh();
+    db.save_bar_columns(IF, Exchange::CFFEX, Interval::Minute, &cols)
+        .unwrap();
+
+    let mut g = c.benchmark_group("bars_1m");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(N as u64));
+    g.bench_function("save_columns_fsync", |b| {
+        b.iter_batched(
+            fresh,
+            |(dir, db)| {
+                db.save_bar_columns(IF, Exchange::CFFEX, Interval::Minute, &cols)
+                    .unwrap();
+                (dir, db)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("save_rows_fsync", |b| {
+        b.iter_batched(
+            fresh,
+            |(dir, db)| {
+                db.save_bar_data(&rows, false).unwrap();
+                (dir, db)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("load_columns", |b| {
+        b.iter(|| {
+            black_box(
+                db.load_bar_columns(
+                    IF,
+                    Exchange::CFFEX,
+                    Interval::Minute,
+                    Timestamp::MIN,
+                    Timestamp::MAX,
+                )
+                .unwrap(),
+            )
+        })
+    });
+    g.bench_function("load_rows", |b| {
+        b.iter(|| {
+            black_box(
+                db.load_bar_data(
+                    IF,
+                    Exchange::CFFEX,
+                    Interval::Minute,
+                    Timestamp::MIN,
+                    Timestamp::MAX,
+                )
+                .unwrap(),
+            )
+        })
+    });
+    g.bench_function("baseline_memcpy_decoded", |b| {
+        b.iter(|| black_box(cols.clone()))
+    });
+    g.finish();
+
+    let mut g = c.benchmark_group("bars_one_day");
+    let mid = N / 2 / 240 * 240;
+    let (start, end) = (cols.datetime[mid], cols.datetime[mid + 239]);
+    assert_eq!(
+        db.load_bar_data(IF, Exchange::CFFEX, Interval::Minute, start, end)
+            .unwrap()
+            .len(),
+        240
+    );
+    g.throughput(Throughput::Elements(240));
+    g.bench_function("load_rows", |b| {
+        b.iter(|| {
+            black_box(
+                db.load_bar_data(IF, Exchange::CFFEX, Interval::Minute, start, end)
+                    .unwrap(),
+            )
+        })
+    });
+    g.bench_function("load_columns", |b| {
+        b.iter(|| {
+            black_box(
+                db.load_bar_columns(IF, Exchange::CFFEX, Interval::Minute, start, end)
+                    .unwrap(),
+            )
+        })
+    });
+    g.finish();
+
+    // The same workload on SQLite with vn.py's schema (fewer rows: it is ~100x slower).
+    let sql_rows = rows_of(&cols, SQL_N);
+    let mut g = c.benchmark_group("bars_100k");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(SQL_N as u64));
+    g.bench_function("tickvault_save_rows_fsync", |b| {
+        b.iter_batched(
+            fresh,
+            |(dir, db)| {
+                db.save_bar_data(&sql_rows, false).unwrap();
+                (dir, db)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("sqlite_vnpy_save_rows", |b| {
+        b.iter_batched(
+            || tempfile::tempdir().unwrap(),
+            |dir| {
+                SqliteVnpy::open(&dir.path().join("database.db"))
+                    .unwrap()
+                    .save_bars(&sql_rows)
+                    .unwrap();
+                dir
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    let (_sdir, sdb) = fresh();
+    sdb.save_bar_data(&sql_rows, false).unwrap();
+    let sql_dir = tempfile::tempdir().unwrap();
+    let mut sqlite = SqliteVnpy::open(&sql_dir.path().join("database.db")).unwrap();
+    sqlite.save_bars(&sql_rows).unwrap();
+    g.bench_function("tickvault_load_rows", |b| {
+        b.iter(|| {
+            black_box(
+                sdb.load_bar_data(
+                    IF,
+                    Exchange::CFFEX,
+                    Interval::Minute,
+                    Timestamp::MIN,
+                    Timestamp::MAX,
+                )
+                .unwrap(),
+            )
+        })
+    });
+    g.bench_function("sqlite_vnpy_load_rows", |b| {
+        b.iter(|| {
+            black_box(
+                sqlite
+                    .load_bars(
+                        IF,
+                        Exchange::CFFEX,
+                        Interval::Minute,
+                        Timestamp::from_secs(0),
+                        Timestamp::from_secs(4_000_000_000),
+                    )
+                    .unwrap(),
+            )
+        })
+    });
+    g.finish();
+}
+
+fn ticks(c: &mut Criterion) {
+    let cols = sample::ticks(N, 43, "螺纹钢2610");
+    let (_dir, db) = fresh();
+    db.save_tick_columns("rb2610", Exchange::SHFE, &cols)
+        .unwrap();
+    let mut g = c.benchmark_group("ticks_1m");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(N as u64));
+    g.bench_function("save_columns_fsync", |b| {
+        b.iter_batched(
+            fresh,
+            |(dir, db)| {
+                db.save_tick_columns("rb2610", Exchange::SHFE, &cols)
+                    .unwrap();
+                (dir, db)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.bench_function("load_columns", |b| {
+        b.iter(|| {
+            black_box(
+                db.load_tick_columns("rb2610", Exchange::SHFE, Timestamp::MIN, Timestamp::MAX)
+                    .unwrap(),
+            )
+        })
+    });
+    g.bench_function("baseline_memcpy_decoded", |b| {
+        b.iter(|| black_box(cols.clone()))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bars, ticks);
+criterion_main!(benches);
