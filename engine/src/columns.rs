@@ -20,7 +20,7 @@ pub struct ColumnSpec {
 /// What the engine needs from a columnar batch of one kind.
 pub trait Columns: Default + Clone + Send + Sync + std::fmt::Debug + 'static {
     /// The row type.
-    type Row;
+    type Row: Clone + Send + Sync;
     /// Bars or ticks.
     const KIND: SeriesKind;
     /// The stored columns, `datetime` first.
@@ -49,8 +49,44 @@ pub trait Columns: Default + Clone + Send + Sync + std::fmt::Debug + 'static {
     fn push_row(&mut self, row: &Self::Row);
     /// Row `i` as a record of series `key`.
     fn row(&self, i: usize, key: &SeriesKey) -> Self::Row;
+    /// A row of `key` with every field zero (the value of a row slot that could not be filled).
+    fn empty_row(key: &SeriesKey) -> Self::Row {
+        let mut c = Self::default();
+        c.resize(1);
+        c.row(0, key)
+    }
     /// Errors unless every column has the same length.
     fn check_lengths(&self) -> Result<()>;
+}
+
+/// Zero-filled vectors that, for numeric types, come from the allocator already zeroed (calloc),
+/// so no page is touched until a decoder writes it (in parallel, by column).
+trait Zeroed: Sized {
+    fn zeroed_vec(n: usize) -> Vec<Self>;
+}
+
+impl Zeroed for f64 {
+    fn zeroed_vec(n: usize) -> Vec<f64> {
+        vec![0.0; n]
+    }
+}
+
+impl Zeroed for Timestamp {
+    fn zeroed_vec(n: usize) -> Vec<Timestamp> {
+        bytemuck::allocation::cast_vec(vec![0i64; n])
+    }
+}
+
+impl Zeroed for Option<Timestamp> {
+    fn zeroed_vec(n: usize) -> Vec<Option<Timestamp>> {
+        vec![None; n]
+    }
+}
+
+impl Zeroed for Arc<str> {
+    fn zeroed_vec(n: usize) -> Vec<Arc<str>> {
+        vec![Arc::from(""); n]
+    }
 }
 
 macro_rules! columns {
@@ -91,7 +127,13 @@ macro_rules! columns {
             }
 
             fn resize(&mut self, n: usize) {
-                $(self.$field.resize(n, Default::default());)*
+                $(
+                    if self.$field.is_empty() {
+                        self.$field = Zeroed::zeroed_vec(n);
+                    } else {
+                        self.$field.resize(n, Default::default());
+                    }
+                )*
             }
 
             fn with_capacity(n: usize) -> Self {

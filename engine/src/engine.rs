@@ -72,13 +72,13 @@ impl EngineBuilder {
         self
     }
 
-    /// Compression after the column codecs (default zstd level 1).
+    /// Compression after the column codecs (default LZ4).
     pub fn compression(mut self, c: Compression) -> Self {
         self.opts.segment.compression = c;
         self
     }
 
-    /// Rows per block (default 4096).
+    /// Rows per block (default 2048).
     pub fn block_rows(mut self, rows: usize) -> Self {
         self.opts.segment.block_rows = rows;
         self
@@ -541,9 +541,7 @@ impl Database for Engine {
         start: Timestamp,
         end: Timestamp,
     ) -> Result<Vec<BarData>> {
-        let key = SeriesKey::bar(symbol, exchange, interval)?;
-        let cols: BarColumns = self.load_columns(&key, start, end)?;
-        Ok((0..cols.len()).map(|i| cols.row(i, &key)).collect())
+        self.load_rows::<BarColumns>(&SeriesKey::bar(symbol, exchange, interval)?, start, end)
     }
 
     fn load_tick_data(
@@ -553,9 +551,7 @@ impl Database for Engine {
         start: Timestamp,
         end: Timestamp,
     ) -> Result<Vec<TickData>> {
-        let key = SeriesKey::tick(symbol, exchange)?;
-        let cols: TickColumns = self.load_columns(&key, start, end)?;
-        Ok((0..cols.len()).map(|i| cols.row(i, &key)).collect())
+        self.load_rows::<TickColumns>(&SeriesKey::tick(symbol, exchange)?, start, end)
     }
 
     fn delete_bar_data(&self, symbol: &str, exchange: Exchange, interval: Interval) -> Result<u64> {

@@ -40,8 +40,14 @@ fn plan(segments: &[Arc<Segment>], start: Timestamp, end: Timestamp) -> Result<V
 
 /// Decodes `pieces` into one batch.
 fn decode<C: Columns>(pieces: &[Piece]) -> Result<C> {
-    let total: usize = pieces.iter().map(|p| p.keep.len()).sum();
     let mut out = C::default();
+    decode_into(pieces, &mut out)?;
+    Ok(out)
+}
+
+/// Decodes `pieces` into `out`, reusing its allocations.
+fn decode_into<C: Columns>(pieces: &[Piece], out: &mut C) -> Result<()> {
+    let total: usize = pieces.iter().map(|p| p.keep.len()).sum();
     out.resize(total);
     let fill = |(col, mut slots): (usize, crate::codec::ColumnMut<'_>)| -> Result<()> {
         for p in pieces {
@@ -58,7 +64,65 @@ fn decode<C: Columns>(pieces: &[Piece]) -> Result<C> {
     } else {
         cols.into_iter().enumerate().try_for_each(fill)?;
     }
-    Ok(out)
+    Ok(())
+}
+
+/// Per-task state of [`rows`]: the piece decoded last, in reusable columns.
+struct RowTask<C> {
+    key: SeriesKey,
+    piece: usize,
+    cols: C,
+}
+
+/// The rows of `pieces`, built in parallel straight from each block (no intermediate columns
+/// for the whole range). Each task holds its own copy of the symbol, so tasks never contend on
+/// one reference count.
+fn rows<C: Columns>(pieces: &[Piece], key: &SeriesKey) -> Result<Vec<C::Row>> {
+    let mut offsets = Vec::with_capacity(pieces.len() + 1);
+    offsets.push(0usize);
+    for p in pieces {
+        offsets.push(offsets.last().copied().unwrap_or(0) + p.keep.len());
+    }
+    let total = offsets.last().copied().unwrap_or(0);
+    if total < PARALLEL_ROWS_MIN {
+        let cols: C = decode(pieces)?;
+        return Ok((0..cols.len()).map(|i| cols.row(i, key)).collect());
+    }
+    let failure: parking_lot::Mutex<Option<crate::Error>> = parking_lot::Mutex::new(None);
+    let placeholder = C::empty_row(key);
+    let rows: Vec<C::Row> = (0..total)
+        .into_par_iter()
+        .with_min_len(PARALLEL_ROWS_MIN / 4)
+        .map_init(
+            || RowTask {
+                key: key.with_own_symbol(),
+                piece: usize::MAX,
+                cols: C::default(),
+            },
+            |task, i| {
+                let start = offsets.get(task.piece).copied().unwrap_or(usize::MAX);
+                let end = offsets.get(task.piece + 1).copied().unwrap_or(0);
+                if !(start <= i && i < end) {
+                    task.piece = offsets.partition_point(|&o| o <= i) - 1;
+                    let piece = pieces.get(task.piece..task.piece + 1).unwrap_or(&[]);
+                    if let Err(e) = decode_into(piece, &mut task.cols) {
+                        failure.lock().get_or_insert(e);
+                        task.cols = C::default();
+                    }
+                }
+                let at = i - offsets.get(task.piece).copied().unwrap_or(0);
+                if at < task.cols.len() {
+                    task.cols.row(at, &task.key)
+                } else {
+                    placeholder.clone()
+                }
+            },
+        )
+        .collect();
+    match failure.into_inner() {
+        Some(e) => Err(e),
+        None => Ok(rows),
+    }
 }
 
 impl Engine {
@@ -112,6 +176,37 @@ impl Engine {
         }
         let segs = self.segments_in::<C>(key, start, end)?;
         decode(&plan(&segs, start, end)?)
+    }
+
+    /// Rows of series `key` with `start <= datetime <= end`, ascending.
+    pub fn load_rows<C: Columns>(
+        &self,
+        key: &SeriesKey,
+        start: Timestamp,
+        end: Timestamp,
+    ) -> Result<Vec<C::Row>> {
+        if start > end || key.kind() != C::KIND {
+            return Ok(Vec::new());
+        }
+        let segs = self.segments_in::<C>(key, start, end)?;
+        rows::<C>(&plan(&segs, start, end)?, key)
+    }
+
+    /// Like [`Engine::load_columns`], into `out`, reusing its allocations: a loop that loads
+    /// range after range into one buffer touches no fresh memory.
+    pub fn load_columns_into<C: Columns>(
+        &self,
+        key: &SeriesKey,
+        start: Timestamp,
+        end: Timestamp,
+        out: &mut C,
+    ) -> Result<()> {
+        if start > end || key.kind() != C::KIND {
+            out.resize(0);
+            return Ok(());
+        }
+        let segs = self.segments_in::<C>(key, start, end)?;
+        decode_into(&plan(&segs, start, end)?, out)
     }
 
     /// Bars of one series in `[start, end]`, as columns.

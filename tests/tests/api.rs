@@ -155,7 +155,7 @@ fn bounds_are_inclusive_and_empty_ranges_are_empty() {
         .load_bar_data("zz", Exchange::SHFE, MIN, ALL.0, ALL.1)
         .unwrap()
         .is_empty());
-    // Ranges that cut blocks (4096 rows each) on both sides.
+    // Ranges that cut blocks (2048 rows each) on both sides.
     let got = db
         .load_bar_data(
             "rb",
@@ -538,4 +538,37 @@ fn plain_reads_match_memory_maps() {
             .unwrap(),
         cols
     );
+}
+
+#[test]
+fn loading_into_a_reused_buffer_matches_fresh_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let cols = tickvault::sample::bars(10_000, 11);
+    db.save_bar_columns("x", Exchange::SSE, MIN, &cols).unwrap();
+    let key = SeriesKey::bar("x", Exchange::SSE, MIN).unwrap();
+    let mut buf = BarColumns::default();
+    for (a, b) in [
+        (0usize, 9_999usize),
+        (100, 200),
+        (5_000, 5_000),
+        (2_047, 2_048),
+    ] {
+        db.load_columns_into(&key, cols.datetime[a], cols.datetime[b], &mut buf)
+            .unwrap();
+        let fresh: BarColumns = db
+            .load_columns(&key, cols.datetime[a], cols.datetime[b])
+            .unwrap();
+        assert_eq!(buf, fresh);
+        assert_eq!(buf.len(), b - a + 1);
+        assert_eq!(buf.close_price[0], cols.close_price[a]);
+    }
+    db.load_columns_into(
+        &key,
+        Timestamp::from_secs(1),
+        Timestamp::from_secs(0),
+        &mut buf,
+    )
+    .unwrap();
+    assert!(buf.is_empty());
 }

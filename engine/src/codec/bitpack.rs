@@ -96,6 +96,51 @@ pub fn unpack_each(bytes: &[u8], n: usize, width: u8, mut f: impl FnMut(usize, u
     }
 }
 
+/// Unpacks `out.len()` values of `width` bits from `bytes` into `out` (missing bytes read as zero).
+pub fn unpack_into(bytes: &[u8], width: u8, out: &mut [u64]) {
+    macro_rules! dispatch {
+        ($($w:literal)*) => {
+            match width {
+                0 => out.fill(0),
+                $($w => unpack_const::<$w>(bytes, out),)*
+                _ => unpack_each(bytes, out.len(), width, |i, v| {
+                    if let Some(slot) = out.get_mut(i) {
+                        *slot = v;
+                    }
+                }),
+            }
+        };
+    }
+    dispatch!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32
+              33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56)
+}
+
+/// Unpacks with a width known at compile time: 8 values (exactly `W` bytes) per step, with
+/// constant shifts, so the inner loop is straight-line code.
+#[inline(always)]
+fn unpack_const<const W: usize>(bytes: &[u8], out: &mut [u64]) {
+    let mask = (1u64 << W) - 1;
+    let span = (7 * W) / 8 + 8;
+    let mut done = 0;
+    for (g, group) in out.chunks_exact_mut(8).enumerate() {
+        let Some(chunk) = bytes.get(g * W..g * W + span) else {
+            break;
+        };
+        for (j, slot) in group.iter_mut().enumerate() {
+            let bit = j * W;
+            let at = bit >> 3;
+            let mut word = [0u8; 8];
+            word.copy_from_slice(&chunk[at..at + 8]);
+            *slot = (u64::from_le_bytes(word) >> (bit & 7)) & mask;
+        }
+        done += 8;
+    }
+    for i in done..out.len() {
+        let bit = i * W;
+        out[i] = (word_at(bytes, bit >> 3) >> (bit & 7)) & mask;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,6 +162,9 @@ mod tests {
             let mut back = vec![0u64; values.len()];
             unpack_each(&out, values.len(), width, |i, v| back[i] = v);
             assert_eq!(back, values, "width {width}");
+            let mut fast = vec![0u64; values.len()];
+            unpack_into(&out, width, &mut fast);
+            assert_eq!(fast, values, "width {width}");
         }
     }
 

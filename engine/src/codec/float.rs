@@ -57,8 +57,12 @@ pub fn decode_decimal(payload: &[u8], out: &mut [f64]) -> Option<()> {
     let p = *POW10.get(usize::from(e))?;
     let ints: &mut [i64] = bytemuck::cast_slice_mut(out);
     int::decode(c.rest(), ints)?;
-    for x in out.iter_mut() {
-        *x = (x.to_bits() as i64) as f64 / p;
+    if e == 0 {
+        out.iter_mut()
+            .for_each(|x| *x = (x.to_bits() as i64) as f64);
+    } else {
+        out.iter_mut()
+            .for_each(|x| *x = (x.to_bits() as i64) as f64 / p);
     }
     Some(())
 }

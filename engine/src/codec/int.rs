@@ -4,7 +4,7 @@
 //! `n - order` residuals minus `base`, packed in `width` bits (see FORMAT.md, "IntPack").
 //! Arithmetic wraps, so every `i64` sequence round-trips.
 
-use super::bitpack::{bit_width, pack, packed_len, unpack_each};
+use super::bitpack::{bit_width, pack, packed_len, unpack_into};
 use super::cursor::Cursor;
 
 /// Residuals of the given difference order (wrapping).
@@ -78,28 +78,25 @@ pub fn decode(payload: &[u8], out: &mut [i64]) -> Option<()> {
         return None;
     }
     let tail = out.get_mut(order..)?;
+    unpack_into(packed, width, bytemuck::cast_slice_mut(tail));
     match order {
-        0 => unpack_each(packed, tail.len(), width, |i, u| {
-            tail[i] = base.wrapping_add(u as i64);
-        }),
+        0 => tail.iter_mut().for_each(|x| *x = base.wrapping_add(*x)),
         1 => {
             let mut acc = out.first().copied().unwrap_or(0);
-            let tail = out.get_mut(1..)?;
-            unpack_each(packed, tail.len(), width, |i, u| {
-                acc = acc.wrapping_add(base.wrapping_add(u as i64));
-                tail[i] = acc;
-            });
+            for x in out.get_mut(1..)? {
+                acc = acc.wrapping_add(base.wrapping_add(*x));
+                *x = acc;
+            }
         }
         _ => {
             let (mut prev, mut cur) = (out.first().copied()?, out.get(1).copied()?);
-            let tail = out.get_mut(2..)?;
             let mut delta = cur.wrapping_sub(prev);
-            unpack_each(packed, tail.len(), width, |i, u| {
-                delta = delta.wrapping_add(base.wrapping_add(u as i64));
+            for x in out.get_mut(2..)? {
+                delta = delta.wrapping_add(base.wrapping_add(*x));
                 prev = cur;
                 cur = prev.wrapping_add(delta);
-                tail[i] = cur;
-            });
+                *x = cur;
+            }
         }
     }
     Some(())

@@ -48,6 +48,12 @@ impl TryFrom<u8> for Codec {
     }
 }
 
+thread_local! {
+    // zstd contexts are costly to create (allocation and tables): one per thread, reused.
+    static ZSTD_C: std::cell::RefCell<Option<(i32, zstd::bulk::Compressor<'static>)>> = const { std::cell::RefCell::new(None) };
+    static ZSTD_D: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { std::cell::RefCell::new(None) };
+}
+
 /// General-purpose compression applied after the codec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {
@@ -87,7 +93,17 @@ impl Compression {
         let out = match self {
             Compression::None => return Ok(None),
             Compression::Lz4 => lz4_flex::block::compress(raw),
-            Compression::Zstd(level) => zstd::bulk::compress(raw, level)
+            Compression::Zstd(level) => ZSTD_C
+                .with(|cell| {
+                    let mut slot = cell.borrow_mut();
+                    if slot.as_ref().is_none_or(|(l, _)| *l != level) {
+                        *slot = Some((level, zstd::bulk::Compressor::new(level)?));
+                    }
+                    match slot.as_mut() {
+                        Some((_, c)) => c.compress(raw),
+                        None => Err(std::io::Error::other("no zstd context")),
+                    }
+                })
                 .map_err(|e| Error::InvalidArgument(format!("zstd compression failed: {e}")))?,
         };
         Ok((out.len() < raw.len()).then_some(out))
@@ -98,7 +114,13 @@ impl Compression {
         let out = match self {
             Compression::None => stored.to_vec(),
             Compression::Lz4 => lz4_flex::block::decompress(stored, raw_len).ok()?,
-            Compression::Zstd(_) => zstd::bulk::decompress(stored, raw_len).ok()?,
+            Compression::Zstd(_) => ZSTD_D.with(|cell| {
+                let mut slot = cell.borrow_mut();
+                if slot.is_none() {
+                    *slot = Some(zstd::bulk::Decompressor::new().ok()?);
+                }
+                slot.as_mut()?.decompress(stored, raw_len).ok()
+            })?,
         };
         (out.len() == raw_len).then_some(out)
     }

@@ -75,6 +75,16 @@ impl SeriesKey {
         })
     }
 
+    /// The same key with a symbol of its own allocation (so that threads cloning it do not
+    /// contend on one reference count).
+    pub fn with_own_symbol(&self) -> Self {
+        SeriesKey {
+            symbol: Arc::from(&*self.symbol),
+            exchange: self.exchange,
+            interval: self.interval,
+        }
+    }
+
     /// The symbol.
     pub fn symbol(&self) -> &Arc<str> {
         &self.symbol

@@ -13,18 +13,19 @@ use crate::error::{Error, Result};
 /// How segments are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WriteOptions {
-    /// Rows per block (default 4096): smaller blocks make short range loads cheaper, larger
+    /// Rows per block (default 2048): smaller blocks make short range loads cheaper, larger
     /// ones compress better.
     pub block_rows: usize,
-    /// Compression after the column codec (default zstd level 1).
+    /// Compression after the column codec (default LZ4: after bit packing, zstd saves ~5% more
+    /// space but decodes ~15% slower).
     pub compression: Compression,
 }
 
 impl Default for WriteOptions {
     fn default() -> Self {
         WriteOptions {
-            block_rows: 4096,
-            compression: Compression::Zstd(1),
+            block_rows: 2048,
+            compression: Compression::Lz4,
         }
     }
 }
