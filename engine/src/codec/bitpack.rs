@@ -135,9 +135,9 @@ fn unpack_const<const W: usize>(bytes: &[u8], out: &mut [u64]) {
         }
         done += 8;
     }
-    for i in done..out.len() {
+    for (i, slot) in out.iter_mut().enumerate().skip(done) {
         let bit = i * W;
-        out[i] = (word_at(bytes, bit >> 3) >> (bit & 7)) & mask;
+        *slot = (word_at(bytes, bit >> 3) >> (bit & 7)) & mask;
     }
 }
 
