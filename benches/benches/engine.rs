@@ -128,6 +128,15 @@ fn bars(c: &mut Criterion) {
             )
         })
     });
+    g.bench_function("load_columns_into_reused", |b| {
+        let key = SeriesKey::bar(IF, Exchange::CFFEX, Interval::Minute).unwrap();
+        let mut buf = BarColumns::default();
+        b.iter(|| {
+            db.load_columns_into(&key, Timestamp::MIN, Timestamp::MAX, &mut buf)
+                .unwrap();
+            black_box(buf.len())
+        })
+    });
     g.bench_function("load_rows", |b| {
         b.iter(|| {
             black_box(

@@ -325,6 +325,9 @@ impl Engine {
     pub(crate) fn refresh(&self) -> Result<()> {
         let mut reader = self.inner.reader.lock();
         if let Some(reader) = reader.as_mut() {
+            if !reader.has_news()? {
+                return Ok(());
+            }
             let mut manifest = self.inner.state.read().manifest.clone();
             if reader.refresh(&mut manifest)? {
                 self.install(manifest);

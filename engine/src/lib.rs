@@ -42,3 +42,8 @@ pub use model::{
     Timestamp,
 };
 pub use read::Scan;
+
+/// The README's Rust examples, compiled and run as doctests so they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;

@@ -127,7 +127,7 @@ fn rows<C: Columns>(pieces: &[Piece], key: &SeriesKey) -> Result<Vec<C::Row>> {
 
 impl Engine {
     /// The opened segments of `key` overlapping `[start, end]`. A read-only handle first follows
-    /// the writer's commits, and retries once if the writer replaced a file in the meantime.
+    /// the writer's commits; any handle retries once if a file was replaced in the meantime.
     fn segments_in<C: Columns>(
         &self,
         key: &SeriesKey,
@@ -142,7 +142,9 @@ impl Engine {
                 .collect()
         };
         match open(&self.live_segments(key)) {
-            Err(e) if e.is_not_found() && self.is_read_only() => {
+            // A writer (in this process or another) replaced a segment between our look at
+            // the manifest and our open of the file: look again.
+            Err(e) if e.is_not_found() => {
                 self.refresh()?;
                 open(&self.live_segments(key))
             }

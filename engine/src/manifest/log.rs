@@ -371,6 +371,21 @@ impl ManifestReader {
         }))
     }
 
+    /// Whether the writer may have committed since the last refresh (a cheap check: two
+    /// existence tests and a length).
+    pub fn has_news(&self) -> Result<bool> {
+        let next = self.root.join(manifest_file_name(self.file_no + 1));
+        let path = self.root.join(manifest_file_name(self.file_no));
+        if self.storage.exists(&next)? {
+            return Ok(true);
+        }
+        match self.storage.open(&path, false) {
+            Ok(file) => Ok(file.size()? > self.offset),
+            Err(e) if e.is_not_found() => Ok(true),
+            Err(e) => Err(e),
+        }
+    }
+
     /// Applies what the writer committed since the last call; returns whether anything changed.
     pub fn refresh(&mut self, state: &mut ManifestState) -> Result<bool> {
         let next = self.root.join(manifest_file_name(self.file_no + 1));
