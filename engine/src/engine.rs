@@ -48,6 +48,7 @@ pub(crate) struct Options {
     pub use_mmap: bool,
     pub segment: WriteOptions,
     pub segment_rows_max: usize,
+    pub create_if_missing: bool,
     pub storage: Option<Arc<dyn Storage>>,
 }
 
@@ -87,6 +88,13 @@ impl EngineBuilder {
     /// Most rows per segment file (default 4,194,304).
     pub fn segment_rows_max(mut self, rows: usize) -> Self {
         self.opts.segment_rows_max = rows;
+        self
+    }
+
+    /// Creates the store when the directory holds none (default true); when false, opening a
+    /// missing store fails with a not-found I/O error.
+    pub fn create_if_missing(mut self, yes: bool) -> Self {
+        self.opts.create_if_missing = yes;
         self
     }
 
@@ -191,6 +199,7 @@ impl Engine {
                 use_mmap: true,
                 segment: WriteOptions::default(),
                 segment_rows_max: 1 << 22,
+                create_if_missing: true,
                 storage: None,
             },
         }
@@ -215,6 +224,7 @@ impl Engine {
                 Err(e) => return Err(e),
             }
         } else {
+            check_root(&*storage, &root, opts.create_if_missing)?;
             create_dir_all(&*storage, &root)?;
             let lock = storage.lock_exclusive(&root.join(LOCK_FILE))?;
             if !storage.exists(&data)? {
@@ -475,6 +485,34 @@ fn no_store(root: &Path) -> Error {
             "no tickvault store here (no MANIFEST file)",
         ),
     )
+}
+
+/// Refuses to turn a directory that holds other things into a store (a mistyped `--db`), and,
+/// unless `create` is set, to create a store at all.
+fn check_root(storage: &dyn Storage, root: &Path, create: bool) -> Result<()> {
+    let entries = match storage.list_dir(root) {
+        Ok(entries) => entries,
+        Err(e) if e.is_not_found() => Vec::new(),
+        Err(e) => return Err(e),
+    };
+    let is_store = entries
+        .iter()
+        .any(|e| e.name.starts_with(crate::manifest::MANIFEST_PREFIX));
+    if is_store {
+        return Ok(());
+    }
+    if !create {
+        return Err(no_store(root));
+    }
+    let ours = |name: &str| name == LOCK_FILE || name == DATA_DIR;
+    if let Some(other) = entries.iter().find(|e| !ours(&e.name)) {
+        return Err(Error::InvalidArgument(format!(
+            "{} is not a tickvault store and is not empty (it holds {:?}); choose an empty or new directory",
+            root.display(),
+            other.name
+        )));
+    }
+    Ok(())
 }
 
 fn create_dir_all(storage: &dyn Storage, path: &Path) -> Result<()> {

@@ -572,3 +572,29 @@ fn loading_into_a_reused_buffer_matches_fresh_loads() {
     .unwrap();
     assert!(buf.is_empty());
 }
+
+#[test]
+fn a_foreign_directory_is_not_turned_into_a_store() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("thesis.docx"), b"precious").unwrap();
+    let err = Engine::open(dir.path()).unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidArgument(ref m) if m.contains("thesis.docx")),
+        "{err}"
+    );
+    assert!(!dir.path().join("LOCK").exists());
+    // An empty directory becomes a store; a missing one too, unless told not to create.
+    let err = Engine::builder(dir.path().join("new"))
+        .create_if_missing(false)
+        .open()
+        .unwrap_err();
+    assert!(err.is_not_found(), "{err}");
+    assert!(!dir.path().join("new").exists());
+    fs::create_dir(dir.path().join("empty")).unwrap();
+    Engine::open(dir.path().join("empty")).unwrap();
+    // A store reopens without create_if_missing.
+    Engine::builder(dir.path().join("empty"))
+        .create_if_missing(false)
+        .open()
+        .unwrap();
+}

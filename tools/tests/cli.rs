@@ -297,6 +297,21 @@ fn demo_runs_and_read_only_commands_need_an_existing_store() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no tickvault store"));
     assert!(!db.exists(), "a read-only command must not create a store");
+    let out = tv(
+        &db,
+        &[
+            "delete",
+            "--symbol",
+            "X",
+            "--exchange",
+            "SSE",
+            "--interval",
+            "1m",
+            "--yes",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(!db.exists(), "delete must not create a store");
     let text = ok(&db, &["demo", "--bars", "5000", "--ticks", "2000"]);
     assert!(text.contains("load one trading day of bars"), "{text}");
     let ov = ok(&db, &["overview", "--json"]);

@@ -28,6 +28,14 @@ fn open_write(cli: &Cli) -> Result<Engine> {
     Engine::open(&cli.db).with_context(|| format!("cannot open the store {}", cli.db.display()))
 }
 
+/// Opens the existing store for writing (never creating one).
+fn open_existing_write(cli: &Cli) -> Result<Engine> {
+    Engine::builder(&cli.db)
+        .create_if_missing(false)
+        .open()
+        .with_context(|| format!("cannot open the store {}", cli.db.display()))
+}
+
 /// Opens the existing store read-only.
 fn open_read(cli: &Cli) -> Result<Engine> {
     Engine::open_read_only(&cli.db)

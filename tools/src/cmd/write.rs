@@ -6,7 +6,7 @@ use anyhow::{bail, Result};
 use serde_json::json;
 use tickvault::{BarColumns, Columns, SeriesKind, TickColumns};
 
-use super::{open_write, series_key};
+use super::{open_existing_write, open_write, series_key};
 use crate::cli::{Cli, DeleteArgs, ImportArgs};
 use crate::{table, time};
 
@@ -53,7 +53,7 @@ pub fn import(cli: &Cli, a: &ImportArgs) -> Result<()> {
 
 pub fn delete(cli: &Cli, a: &DeleteArgs) -> Result<()> {
     let key = series_key(&a.series)?;
-    let db = open_write(cli)?;
+    let db = open_existing_write(cli)?;
     if !a.yes && std::io::stdin().is_terminal() {
         eprint!("delete every row of {key}? [y/N] ");
         std::io::stderr().flush()?;
