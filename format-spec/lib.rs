@@ -61,39 +61,15 @@ pub fn golden_ticks() -> TickColumns {
         ] {
             col.push(v);
         }
-        let bids = [
-            &mut c.bid_price_1,
-            &mut c.bid_price_2,
-            &mut c.bid_price_3,
-            &mut c.bid_price_4,
-            &mut c.bid_price_5,
-        ];
-        for (k, col) in bids.into_iter().enumerate() {
-            col.push(last - 0.2 * (k as f64 + 1.0));
+        for (k, col) in c.price_levels_mut().into_iter().enumerate() {
+            let level = (k % 5) as f64 + 1.0;
+            col.push(if k < 5 {
+                last - 0.2 * level
+            } else {
+                last + 0.2 * level
+            });
         }
-        let asks = [
-            &mut c.ask_price_1,
-            &mut c.ask_price_2,
-            &mut c.ask_price_3,
-            &mut c.ask_price_4,
-            &mut c.ask_price_5,
-        ];
-        for (k, col) in asks.into_iter().enumerate() {
-            col.push(last + 0.2 * (k as f64 + 1.0));
-        }
-        let vols = [
-            &mut c.bid_volume_1,
-            &mut c.bid_volume_2,
-            &mut c.bid_volume_3,
-            &mut c.bid_volume_4,
-            &mut c.bid_volume_5,
-            &mut c.ask_volume_1,
-            &mut c.ask_volume_2,
-            &mut c.ask_volume_3,
-            &mut c.ask_volume_4,
-            &mut c.ask_volume_5,
-        ];
-        for (k, col) in vols.into_iter().enumerate() {
+        for (k, col) in c.volume_levels_mut().into_iter().enumerate() {
             col.push(((i + k as i64 * 17) % 300) as f64);
         }
     }

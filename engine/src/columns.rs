@@ -279,6 +279,40 @@ columns! {
     ]
 }
 
+impl TickColumns {
+    /// The five bid price columns then the five ask price columns, level 1 first.
+    pub fn price_levels_mut(&mut self) -> [&mut Vec<f64>; 10] {
+        [
+            &mut self.bid_price_1,
+            &mut self.bid_price_2,
+            &mut self.bid_price_3,
+            &mut self.bid_price_4,
+            &mut self.bid_price_5,
+            &mut self.ask_price_1,
+            &mut self.ask_price_2,
+            &mut self.ask_price_3,
+            &mut self.ask_price_4,
+            &mut self.ask_price_5,
+        ]
+    }
+
+    /// The five bid volume columns then the five ask volume columns, level 1 first.
+    pub fn volume_levels_mut(&mut self) -> [&mut Vec<f64>; 10] {
+        [
+            &mut self.bid_volume_1,
+            &mut self.bid_volume_2,
+            &mut self.bid_volume_3,
+            &mut self.bid_volume_4,
+            &mut self.bid_volume_5,
+            &mut self.ask_volume_1,
+            &mut self.ask_volume_2,
+            &mut self.ask_volume_3,
+            &mut self.ask_volume_4,
+            &mut self.ask_volume_5,
+        ]
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

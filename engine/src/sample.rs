@@ -117,39 +117,15 @@ pub fn ticks(n: usize, seed: u64, name: &str) -> TickColumns {
         c.high_price.push(grid(17_500.max(last)));
         c.low_price.push(grid(17_500.min(last)));
         c.pre_close.push(grid(17_480));
-        let bids = [
-            &mut c.bid_price_1,
-            &mut c.bid_price_2,
-            &mut c.bid_price_3,
-            &mut c.bid_price_4,
-            &mut c.bid_price_5,
-        ];
-        for (k, col) in bids.into_iter().enumerate() {
-            col.push(grid(bid1 - k as i64));
+        for (k, col) in c.price_levels_mut().into_iter().enumerate() {
+            let level = k as i64 % 5;
+            col.push(grid(if k < 5 {
+                bid1 - level
+            } else {
+                bid1 + 1 + level
+            }));
         }
-        let asks = [
-            &mut c.ask_price_1,
-            &mut c.ask_price_2,
-            &mut c.ask_price_3,
-            &mut c.ask_price_4,
-            &mut c.ask_price_5,
-        ];
-        for (k, col) in asks.into_iter().enumerate() {
-            col.push(grid(bid1 + 1 + k as i64));
-        }
-        let vols = [
-            &mut c.bid_volume_1,
-            &mut c.bid_volume_2,
-            &mut c.bid_volume_3,
-            &mut c.bid_volume_4,
-            &mut c.bid_volume_5,
-            &mut c.ask_volume_1,
-            &mut c.ask_volume_2,
-            &mut c.ask_volume_3,
-            &mut c.ask_volume_4,
-            &mut c.ask_volume_5,
-        ];
-        for col in vols {
+        for col in c.volume_levels_mut() {
             col.push(rng.range(1, 500) as f64);
         }
     }
