@@ -14,6 +14,11 @@ pub const SALT_MANIFEST_HEADER: u32 = 0x5456_4D04;
 /// Salt of a manifest record.
 pub const SALT_MANIFEST_RECORD: u32 = 0x5456_5205;
 
+/// Salt of a WAL file header.
+pub const SALT_WAL_HEADER: u32 = 0x5456_5706;
+/// Salt of a WAL record.
+pub const SALT_WAL_RECORD: u32 = 0x5456_4C07;
+
 /// The CRC32 of the concatenation of `parts`, started from `salt`.
 pub fn crc(salt: u32, parts: &[&[u8]]) -> u32 {
     let mut h = crc32fast::Hasher::new_with_initial(salt);

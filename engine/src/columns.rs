@@ -45,6 +45,8 @@ pub trait Columns: Default + Clone + Send + Sync + std::fmt::Debug + 'static {
     fn extend_from(&mut self, other: &Self, range: Range<usize>);
     /// Appends row `i` of `other`.
     fn push_from(&mut self, other: &Self, i: usize);
+    /// Overwrites row `i` with row `j` of `other`.
+    fn set_from(&mut self, i: usize, other: &Self, j: usize);
     /// Appends one row.
     fn push_row(&mut self, row: &Self::Row);
     /// Row `i` as a record of series `key`.
@@ -146,6 +148,10 @@ macro_rules! columns {
 
             fn push_from(&mut self, other: &Self, i: usize) {
                 $(self.$field.push(other.$field[i].clone());)*
+            }
+
+            fn set_from(&mut self, i: usize, other: &Self, j: usize) {
+                $(self.$field[i] = other.$field[j].clone();)*
             }
 
             fn push_row(&mut self, row: &$row) {

@@ -4,25 +4,23 @@
 //! Invariant: the in-memory state equals the manifest's durable state plus nothing; it changes
 //! only after a manifest edit is durable. Overviews are computed from it: O(partitions), exact.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use parking_lot::{Mutex, RwLock};
 
 use crate::codec::Compression;
-use crate::columns::{Columns, TickColumns};
-use crate::db::Database;
+use crate::columns::Columns;
 use crate::error::{Error, Result};
 use crate::io::{LockGuard, RealFs, Storage, StorageFile};
 use crate::manifest::{ManifestLog, ManifestReader, ManifestState, SegmentMeta};
-use crate::model::{
-    BarData, BarOverview, Exchange, Interval, SeriesKey, SeriesKind, TickData, TickOverview,
-    Timestamp,
-};
+use crate::memtable::MemPart;
+use crate::model::{SeriesKey, SeriesKind, Timestamp};
 use crate::segment::{Segment, WriteOptions};
-use crate::BarColumns;
+use crate::wal::{SyncPolicy, Wal};
 
 /// File extension of segment files.
 pub const SEGMENT_EXTENSION: &str = "seg";
@@ -50,6 +48,9 @@ pub(crate) struct Options {
     pub segment_rows_max: usize,
     pub create_if_missing: bool,
     pub storage: Option<Arc<dyn Storage>>,
+    pub sync: SyncPolicy,
+    pub memtable_bytes_max: usize,
+    pub memtable_age_max: Duration,
 }
 
 /// Builds an [`Engine`] with options other than the defaults.
@@ -98,6 +99,26 @@ impl EngineBuilder {
         self
     }
 
+    /// When stream saves are made durable (default `SyncPolicy::EveryCommit`).
+    pub fn wal_sync(mut self, policy: SyncPolicy) -> Self {
+        self.opts.sync = policy;
+        self
+    }
+
+    /// Memtables are flushed into segments once they hold this many bytes in all (default
+    /// 64 MiB).
+    pub fn memtable_bytes_max(mut self, bytes: usize) -> Self {
+        self.opts.memtable_bytes_max = bytes;
+        self
+    }
+
+    /// Memtables are flushed at the first stream save after their oldest row is this old
+    /// (default 5 minutes).
+    pub fn memtable_age_max(mut self, age: Duration) -> Self {
+        self.opts.memtable_age_max = age;
+        self
+    }
+
     /// Uses `storage` for every file operation (default: the real file system).
     pub fn storage(mut self, storage: Arc<dyn Storage>) -> Self {
         self.opts.storage = Some(storage);
@@ -133,6 +154,8 @@ impl LiveSegment {
 pub(crate) struct State {
     pub manifest: ManifestState,
     pub live: HashMap<u64, Arc<LiveSegment>>,
+    /// Stream-saved rows not yet in segments, per series.
+    pub mem: HashMap<SeriesKey, MemPart>,
 }
 
 #[derive(Debug)]
@@ -149,7 +172,8 @@ pub(crate) struct Inner {
     pub state: RwLock<State>,
     pub writer: Mutex<Option<Writer>>,
     pub reader: Mutex<Option<ManifestReader>>,
-    pub poisoned: AtomicBool,
+    pub poisoned: Arc<AtomicBool>,
+    pub wal: OnceLock<Arc<Wal>>,
 }
 
 /// An open store. Cheap to clone; clones share one store handle.
@@ -177,6 +201,8 @@ pub struct StoreInfo {
     pub tick_rows: u64,
     /// Bytes in segment files.
     pub segment_bytes: u64,
+    /// Rows of stream saves not yet flushed into segments (in the WAL and memtables).
+    pub memtable_rows: u64,
 }
 
 impl Engine {
@@ -201,6 +227,9 @@ impl Engine {
                 segment_rows_max: 1 << 22,
                 create_if_missing: true,
                 storage: None,
+                sync: SyncPolicy::EveryCommit,
+                memtable_bytes_max: 64 << 20,
+                memtable_age_max: Duration::from_secs(300),
             },
         }
     }
@@ -241,20 +270,24 @@ impl Engine {
             state: RwLock::new(State::default()),
             writer: Mutex::new(writer),
             reader: Mutex::new(reader),
-            poisoned: AtomicBool::new(false),
+            poisoned: Arc::new(AtomicBool::new(false)),
+            wal: OnceLock::new(),
         };
         let engine = Engine {
             inner: Arc::new(inner),
         };
-        engine.install(manifest);
+        engine.install(manifest, false);
         if !engine.inner.opts.read_only {
             engine.collect_orphans()?;
+            engine.recover_wal()?;
         }
         Ok(engine)
     }
 
-    /// Replaces the in-memory state with `manifest`, keeping handles of unchanged segments.
-    pub(crate) fn install(&self, manifest: ManifestState) {
+    /// Replaces the in-memory state with `manifest`, keeping handles of unchanged segments; with
+    /// `flushed`, the memtables went into that manifest's segments and are dropped in the same
+    /// step, so a reader sees either both or neither.
+    pub(crate) fn install(&self, manifest: ManifestState, flushed: bool) {
         let mut state = self.inner.state.write();
         let mut live = HashMap::new();
         for (key, segs) in &manifest.partitions {
@@ -266,7 +299,11 @@ impl Engine {
                 live.insert(meta.id, seg);
             }
         }
-        *state = State { manifest, live };
+        state.manifest = manifest;
+        state.live = live;
+        if flushed {
+            state.mem.clear();
+        }
     }
 
     /// Removes segment and temporary files that no manifest names, and empty partition
@@ -340,7 +377,7 @@ impl Engine {
             }
             let mut manifest = self.inner.state.read().manifest.clone();
             if reader.refresh(&mut manifest)? {
-                self.install(manifest);
+                self.install(manifest, false);
             }
         }
         Ok(())
@@ -407,42 +444,49 @@ impl Engine {
             bar_rows: 0,
             tick_rows: 0,
             segment_bytes: 0,
+            memtable_rows: state.mem.values().map(|m| m.len() as u64).sum(),
         };
-        for (key, segs) in &state.manifest.partitions {
-            let rows: u64 = segs.iter().map(|s| s.rows).sum();
+        let mut keys: BTreeSet<&SeriesKey> = state.manifest.partitions.keys().collect();
+        keys.extend(state.mem.keys());
+        for key in keys {
+            let (count, _, _) = series_summary(&state, key).unwrap_or_default();
             match key.kind() {
                 SeriesKind::Bar => {
                     info.bar_series += 1;
-                    info.bar_rows += rows;
+                    info.bar_rows += count;
                 }
                 SeriesKind::Tick => {
                     info.tick_series += 1;
-                    info.tick_rows += rows;
+                    info.tick_rows += count;
                 }
             }
+        }
+        for segs in state.manifest.partitions.values() {
             info.segments += segs.len();
             info.segment_bytes += segs.iter().map(|s| s.file_len).sum::<u64>();
         }
         Ok(info)
     }
 
-    /// (key, count, start, end) of every series of `kind`.
-    fn overview(&self, kind: SeriesKind) -> Result<Vec<(SeriesKey, u64, Timestamp, Timestamp)>> {
+    /// (key, count, start, end) of every series of `kind`, segments and memtables together.
+    pub(crate) fn overview(
+        &self,
+        kind: SeriesKind,
+    ) -> Result<Vec<(SeriesKey, u64, Timestamp, Timestamp)>> {
         self.refresh()?;
         let state = self.inner.state.read();
-        Ok(state
+        let mut keys: BTreeSet<&SeriesKey> = state
             .manifest
             .partitions
-            .iter()
-            .filter(|(k, _)| k.kind() == kind)
-            .filter_map(|(k, segs)| {
-                let (first, last) = (segs.first()?, segs.last()?);
-                Some((
-                    k.clone(),
-                    segs.iter().map(|s| s.rows).sum(),
-                    first.min_ts,
-                    last.max_ts,
-                ))
+            .keys()
+            .filter(|k| k.kind() == kind)
+            .collect();
+        keys.extend(state.mem.keys().filter(|k| k.kind() == kind));
+        Ok(keys
+            .into_iter()
+            .filter_map(|k| {
+                let (count, start, end) = series_summary(&state, k)?;
+                Some((k.clone(), count, start, end))
             })
             .collect())
     }
@@ -459,7 +503,7 @@ impl Engine {
     }
 
     /// Syncs a file; a failure poisons the store (the page cache can no longer be trusted).
-    pub(crate) fn sync_file(&self, file: &mut dyn StorageFile) -> Result<()> {
+    pub(crate) fn sync_file(&self, file: &dyn StorageFile) -> Result<()> {
         file.sync()
             .inspect_err(|_| self.inner.poisoned.store(true, Ordering::Release))
     }
@@ -475,6 +519,30 @@ impl Engine {
     pub(crate) fn poison(&self) {
         self.inner.poisoned.store(true, Ordering::Release);
     }
+}
+
+/// Count, first and last time of a series: its segments' rows plus the memtable rows that no
+/// segment holds.
+fn series_summary(state: &State, key: &SeriesKey) -> Option<(u64, Timestamp, Timestamp)> {
+    let segs = state
+        .manifest
+        .partitions
+        .get(key)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let mut count: u64 = segs.iter().map(|s| s.rows).sum();
+    let mut bounds = segs
+        .first()
+        .zip(segs.last())
+        .map(|(a, b)| (a.min_ts, b.max_ts));
+    if let Some(mem) = state.mem.get(key) {
+        count += mem.new_keys();
+        if let Some((lo, hi)) = mem.bounds() {
+            bounds = Some(bounds.map_or((lo, hi), |(a, b)| (a.min(lo), b.max(hi))));
+        }
+    }
+    let (start, end) = bounds?;
+    Some((count, start, end))
 }
 
 fn no_store(root: &Path) -> Error {
@@ -527,108 +595,4 @@ fn create_dir_all(storage: &dyn Storage, path: &Path) -> Result<()> {
         }
     }
     Ok(())
-}
-
-impl Database for Engine {
-    fn save_bar_data(&self, bars: &[BarData], _stream: bool) -> Result<()> {
-        let mut groups: HashMap<(&str, Exchange, Interval), Vec<usize>> = HashMap::new();
-        for (i, b) in bars.iter().enumerate() {
-            groups
-                .entry((&b.symbol, b.exchange, b.interval))
-                .or_default()
-                .push(i);
-        }
-        let batches = groups
-            .into_iter()
-            .map(|((symbol, exchange, interval), idx)| {
-                let key = SeriesKey::new(symbol.into(), exchange, interval)?;
-                if key.kind() != SeriesKind::Bar {
-                    return Err(Error::InvalidArgument(format!(
-                        "bar of {symbol} has the interval `tick`"
-                    )));
-                }
-                Ok((
-                    key,
-                    crate::write::rows_to_columns::<BarColumns>(bars, idx, |b| b.datetime),
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        self.save_batches(batches)
-    }
-
-    fn save_tick_data(&self, ticks: &[TickData], _stream: bool) -> Result<()> {
-        let mut groups: HashMap<(&str, Exchange), Vec<usize>> = HashMap::new();
-        for (i, t) in ticks.iter().enumerate() {
-            groups.entry((&t.symbol, t.exchange)).or_default().push(i);
-        }
-        let batches = groups
-            .into_iter()
-            .map(|((symbol, exchange), idx)| {
-                let key = SeriesKey::new(symbol.into(), exchange, Interval::Tick)?;
-                Ok((
-                    key,
-                    crate::write::rows_to_columns::<TickColumns>(ticks, idx, |t| t.datetime),
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        self.save_batches(batches)
-    }
-
-    fn load_bar_data(
-        &self,
-        symbol: &str,
-        exchange: Exchange,
-        interval: Interval,
-        start: Timestamp,
-        end: Timestamp,
-    ) -> Result<Vec<BarData>> {
-        self.load_rows::<BarColumns>(&SeriesKey::bar(symbol, exchange, interval)?, start, end)
-    }
-
-    fn load_tick_data(
-        &self,
-        symbol: &str,
-        exchange: Exchange,
-        start: Timestamp,
-        end: Timestamp,
-    ) -> Result<Vec<TickData>> {
-        self.load_rows::<TickColumns>(&SeriesKey::tick(symbol, exchange)?, start, end)
-    }
-
-    fn delete_bar_data(&self, symbol: &str, exchange: Exchange, interval: Interval) -> Result<u64> {
-        self.delete_series(&SeriesKey::bar(symbol, exchange, interval)?)
-    }
-
-    fn delete_tick_data(&self, symbol: &str, exchange: Exchange) -> Result<u64> {
-        self.delete_series(&SeriesKey::tick(symbol, exchange)?)
-    }
-
-    fn get_bar_overview(&self) -> Result<Vec<BarOverview>> {
-        Ok(self
-            .overview(SeriesKind::Bar)?
-            .into_iter()
-            .map(|(k, count, start, end)| BarOverview {
-                symbol: k.symbol().clone(),
-                exchange: k.exchange(),
-                interval: k.interval(),
-                count,
-                start,
-                end,
-            })
-            .collect())
-    }
-
-    fn get_tick_overview(&self) -> Result<Vec<TickOverview>> {
-        Ok(self
-            .overview(SeriesKind::Tick)?
-            .into_iter()
-            .map(|(k, count, start, end)| TickOverview {
-                symbol: k.symbol().clone(),
-                exchange: k.exchange(),
-                count,
-                start,
-                end,
-            })
-            .collect())
-    }
 }

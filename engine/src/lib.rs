@@ -27,10 +27,13 @@ mod engine;
 mod error;
 pub mod io;
 pub mod manifest;
+mod memtable;
 pub mod model;
 mod read;
 pub mod sample;
 pub mod segment;
+mod stream;
+pub mod wal;
 mod write;
 
 pub use columns::{BarColumns, ColumnSpec, Columns, TickColumns};
@@ -42,6 +45,7 @@ pub use model::{
     Timestamp,
 };
 pub use read::Scan;
+pub use wal::SyncPolicy;
 
 /// The README's Rust examples, compiled and run as doctests so they stay true.
 #[cfg(doctest)]

@@ -12,6 +12,7 @@ use crate::engine::{Engine, LiveSegment};
 use crate::error::Result;
 use crate::model::{Exchange, Interval, SeriesKey, Timestamp};
 use crate::segment::Segment;
+use crate::write::merge;
 
 /// Loads at least this many rows decode their columns in parallel.
 const PARALLEL_ROWS_MIN: usize = 32 * 1024;
@@ -176,8 +177,16 @@ impl Engine {
         if start > end || key.kind() != C::KIND {
             return Ok(C::default());
         }
+        // Memtable first, then segments: a flush in between only duplicates rows, which the
+        // merge folds; the other order could miss them.
+        let mem: C = self.mem_range(key, start, end);
         let segs = self.segments_in::<C>(key, start, end)?;
-        decode(&plan(&segs, start, end)?)
+        let stored: C = decode(&plan(&segs, start, end)?)?;
+        Ok(if mem.is_empty() {
+            stored
+        } else {
+            merge(&stored, &mem)
+        })
     }
 
     /// Rows of series `key` with `start <= datetime <= end`, ascending.
@@ -190,8 +199,14 @@ impl Engine {
         if start > end || key.kind() != C::KIND {
             return Ok(Vec::new());
         }
+        let mem: C = self.mem_range(key, start, end);
         let segs = self.segments_in::<C>(key, start, end)?;
-        rows::<C>(&plan(&segs, start, end)?, key)
+        if mem.is_empty() {
+            return rows::<C>(&plan(&segs, start, end)?, key);
+        }
+        let stored: C = decode(&plan(&segs, start, end)?)?;
+        let all = merge(&stored, &mem);
+        Ok((0..all.len()).map(|i| all.row(i, key)).collect())
     }
 
     /// Like [`Engine::load_columns`], into `out`, reusing its allocations: a loop that loads
@@ -207,8 +222,13 @@ impl Engine {
             out.resize(0);
             return Ok(());
         }
+        let mem: C = self.mem_range(key, start, end);
         let segs = self.segments_in::<C>(key, start, end)?;
-        decode_into(&plan(&segs, start, end)?, out)
+        decode_into(&plan(&segs, start, end)?, out)?;
+        if !mem.is_empty() {
+            *out = merge(out, &mem);
+        }
+        Ok(())
     }
 
     /// Bars of one series in `[start, end]`, as columns.
@@ -244,13 +264,16 @@ impl Engine {
         end: Timestamp,
         batch_rows: usize,
     ) -> Result<Scan<C>> {
-        let segs = if start > end || key.kind() != C::KIND {
-            Vec::new()
+        let (segs, mem) = if start > end || key.kind() != C::KIND {
+            (Vec::new(), C::default())
         } else {
-            self.segments_in::<C>(key, start, end)?
+            let mem = self.mem_range(key, start, end);
+            (self.segments_in::<C>(key, start, end)?, mem)
         };
         Ok(Scan {
             segs,
+            mem,
+            mem_pos: 0,
             seg: 0,
             block: None,
             start,
@@ -265,6 +288,9 @@ impl Engine {
 #[derive(Debug)]
 pub struct Scan<C> {
     segs: Vec<Arc<Segment>>,
+    /// Memtable rows of the range, merged into the batches they fall in.
+    mem: C,
+    mem_pos: usize,
     seg: usize,
     block: Option<Range<usize>>,
     start: Timestamp,
@@ -325,13 +351,41 @@ impl<C: Columns> Iterator for Scan<C> {
     type Item = Result<C>;
 
     fn next(&mut self) -> Option<Result<C>> {
-        match self.next_pieces() {
-            Ok(pieces) if pieces.is_empty() => None,
-            Ok(pieces) => Some(decode(&pieces)),
+        let pieces = match self.next_pieces() {
+            Ok(p) => p,
             Err(e) => {
                 self.segs.clear();
-                Some(Err(e))
+                self.mem_pos = self.mem.len();
+                return Some(Err(e));
             }
+        };
+        let stored: C = if pieces.is_empty() {
+            C::default()
+        } else {
+            match decode(&pieces) {
+                Ok(c) => c,
+                Err(e) => return Some(Err(e)),
+            }
+        };
+        // Memtable rows up to this batch's last time join it; after the last batch, the rest.
+        let bound = match stored.datetimes().last() {
+            Some(&t) if !pieces.is_empty() => t,
+            _ => Timestamp::MAX,
+        };
+        let times = self.mem.datetimes();
+        let end = self.mem_pos
+            + times
+                .get(self.mem_pos..)
+                .unwrap_or(&[])
+                .partition_point(|t| *t <= bound);
+        let mut mem = C::default();
+        mem.extend_from(&self.mem, self.mem_pos..end);
+        self.mem_pos = end;
+        match (stored.is_empty(), mem.is_empty()) {
+            (true, true) => None,
+            (_, true) => Some(Ok(stored)),
+            (true, false) => Some(Ok(mem)),
+            (false, false) => Some(Ok(merge(&stored, &mem))),
         }
     }
 }

@@ -12,7 +12,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use crate::columns::{BarColumns, Columns, TickColumns};
-use crate::engine::{Engine, LiveSegment};
+use crate::engine::{Engine, LiveSegment, Writer};
 use crate::error::{Error, Result};
 use crate::manifest::{Edit, SegmentMeta};
 use crate::model::{Exchange, Interval, SeriesKey, Timestamp};
@@ -61,7 +61,7 @@ fn normalize<C: Columns>(cols: &C) -> Result<Cow<'_, C>> {
 }
 
 /// Merges two sorted, unique batches; on equal times the row of `new` wins.
-fn merge<C: Columns>(old: &C, new: &C) -> C {
+pub(crate) fn merge<C: Columns>(old: &C, new: &C) -> C {
     let (a, b) = (old.datetimes(), new.datetimes());
     let mut out = C::with_capacity(a.len() + b.len());
     let (mut i, mut j) = (0, 0);
@@ -108,6 +108,22 @@ impl<'a> From<TickColumns> for Batch<'a> {
     }
 }
 
+impl Batch<'_> {
+    pub(crate) fn is_empty(&self) -> bool {
+        match self {
+            Batch::Bars(c) => c.is_empty(),
+            Batch::Ticks(c) => c.is_empty(),
+        }
+    }
+
+    pub(crate) fn first_time(&self) -> Option<Timestamp> {
+        match self {
+            Batch::Bars(c) => c.datetime.first().copied(),
+            Batch::Ticks(c) => c.datetime.first().copied(),
+        }
+    }
+}
+
 /// What one series contributes to a commit.
 struct Planned {
     edits: Vec<Edit>,
@@ -147,18 +163,34 @@ impl Engine {
         let batches: Vec<(SeriesKey, Batch<'a>)> = batches
             .into_iter()
             .map(|(k, b)| (k, b.into()))
-            .filter(|(_, b)| match b {
-                Batch::Bars(c) => !c.is_empty(),
-                Batch::Ticks(c) => !c.is_empty(),
-            })
+            .filter(|(_, b)| !b.is_empty())
             .collect();
         if batches.is_empty() {
             return Ok(());
         }
         let mut writer = self.inner.writer.lock();
         let writer = writer.as_mut().ok_or(Error::ReadOnly)?;
+        // Stream saves wait while a bulk commit runs; rows they left in memtables go into
+        // segments first, so the bulk rows, newer, win over them.
+        let mut guard = self.inner.wal.get().map(|w| w.lock());
         self.check_writable()?;
+        if let Some(guard) = guard.as_mut() {
+            self.flush_locked(writer, guard)?;
+        }
+        let flushed_seq = self.inner.state.read().manifest.wal_flushed_seq;
+        self.commit_batches(writer, batches, flushed_seq, false)
+    }
 
+    /// Writes the segments of `batches` (merged into the ones they overlap) and commits them in
+    /// one manifest edit that also records `flushed_seq`; with `flushed`, the memtables are
+    /// dropped in the same step as the new segments appear.
+    pub(crate) fn commit_batches(
+        &self,
+        writer: &mut Writer,
+        batches: Vec<(SeriesKey, Batch<'_>)>,
+        flushed_seq: u64,
+        flushed: bool,
+    ) -> Result<()> {
         let mut next_id = self.inner.state.read().manifest.next_id;
         let mut written = Vec::new();
         let result = (|| {
@@ -193,7 +225,7 @@ impl Engine {
         };
         let edits: Vec<Edit> = plans.iter().flat_map(|p| p.edits.iter().cloned()).collect();
         let removed: Vec<Arc<LiveSegment>> = plans.into_iter().flat_map(|p| p.removed).collect();
-        self.commit(writer, next_id, edits)?;
+        self.commit(writer, next_id, flushed_seq, edits, flushed)?;
         self.remove_files(&removed);
         Ok(())
     }
@@ -248,9 +280,9 @@ impl Engine {
             let bytes = encode_segment(id, merged.as_ref(), start..end, &self.inner.opts.segment)?;
             let path = self.segment_path(key, id);
             written.push(path.clone());
-            let mut file = self.inner.storage.create(&path)?;
+            let file = self.inner.storage.create(&path)?;
             file.write_all_at(&bytes, 0)?;
-            self.sync_file(&mut *file)?;
+            self.sync_file(&*file)?;
             let t = merged.datetimes();
             let (Some(&min_ts), Some(&max_ts)) = (t.get(start), t.get(end - 1)) else {
                 return Err(Error::InvalidArgument("empty segment".into()));
@@ -279,18 +311,20 @@ impl Engine {
     /// Appends the edit to the manifest (the commit point) and publishes it in memory.
     fn commit(
         &self,
-        writer: &mut crate::engine::Writer,
+        writer: &mut Writer,
         next_id: u64,
+        flushed_seq: u64,
         edits: Vec<Edit>,
+        flushed: bool,
     ) -> Result<()> {
         let mut manifest = self.inner.state.read().manifest.clone();
-        manifest.apply(&edits, next_id)?;
-        if let Err(e) = writer.log.append(next_id, edits) {
+        manifest.apply(&edits, next_id, flushed_seq)?;
+        if let Err(e) = writer.log.append(next_id, flushed_seq, edits) {
             // Whether the record reached the disk is unknown: refuse writes until reopened.
             self.poison();
             return Err(e);
         }
-        self.install(manifest.clone());
+        self.install(manifest.clone(), flushed);
         // A failed checkpoint leaves the current manifest in place; the next commit retries.
         let _ = writer.log.maybe_checkpoint(&manifest);
         Ok(())
@@ -325,17 +359,26 @@ impl Engine {
         self.check_writable()?;
         let mut writer = self.inner.writer.lock();
         let writer = writer.as_mut().ok_or(Error::ReadOnly)?;
+        // Rows of stream saves go into segments first, so that the WAL never replays rows of a
+        // series deleted after them.
+        let mut guard = self.inner.wal.get().map(|w| w.lock());
+        if let Some(guard) = guard.as_mut() {
+            self.flush_locked(writer, guard)?;
+        }
         let live = self.live_segments(key);
         if live.is_empty() {
             return Ok(0);
         }
         let rows = live.iter().map(|s| s.meta.rows).sum();
-        let next_id = self.inner.state.read().manifest.next_id;
+        let (next_id, flushed_seq) = {
+            let state = self.inner.state.read();
+            (state.manifest.next_id, state.manifest.wal_flushed_seq)
+        };
         let edits = live
             .iter()
             .map(|s| Edit::Remove(key.clone(), s.meta.id))
             .collect();
-        self.commit(writer, next_id, edits)?;
+        self.commit(writer, next_id, flushed_seq, edits, false)?;
         self.remove_files(&live);
         Ok(rows)
     }

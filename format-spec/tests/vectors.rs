@@ -263,9 +263,9 @@ fn manifest_damaged_mid_log_refuses_to_open() {
             max_ts: Timestamp::from_ns(a),
             file_len: 60,
         };
-        log.append(2, vec![Edit::Add(key.clone(), meta(1, 10))])
+        log.append(2, 0, vec![Edit::Add(key.clone(), meta(1, 10))])
             .unwrap();
-        log.append(3, vec![Edit::Add(key, meta(2, 20))]).unwrap();
+        log.append(3, 0, vec![Edit::Add(key, meta(2, 20))]).unwrap();
         drop(log);
         let mut bytes = fs::read(tmp.path().join("MANIFEST-0000000000000001")).unwrap();
         // The checkpoint is header (24) + frame; flip a byte inside the first edit's payload.

@@ -61,11 +61,11 @@ impl StorageFile for RealFile {
         pread(&self.file, buf, offset).map_err(|e| Error::io(&self.path, e))
     }
 
-    fn write_all_at(&mut self, buf: &[u8], offset: u64) -> Result<()> {
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> Result<()> {
         pwrite(&self.file, buf, offset).map_err(|e| Error::io(&self.path, e))
     }
 
-    fn set_len(&mut self, len: u64) -> Result<()> {
+    fn set_len(&self, len: u64) -> Result<()> {
         self.file.set_len(len).map_err(|e| Error::io(&self.path, e))
     }
 
@@ -77,7 +77,7 @@ impl StorageFile for RealFile {
             .len())
     }
 
-    fn sync(&mut self) -> Result<()> {
+    fn sync(&self) -> Result<()> {
         self.file.sync_all().map_err(|e| Error::io(&self.path, e))
     }
 }

@@ -59,13 +59,13 @@ pub trait StorageFile: Send + Sync + fmt::Debug {
     /// Fills `buf` from `offset`; reading past the end is an error.
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> Result<()>;
     /// Writes all of `buf` at `offset`.
-    fn write_all_at(&mut self, buf: &[u8], offset: u64) -> Result<()>;
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> Result<()>;
     /// Truncates or extends the file.
-    fn set_len(&mut self, len: u64) -> Result<()>;
+    fn set_len(&self, len: u64) -> Result<()>;
     /// The current length in bytes.
     fn size(&self) -> Result<u64>;
     /// Makes content and length durable (fsync).
-    fn sync(&mut self) -> Result<()>;
+    fn sync(&self) -> Result<()>;
 }
 
 /// A held exclusive lock; released on drop.

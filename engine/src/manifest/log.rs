@@ -186,8 +186,12 @@ fn parse_file(path: &Path, bytes: &[u8], no: u64) -> std::result::Result<Parsed,
                 let fatal =
                     |what: String| ParseError::Fatal(Error::corruption(path, offset as u64, what));
                 match decode_record(payload) {
-                    Ok(Record::Edit { next_id, edits }) => state
-                        .apply(&edits, next_id)
+                    Ok(Record::Edit {
+                        next_id,
+                        wal_flushed_seq,
+                        edits,
+                    }) => state
+                        .apply(&edits, next_id, wal_flushed_seq)
                         .map_err(|e| fatal(e.to_string()))?,
                     Ok(Record::Checkpoint(_)) => {
                         return Err(fatal("a checkpoint after the first record".into()))
@@ -252,7 +256,7 @@ impl ManifestLog {
         match load(&*storage, root)? {
             Some((no, parsed, others)) => {
                 let path = root.join(manifest_file_name(no));
-                let mut file = storage.open(&path, true)?;
+                let file = storage.open(&path, true)?;
                 if file.size()? != parsed.valid_len {
                     file.set_len(parsed.valid_len)?;
                     file.sync()?;
@@ -291,8 +295,12 @@ impl ManifestLog {
     }
 
     /// Appends one edit record and syncs it: the commit point of a write.
-    pub fn append(&mut self, next_id: u64, edits: Vec<Edit>) -> Result<()> {
-        let bytes = frame(&encode_record(&Record::Edit { next_id, edits }));
+    pub fn append(&mut self, next_id: u64, wal_flushed_seq: u64, edits: Vec<Edit>) -> Result<()> {
+        let bytes = frame(&encode_record(&Record::Edit {
+            next_id,
+            wal_flushed_seq,
+            edits,
+        }));
         self.file.write_all_at(&bytes, self.len)?;
         self.file.sync()?;
         self.len += bytes.len() as u64;
@@ -336,7 +344,7 @@ fn write_checkpoint(
     let mut bytes = header_bytes(no);
     bytes.extend_from_slice(&frame(&encode_record(&Record::Checkpoint(state.clone()))));
     let path = root.join(manifest_file_name(no));
-    let mut file = storage.create(&path)?;
+    let file = storage.create(&path)?;
     file.write_all_at(&bytes, 0)?;
     file.sync()?;
     storage.sync_dir(root)?;
@@ -409,8 +417,12 @@ impl ManifestReader {
         // Stop at the first incomplete record: the writer may be appending it right now.
         while let Ok((payload, end)) = read_frame(&buf, pos) {
             match decode_record(payload) {
-                Ok(Record::Edit { next_id, edits }) => {
-                    state.apply(&edits, next_id).map_err(|e| {
+                Ok(Record::Edit {
+                    next_id,
+                    wal_flushed_seq,
+                    edits,
+                }) => {
+                    state.apply(&edits, next_id, wal_flushed_seq).map_err(|e| {
                         Error::corruption(&path, self.offset + pos as u64, e.to_string())
                     })?;
                 }

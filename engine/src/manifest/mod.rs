@@ -47,12 +47,14 @@ pub struct ManifestState {
     pub next_id: u64,
     /// Live segments per partition.
     pub partitions: BTreeMap<SeriesKey, Vec<SegmentMeta>>,
+    /// Every WAL record with a sequence up to this one is in segments.
+    pub wal_flushed_seq: u64,
 }
 
 impl ManifestState {
     /// Applies `edits` (removes first, then adds), checking that every removed segment exists
     /// and that added segments do not overlap the others of their partition.
-    pub fn apply(&mut self, edits: &[Edit], next_id: u64) -> Result<()> {
+    pub fn apply(&mut self, edits: &[Edit], next_id: u64, wal_flushed_seq: u64) -> Result<()> {
         let invalid = |what: String| Error::InvalidArgument(format!("manifest edit: {what}"));
         for edit in edits {
             if let Edit::Remove(key, id) = edit {
@@ -90,6 +92,7 @@ impl ManifestState {
             }
         }
         self.next_id = self.next_id.max(next_id);
+        self.wal_flushed_seq = self.wal_flushed_seq.max(wal_flushed_seq);
         Ok(())
     }
 }

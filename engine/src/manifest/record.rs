@@ -8,6 +8,8 @@ use crate::model::{Exchange, Interval, SeriesKey, Timestamp};
 
 const KIND_CHECKPOINT: u8 = 1;
 const KIND_EDIT: u8 = 2;
+const KIND_CHECKPOINT_WAL: u8 = 3;
+const KIND_EDIT_WAL: u8 = 4;
 const OP_ADD: u8 = 1;
 const OP_REMOVE: u8 = 2;
 
@@ -20,6 +22,8 @@ pub enum Record {
     Edit {
         /// The id the next new segment gets.
         next_id: u64,
+        /// Every WAL record up to this sequence is in segments.
+        wal_flushed_seq: u64,
         /// The changes.
         edits: Vec<Edit>,
     },
@@ -49,8 +53,9 @@ pub fn encode_record(record: &Record) -> Vec<u8> {
     let mut out = Vec::new();
     match record {
         Record::Checkpoint(state) => {
-            out.push(KIND_CHECKPOINT);
+            out.push(KIND_CHECKPOINT_WAL);
             out.extend_from_slice(&state.next_id.to_le_bytes());
+            out.extend_from_slice(&state.wal_flushed_seq.to_le_bytes());
             out.extend_from_slice(&(state.partitions.len() as u32).to_le_bytes());
             for (key, segs) in &state.partitions {
                 put_key(&mut out, key);
@@ -60,9 +65,14 @@ pub fn encode_record(record: &Record) -> Vec<u8> {
                 }
             }
         }
-        Record::Edit { next_id, edits } => {
-            out.push(KIND_EDIT);
+        Record::Edit {
+            next_id,
+            wal_flushed_seq,
+            edits,
+        } => {
+            out.push(KIND_EDIT_WAL);
             out.extend_from_slice(&next_id.to_le_bytes());
+            out.extend_from_slice(&wal_flushed_seq.to_le_bytes());
             out.extend_from_slice(&(edits.len() as u32).to_le_bytes());
             for edit in edits {
                 match edit {
@@ -117,14 +127,20 @@ pub fn decode_record(payload: &[u8]) -> Result<Record, String> {
     let mut c = Cursor::new(payload);
     let kind = c.u8().ok_or("empty record")?;
     let next_id = c.u64().ok_or("truncated next id")?;
+    // Kinds 1 and 2 predate the WAL: nothing was flushed from it.
+    let wal_flushed_seq = match kind {
+        KIND_CHECKPOINT_WAL | KIND_EDIT_WAL => c.u64().ok_or("truncated WAL sequence")?,
+        _ => 0,
+    };
     let count = c.u32().ok_or("truncated count")? as usize;
     if count > payload.len() {
         return Err(format!("count {count} exceeds the record"));
     }
     let record = match kind {
-        KIND_CHECKPOINT => {
+        KIND_CHECKPOINT | KIND_CHECKPOINT_WAL => {
             let mut state = ManifestState {
                 next_id,
+                wal_flushed_seq,
                 ..ManifestState::default()
             };
             for _ in 0..count {
@@ -158,7 +174,7 @@ pub fn decode_record(payload: &[u8]) -> Result<Record, String> {
             }
             Record::Checkpoint(state)
         }
-        KIND_EDIT => {
+        KIND_EDIT | KIND_EDIT_WAL => {
             let mut edits = Vec::with_capacity(count);
             for _ in 0..count {
                 let op = c.u8().ok_or("truncated edit")?;
@@ -169,7 +185,11 @@ pub fn decode_record(payload: &[u8]) -> Result<Record, String> {
                     other => return Err(format!("unknown edit op {other}")),
                 });
             }
-            Record::Edit { next_id, edits }
+            Record::Edit {
+                next_id,
+                wal_flushed_seq,
+                edits,
+            }
         }
         other => return Err(format!("unknown record kind {other}")),
     };

@@ -32,6 +32,7 @@ fn apply_checks_removes_and_overlaps() {
             Edit::Add(key("a"), meta(2, 30, 40)),
         ],
         3,
+        0,
     )
     .unwrap();
     assert_eq!(
@@ -43,12 +44,12 @@ fn apply_checks_removes_and_overlaps() {
     );
     assert!(s
         .clone()
-        .apply(&[Edit::Add(key("a"), meta(3, 15, 16))], 4)
+        .apply(&[Edit::Add(key("a"), meta(3, 15, 16))], 4, 0)
         .is_err());
-    assert!(s.clone().apply(&[Edit::Remove(key("a"), 9)], 4).is_err());
+    assert!(s.clone().apply(&[Edit::Remove(key("a"), 9)], 4, 0).is_err());
     assert!(
         s.clone()
-            .apply(&[Edit::Add(key("a"), meta(7, 50, 60))], 4)
+            .apply(&[Edit::Add(key("a"), meta(7, 50, 60))], 4, 0)
             .is_err(),
         "id beyond next_id"
     );
@@ -59,6 +60,7 @@ fn apply_checks_removes_and_overlaps() {
             Edit::Add(key("a"), meta(3, 0, 25)),
         ],
         4,
+        0,
     )
     .unwrap();
     assert_eq!(
@@ -68,8 +70,12 @@ fn apply_checks_removes_and_overlaps() {
             .collect::<Vec<_>>(),
         [3, 2]
     );
-    s.apply(&[Edit::Remove(key("a"), 3), Edit::Remove(key("a"), 2)], 4)
-        .unwrap();
+    s.apply(
+        &[Edit::Remove(key("a"), 3), Edit::Remove(key("a"), 2)],
+        4,
+        0,
+    )
+    .unwrap();
     assert!(s.partitions.is_empty());
 }
 
@@ -86,6 +92,7 @@ fn records_round_trip_and_garbage_is_refused() {
     assert_eq!(decode_record(&encode_record(&cp)).unwrap(), cp);
     let edit = Record::Edit {
         next_id: 9,
+        wal_flushed_seq: 17,
         edits: vec![
             Edit::Add(key("y"), meta(8, 0, 0)),
             Edit::Remove(key("x"), 1),
@@ -113,16 +120,16 @@ fn checkpoints_replace_the_log_and_readers_follow() {
         .unwrap()
         .unwrap();
     let edits = vec![Edit::Add(key("a"), meta(1, 0, 1))];
-    state.apply(&edits, 2).unwrap();
-    log.append(2, edits).unwrap();
+    state.apply(&edits, 2, 0).unwrap();
+    log.append(2, 0, edits).unwrap();
     assert!(reader.refresh(&mut seen).unwrap());
     assert_eq!(seen, state);
     log.checkpoint(&state).unwrap();
     assert_eq!(log.file_no(), 2);
     assert!(!dir.path().join(manifest_file_name(1)).exists());
     let edits = vec![Edit::Add(key("b"), meta(2, 0, 1))];
-    state.apply(&edits, 3).unwrap();
-    log.append(3, edits).unwrap();
+    state.apply(&edits, 3, 5).unwrap();
+    log.append(3, 5, edits).unwrap();
     assert!(reader.refresh(&mut seen).unwrap());
     assert_eq!(seen, state);
     assert!(!reader.refresh(&mut seen).unwrap());
@@ -137,8 +144,8 @@ fn an_unfinished_checkpoint_falls_back_to_the_older_manifest() {
     let storage: Arc<dyn crate::io::Storage> = Arc::new(RealFs::default());
     let (mut log, mut state) = ManifestLog::open(storage.clone(), dir.path()).unwrap();
     let edits = vec![Edit::Add(key("a"), meta(1, 0, 1))];
-    state.apply(&edits, 2).unwrap();
-    log.append(2, edits).unwrap();
+    state.apply(&edits, 2, 0).unwrap();
+    log.append(2, 0, edits).unwrap();
     drop(log);
     // A crash while writing MANIFEST-2: only part of its header reached the disk.
     std::fs::write(dir.path().join(manifest_file_name(2)), &log::MAGIC[..5]).unwrap();

@@ -1,0 +1,250 @@
+//! Stream saves: the WAL, the memtables, flushes and recovery.
+//!
+//! A stream save appends one WAL record (all series of the call), inserts its rows into the
+//! memtables in sequence order, and returns once the record is durable under the sync policy.
+//! Reads merge memtable rows over segments. A flush writes every memtable into segments with one
+//! manifest commit that also records the last WAL sequence it covers, then starts a new WAL file
+//! and removes the old ones. Every other manifest commit (bulk save, delete) flushes first, so
+//! the WAL never holds rows older than the segments they would overlay.
+
+use std::sync::Arc;
+
+use crate::columns::{Columns, TickColumns};
+use crate::engine::{Engine, Writer};
+use crate::error::{Error, Result};
+use crate::memtable::{typed, typed_mut, MemPart, Memtable};
+use crate::model::{SeriesKey, Timestamp};
+use crate::wal::{replay, Entry, RecordBuilder, Wal, WalGuard};
+use crate::write::Batch;
+use crate::BarColumns;
+
+/// The WAL directory under the store root.
+pub(crate) const WAL_DIR: &str = "wal";
+
+impl Engine {
+    /// Saves sorted, unique batches: through the WAL when `stream` (and this handle writes),
+    /// else as one bulk commit.
+    pub(crate) fn save<'a, B: Into<Batch<'a>>>(
+        &self,
+        batches: Vec<(SeriesKey, B)>,
+        stream: bool,
+    ) -> Result<()> {
+        if stream && self.inner.wal.get().is_some() {
+            self.save_stream(batches)
+        } else {
+            self.save_batches(batches)
+        }
+    }
+
+    fn save_stream<'a, B: Into<Batch<'a>>>(&self, batches: Vec<(SeriesKey, B)>) -> Result<()> {
+        self.check_writable()?;
+        let batches: Vec<(SeriesKey, Batch<'a>)> = batches
+            .into_iter()
+            .map(|(k, b)| (k, b.into()))
+            .filter(|(_, b)| !b.is_empty())
+            .collect();
+        if batches.is_empty() {
+            return Ok(());
+        }
+        for (key, batch) in &batches {
+            if batch
+                .first_time()
+                .is_some_and(|t| t.as_ns() == Timestamp::NONE_NS)
+            {
+                return Err(Error::InvalidArgument(format!(
+                    "{key}: datetime {} is reserved",
+                    Timestamp::NONE_NS
+                )));
+            }
+        }
+        let wal = self.inner.wal.get().ok_or(Error::ReadOnly)?.clone();
+        wal.append(
+            |_, seq| {
+                // Under the WAL lock no flush or bulk commit runs, so these flags stay true.
+                let flags = batches
+                    .iter()
+                    .map(|(key, batch)| match batch {
+                        Batch::Bars(c) => self.in_segments::<BarColumns>(key, c.datetimes()),
+                        Batch::Ticks(c) => self.in_segments::<TickColumns>(key, c.datetimes()),
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let mut record = RecordBuilder::new(seq, batches.len());
+                for (key, batch) in &batches {
+                    match batch {
+                        Batch::Bars(c) => record.add(key, c.as_ref()),
+                        Batch::Ticks(c) => record.add(key, c.as_ref().as_ref()),
+                    }
+                }
+                Ok((record.finish(), flags))
+            },
+            |_, flags| {
+                let mut state = self.inner.state.write();
+                for ((key, batch), flags) in batches.iter().zip(flags) {
+                    match batch {
+                        Batch::Bars(c) => insert::<BarColumns>(&mut state.mem, key, c, &flags),
+                        Batch::Ticks(c) => insert::<TickColumns>(&mut state.mem, key, c, &flags),
+                    }
+                }
+            },
+        )?;
+        self.maybe_flush()
+    }
+
+    /// For each time of `times` (ascending), whether a segment of `key` holds it.
+    fn in_segments<C: Columns>(&self, key: &SeriesKey, times: &[Timestamp]) -> Result<Vec<bool>> {
+        let live = self.live_segments(key);
+        let max = live.last().map(|s| s.meta.max_ts);
+        let mut out = vec![false; times.len()];
+        for (i, t) in times.iter().enumerate() {
+            // Appends past the stored range, the recorder's case, need no lookup.
+            if max.is_none_or(|m| *t > m) {
+                break;
+            }
+            let Some(seg) = live
+                .iter()
+                .find(|s| s.meta.min_ts <= *t && *t <= s.meta.max_ts)
+            else {
+                continue;
+            };
+            let seg = self.open_segment::<C>(seg)?;
+            for block in seg.blocks_in(*t, *t) {
+                if seg.block_times(block)?.binary_search(t).is_ok() {
+                    out[i] = true;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Flushes when the memtables are too large or too old.
+    fn maybe_flush(&self) -> Result<()> {
+        let due = {
+            let state = self.inner.state.read();
+            let bytes: usize = state.mem.values().map(|m| m.bytes()).sum();
+            let oldest = state.mem.values().map(|m| m.created()).min();
+            bytes >= self.inner.opts.memtable_bytes_max
+                || oldest.is_some_and(|t| t.elapsed() >= self.inner.opts.memtable_age_max)
+        };
+        if due {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Writes every memtable into segments (one manifest commit) and starts a new WAL file.
+    pub fn flush(&self) -> Result<()> {
+        self.check_writable()?;
+        let mut writer = self.inner.writer.lock();
+        let writer = writer.as_mut().ok_or(Error::ReadOnly)?;
+        let Some(wal) = self.inner.wal.get() else {
+            return Ok(());
+        };
+        let mut guard = wal.lock();
+        self.flush_locked(writer, &mut guard)
+    }
+
+    /// The flush itself, with the writer and the WAL held.
+    pub(crate) fn flush_locked(&self, writer: &mut Writer, guard: &mut WalGuard<'_>) -> Result<()> {
+        let batches: Vec<(SeriesKey, Batch<'static>)> = {
+            let state = self.inner.state.read();
+            state
+                .mem
+                .iter()
+                .map(|(k, m)| (k.clone(), m.batch()))
+                .collect()
+        };
+        if batches.is_empty() {
+            return Ok(());
+        }
+        let flushed_seq = guard.last_seq();
+        self.commit_batches(writer, batches, flushed_seq, true)?;
+        guard.rotate()
+    }
+
+    /// Replays the WAL into the memtables, then opens a new WAL file for appends.
+    pub(crate) fn recover_wal(&self) -> Result<()> {
+        let storage = &self.inner.storage;
+        let dir = self.inner.root.join(WAL_DIR);
+        if !storage.exists(&dir)? {
+            storage.create_dir(&dir)?;
+            storage.sync_dir(&self.inner.root)?;
+        }
+        let flushed = self.inner.state.read().manifest.wal_flushed_seq;
+        let replayed = replay(&**storage, &dir, flushed, |_, entries| {
+            for entry in entries {
+                match entry {
+                    Entry::Bars(key, cols) => self.replay_entry(&key, cols)?,
+                    Entry::Ticks(key, cols) => self.replay_entry(&key, *cols)?,
+                }
+            }
+            Ok(())
+        })?;
+        let wal = Wal::create(
+            storage.clone(),
+            &dir,
+            replayed.last_seq,
+            self.inner.opts.sync,
+            self.inner.poisoned.clone(),
+        )?;
+        if replayed.records == 0 {
+            // Nothing to keep: the files before the new one hold only flushed records.
+            wal.lock().remove_older_files()?;
+        }
+        let _ = self.inner.wal.set(wal);
+        Ok(())
+    }
+
+    fn replay_entry<C: Columns + Into<Batch<'static>>>(
+        &self,
+        key: &SeriesKey,
+        cols: C,
+    ) -> Result<()> {
+        let flags = self.in_segments::<C>(key, cols.datetimes())?;
+        insert::<C>(&mut self.inner.state.write().mem, key, &cols, &flags);
+        Ok(())
+    }
+
+    /// Memtable rows of `key` in `[start, end]`, ascending (empty when there are none).
+    pub(crate) fn mem_range<C: Columns>(
+        &self,
+        key: &SeriesKey,
+        start: Timestamp,
+        end: Timestamp,
+    ) -> C {
+        let state = self.inner.state.read();
+        state
+            .mem
+            .get(key)
+            .and_then(typed::<C>)
+            .map(|m| m.range(start, end))
+            .unwrap_or_default()
+    }
+
+    /// Whether any memtable holds rows.
+    pub(crate) fn has_mem(&self) -> bool {
+        !self.inner.state.read().mem.is_empty()
+    }
+}
+
+fn insert<C: Columns + Into<Batch<'static>>>(
+    mem: &mut std::collections::HashMap<SeriesKey, MemPart>,
+    key: &SeriesKey,
+    batch: &C,
+    flags: &[bool],
+) {
+    let part = mem
+        .entry(key.clone())
+        .or_insert_with(|| Box::new(Memtable::<C>::new()));
+    if let Some(m) = typed_mut::<C>(part) {
+        m.insert(batch, flags);
+    }
+}
+
+impl Drop for Engine {
+    /// The last handle flushes the memtables (best effort: what is not flushed is in the WAL).
+    fn drop(&mut self) {
+        if Arc::strong_count(&self.inner) == 1 && self.inner.wal.get().is_some() && self.has_mem() {
+            let _ = self.flush();
+        }
+    }
+}

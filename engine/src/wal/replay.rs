@@ -1,0 +1,166 @@
+//! Reading the WAL back on open: every record past the flushed sequence, in order.
+
+use std::path::Path;
+
+use super::record::{decode, Entry};
+use super::{parse_file_name, FRAME_LEN, HEADER_LEN, MAGIC, RECORD_MAX, VERSION};
+use crate::checksum::{crc, SALT_WAL_HEADER, SALT_WAL_RECORD};
+use crate::codec::cursor::Cursor;
+use crate::error::{Error, Result};
+use crate::io::Storage;
+
+/// What replay found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replayed {
+    /// The sequence of the last valid record (or the flushed sequence when there is none after it).
+    pub last_seq: u64,
+    /// Records applied (those past the flushed sequence).
+    pub records: u64,
+    /// WAL files present.
+    pub files: usize,
+}
+
+/// The record at `offset` of a file starting at `first_seq`: payload and end, or why not valid.
+fn read_frame(
+    bytes: &[u8],
+    offset: usize,
+    first_seq: u64,
+) -> std::result::Result<(&[u8], usize), &'static str> {
+    let mut c = Cursor::new(bytes.get(offset..).unwrap_or(&[]));
+    let len = c.u32().ok_or("truncated frame")? as usize;
+    let stored = c.u32().ok_or("truncated frame")?;
+    if len > RECORD_MAX {
+        return Err("record length out of range");
+    }
+    let payload = c.take(len).ok_or("record runs past the end of the file")?;
+    if crc(
+        SALT_WAL_RECORD,
+        &[
+            &first_seq.to_le_bytes(),
+            &(len as u32).to_le_bytes(),
+            payload,
+        ],
+    ) != stored
+    {
+        return Err("record checksum mismatch");
+    }
+    Ok((payload, offset + FRAME_LEN + len))
+}
+
+/// Calls `apply(seq, entries)` for every record with a sequence above `flushed_seq`, in order.
+/// A torn final record of a file is dropped; any other damage is a corruption error naming the
+/// file and offset.
+pub fn replay(
+    storage: &dyn Storage,
+    dir: &Path,
+    flushed_seq: u64,
+    mut apply: impl FnMut(u64, Vec<Entry>) -> Result<()>,
+) -> Result<Replayed> {
+    let mut files: Vec<(u64, String)> = storage
+        .list_dir(dir)?
+        .into_iter()
+        .filter(|e| !e.is_dir)
+        .filter_map(|e| parse_file_name(&e.name).map(|seq| (seq, e.name)))
+        .collect();
+    files.sort();
+    let mut out = Replayed {
+        last_seq: flushed_seq,
+        records: 0,
+        files: files.len(),
+    };
+    let mut expected: Option<u64> = None;
+    for (first_seq, name) in &files {
+        let path = dir.join(name);
+        let bytes = storage.read_all(&path)?;
+        let bad = |offset: usize, what: &str| Error::corruption(&path, offset as u64, what);
+        let mut h = Cursor::new(&bytes);
+        let magic = h.array::<8>();
+        let version = h.u16();
+        let _reserved = h.u16();
+        let header_seq = h.u64();
+        let stored = h.u32();
+        let (Some(magic), Some(version), Some(header_seq), Some(stored)) =
+            (magic, version, header_seq, stored)
+        else {
+            // A file created but whose header never reached the disk holds no acknowledged record.
+            if bytes.iter().all(|&b| b == 0) || bytes.len() < HEADER_LEN {
+                continue;
+            }
+            return Err(bad(0, "truncated WAL header"));
+        };
+        let actual = crc(SALT_WAL_HEADER, &[bytes.get(..20).unwrap_or(&[])]);
+        if magic != MAGIC {
+            return Err(bad(0, "bad magic bytes: not a tickvault WAL file"));
+        }
+        if actual != stored {
+            return Err(Error::ChecksumMismatch {
+                file: path.clone(),
+                offset: 0,
+                expected: stored,
+                actual,
+            });
+        }
+        if version != VERSION {
+            return Err(Error::UnsupportedVersion {
+                file: path.clone(),
+                found: version,
+                supported: VERSION,
+            });
+        }
+        if header_seq != *first_seq {
+            return Err(bad(
+                12,
+                &format!("header starts at sequence {header_seq}, the name says {first_seq}"),
+            ));
+        }
+        if expected.is_none() && *first_seq > flushed_seq + 1 {
+            return Err(bad(
+                12,
+                &format!(
+                    "records {} to {} are missing",
+                    flushed_seq + 1,
+                    first_seq - 1
+                ),
+            ));
+        }
+        if let Some(exp) = expected {
+            if *first_seq != exp {
+                return Err(bad(
+                    12,
+                    &format!("sequence gap: this file starts at {first_seq}, {exp} was expected"),
+                ));
+            }
+        }
+        expected = Some(*first_seq);
+        let mut offset = HEADER_LEN;
+        while offset < bytes.len() {
+            match read_frame(&bytes, offset, *first_seq) {
+                Ok((payload, end)) => {
+                    let (seq, entries) = decode(payload).map_err(|what| bad(offset, &what))?;
+                    if Some(seq) != expected {
+                        return Err(bad(
+                            offset,
+                            &format!("record has sequence {seq}, {:?} was expected", expected),
+                        ));
+                    }
+                    if seq > flushed_seq {
+                        apply(seq, entries)?;
+                        out.records += 1;
+                    }
+                    out.last_seq = out.last_seq.max(seq);
+                    expected = Some(seq + 1);
+                    offset = end;
+                }
+                Err(what) => {
+                    let later = (offset + 1..bytes.len())
+                        .any(|o| read_frame(&bytes, o, *first_seq).is_ok());
+                    if later {
+                        return Err(bad(offset, &format!("{what}, with valid records after it")));
+                    }
+                    break; // a torn final record: never acknowledged
+                }
+            }
+        }
+    }
+    Ok(out)
+}
