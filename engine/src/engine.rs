@@ -174,6 +174,8 @@ pub(crate) struct Inner {
     pub reader: Mutex<Option<ManifestReader>>,
     pub poisoned: Arc<AtomicBool>,
     pub wal: OnceLock<Arc<Wal>>,
+    /// Set by `abandon`: the last handle does not flush on drop.
+    pub abandoned: AtomicBool,
 }
 
 /// An open store. Cheap to clone; clones share one store handle.
@@ -272,6 +274,7 @@ impl Engine {
             reader: Mutex::new(reader),
             poisoned: Arc::new(AtomicBool::new(false)),
             wal: OnceLock::new(),
+            abandoned: AtomicBool::new(false),
         };
         let engine = Engine {
             inner: Arc::new(inner),
@@ -344,6 +347,12 @@ impl Engine {
                 .or_else(|e| if e.is_not_found() { Ok(()) } else { Err(e) })?;
         }
         storage.sync_dir(&data)
+    }
+
+    /// Drops this handle as a killed process would: memtables are not flushed, so reopening
+    /// recovers stream-saved rows from the WAL. For crash tests and tools that test recovery.
+    pub fn abandon(self) {
+        self.inner.abandoned.store(true, Ordering::Release);
     }
 
     /// The store directory.

@@ -243,7 +243,14 @@ fn insert<C: Columns + Into<Batch<'static>>>(
 impl Drop for Engine {
     /// The last handle flushes the memtables (best effort: what is not flushed is in the WAL).
     fn drop(&mut self) {
-        if Arc::strong_count(&self.inner) == 1 && self.inner.wal.get().is_some() && self.has_mem() {
+        if Arc::strong_count(&self.inner) == 1
+            && !self
+                .inner
+                .abandoned
+                .load(std::sync::atomic::Ordering::Acquire)
+            && self.inner.wal.get().is_some()
+            && self.has_mem()
+        {
             let _ = self.flush();
         }
     }

@@ -13,7 +13,10 @@ enum Op {
     Save(Vec<(usize, usize, i64, f64)>, bool),
     Delete(usize, usize),
     Load(usize, usize, i64, i64),
+    Flush,
     Reopen,
+    /// Drop the handle without flushing, as a killed process: stream saves come back from the WAL.
+    Crash,
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -28,7 +31,9 @@ fn op() -> impl Strategy<Value = Op> {
             .prop_map(|(rows, stream)| Op::Save(rows.into_iter().map(|(s, i, t, p)| (s, i, t, p as f64 * 0.2)).collect(), stream)),
         1 => (0..SYMBOLS.len(), 0..INTERVALS.len()).prop_map(|(s, i)| Op::Delete(s, i)),
         2 => (0..SYMBOLS.len(), 0..INTERVALS.len(), -60i64..260, -60i64..260).prop_map(|(s, i, a, b)| Op::Load(s, i, a, b)),
+        1 => Just(Op::Flush),
         1 => Just(Op::Reopen),
+        1 => Just(Op::Crash),
     ]
 }
 
@@ -90,8 +95,16 @@ proptest! {
                     let got = db.load_bar_data(&k.0, k.1, k.2, start, end).unwrap();
                     prop_assert_eq!(got, model.load(&k, start, end));
                 }
+                Op::Flush => {
+                    db.flush().unwrap();
+                    prop_assert_eq!(db.info().unwrap().memtable_rows, 0);
+                }
                 Op::Reopen => {
                     drop(db);
+                    db = open(&path);
+                }
+                Op::Crash => {
+                    db.abandon();
                     db = open(&path);
                 }
             }

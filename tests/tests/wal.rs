@@ -1,0 +1,402 @@
+//! Stream saves: WAL, memtables, flush, recovery, poisoning, concurrency.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use tickvault::io::{ByteView, DirEntry, LockGuard, RealFs, Storage, StorageFile};
+use tickvault::{Database, Engine, Error, Exchange, Interval, SyncPolicy, Timestamp};
+use tickvault_tests::{bar, tick};
+
+const MIN: Interval = Interval::Minute;
+const ALL: (Timestamp, Timestamp) = (Timestamp::MIN, Timestamp::MAX);
+
+fn closes(db: &Engine, symbol: &str) -> Vec<(i64, f64)> {
+    db.load_bar_data(symbol, Exchange::SHFE, MIN, ALL.0, ALL.1)
+        .unwrap()
+        .iter()
+        .map(|b| (b.datetime.as_ns() / 1_000_000_000, b.close_price))
+        .collect()
+}
+
+fn wal_files(root: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = fs::read_dir(root.join("wal"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn stream_rows_are_visible_exact_and_survive_a_crash() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("db");
+    let db = Engine::open(&root).unwrap();
+    db.save_bar_data(
+        &(0..10)
+            .map(|i| bar("rb", Exchange::SHFE, MIN, i * 60, 1.0))
+            .collect::<Vec<_>>(),
+        false,
+    )
+    .unwrap();
+    // One replaces a stored row, one is new, one repeats within the stream.
+    db.save_bar_data(&[bar("rb", Exchange::SHFE, MIN, 120, 2.0)], true)
+        .unwrap();
+    db.save_bar_data(&[bar("rb", Exchange::SHFE, MIN, 600, 3.0)], true)
+        .unwrap();
+    db.save_bar_data(
+        &[
+            bar("rb", Exchange::SHFE, MIN, 600, 4.0),
+            bar("cu", Exchange::SHFE, MIN, 5, 9.0),
+        ],
+        true,
+    )
+    .unwrap();
+    let check = |db: &Engine| {
+        let rows = closes(db, "rb");
+        assert_eq!(rows.len(), 11);
+        assert_eq!(rows[2], (120, 2.0));
+        assert_eq!(rows[10], (600, 4.0));
+        assert_eq!(closes(db, "cu"), [(5, 9.0)]);
+        let mut ov = db.get_bar_overview().unwrap();
+        ov.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+        assert_eq!(ov.iter().map(|o| o.count).collect::<Vec<_>>(), [1, 11]);
+        assert_eq!(ov[1].end, Timestamp::from_secs(600));
+    };
+    check(&db);
+    assert_eq!(db.info().unwrap().memtable_rows, 3);
+    db.abandon();
+    let db = Engine::open(&root).unwrap();
+    check(&db);
+    assert_eq!(
+        db.info().unwrap().memtable_rows,
+        3,
+        "rows came back from the WAL"
+    );
+    db.flush().unwrap();
+    assert_eq!(db.info().unwrap().memtable_rows, 0);
+    check(&db);
+    assert_eq!(wal_files(&root).len(), 1, "flushed WAL files are removed");
+    drop(db);
+    check(&Engine::open(&root).unwrap());
+}
+
+#[test]
+fn a_torn_wal_tail_is_dropped_and_mid_log_damage_refuses_writing() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("db");
+    let db = Engine::open(&root).unwrap();
+    db.save_bar_data(&[bar("rb", Exchange::SHFE, MIN, 0, 1.0)], false)
+        .unwrap();
+    db.flush().unwrap();
+    for i in 1..=3 {
+        db.save_bar_data(&[bar("rb", Exchange::SHFE, MIN, i * 60, 1.0)], true)
+            .unwrap();
+    }
+    db.abandon();
+    let wal = wal_files(&root).pop().unwrap();
+    let good = fs::read(&wal).unwrap();
+    let mut torn = good.clone();
+    torn.extend_from_slice(&[90, 0, 0, 0, 7, 7]);
+    fs::write(&wal, &torn).unwrap();
+    let db = Engine::open(&root).unwrap();
+    assert_eq!(closes(&db, "rb").len(), 4);
+    db.abandon();
+    // Damage the first of the three records: the two after it are valid, so this is not a tail.
+    let mut bad = good.clone();
+    bad[24 + 8 + 3] ^= 0x20;
+    fs::write(&wal, &bad).unwrap();
+    let err = Engine::open(&root).unwrap_err();
+    match err {
+        Error::Corruption { file, offset, .. } => {
+            assert_eq!(file, wal);
+            assert_eq!(offset, 24);
+        }
+        other => panic!("expected corruption, got {other}"),
+    }
+    // A read-only open still works and sees what segments hold.
+    let ro = Engine::open_read_only(&root).unwrap();
+    assert_eq!(closes(&ro, "rb"), [(0, 1.0)]);
+}
+
+#[test]
+fn bulk_saves_and_deletes_after_stream_rows_keep_their_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("db");
+    let db = Engine::open(&root).unwrap();
+    db.save_bar_data(
+        &[
+            bar("rb", Exchange::SHFE, MIN, 60, 1.0),
+            bar("x", Exchange::SHFE, MIN, 60, 1.0),
+        ],
+        true,
+    )
+    .unwrap();
+    // The later bulk save wins over the earlier stream row.
+    db.save_bar_data(&[bar("rb", Exchange::SHFE, MIN, 60, 2.0)], false)
+        .unwrap();
+    assert_eq!(closes(&db, "rb"), [(60, 2.0)]);
+    db.save_bar_data(&[bar("x", Exchange::SHFE, MIN, 120, 1.0)], true)
+        .unwrap();
+    assert_eq!(db.delete_bar_data("x", Exchange::SHFE, MIN).unwrap(), 2);
+    db.abandon();
+    let db = Engine::open(&root).unwrap();
+    assert_eq!(closes(&db, "rb"), [(60, 2.0)]);
+    assert!(
+        closes(&db, "x").is_empty(),
+        "deleted rows must not come back from the WAL"
+    );
+    assert_eq!(db.get_bar_overview().unwrap().len(), 1);
+}
+
+#[test]
+fn readers_in_other_handles_see_flushed_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("db");
+    let db = Engine::open(&root).unwrap();
+    db.save_tick_data(&[tick("rb", Exchange::SHFE, 1, 3500.0)], true)
+        .unwrap();
+    let ro = Engine::open_read_only(&root).unwrap();
+    assert!(
+        ro.get_tick_overview().unwrap().is_empty(),
+        "another process never sees a memtable"
+    );
+    db.flush().unwrap();
+    assert_eq!(
+        ro.load_tick_data("rb", Exchange::SHFE, ALL.0, ALL.1)
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[test]
+fn every_sync_policy_keeps_rows() {
+    for policy in [
+        SyncPolicy::EveryCommit,
+        SyncPolicy::IntervalMs(5),
+        SyncPolicy::None,
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("db");
+        let db = Engine::builder(&root).wal_sync(policy).open().unwrap();
+        for i in 0..200 {
+            db.save_tick_data(&[tick("rb", Exchange::SHFE, i, 3500.0 + i as f64)], true)
+                .unwrap();
+        }
+        assert_eq!(db.get_tick_overview().unwrap()[0].count, 200);
+        drop(db);
+        let db = Engine::open(&root).unwrap();
+        let ticks = db
+            .load_tick_data("rb", Exchange::SHFE, ALL.0, ALL.1)
+            .unwrap();
+        assert_eq!(ticks.len(), 200, "{policy:?}");
+        assert_eq!(ticks[199].last_price, 3699.0);
+    }
+    assert!(matches!(
+        "interval:0".parse::<SyncPolicy>(),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert_eq!(
+        "interval:10".parse::<SyncPolicy>().unwrap(),
+        SyncPolicy::IntervalMs(10)
+    );
+}
+
+#[test]
+fn memtables_flush_by_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Engine::builder(dir.path().join("db"))
+        .memtable_bytes_max(100_000)
+        .open()
+        .unwrap();
+    for i in 0..2_000 {
+        db.save_tick_data(&[tick("rb", Exchange::SHFE, i, 1.0)], true)
+            .unwrap();
+    }
+    let info = db.info().unwrap();
+    assert!(info.segments >= 5, "{} segments", info.segments);
+    assert!(
+        info.memtable_rows < 400,
+        "{} rows still in memory",
+        info.memtable_rows
+    );
+    assert_eq!(info.tick_rows, 2_000);
+}
+
+#[test]
+fn concurrent_writers_and_readers() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Engine::builder(dir.path().join("db"))
+        .memtable_bytes_max(200_000)
+        .open()
+        .unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    std::thread::scope(|s| {
+        for w in 0..4 {
+            let db = db.clone();
+            s.spawn(move || {
+                let symbol = format!("s{w}");
+                for i in 0..300 {
+                    db.save_bar_data(&[bar(&symbol, Exchange::SHFE, MIN, i * 60, i as f64)], true)
+                        .unwrap();
+                }
+            });
+        }
+        for _ in 0..2 {
+            let (db, done) = (db.clone(), done.clone());
+            s.spawn(move || {
+                while !done.load(Ordering::Acquire) {
+                    for w in 0..4 {
+                        let rows = db
+                            .load_bar_data(&format!("s{w}"), Exchange::SHFE, MIN, ALL.0, ALL.1)
+                            .unwrap();
+                        // Whatever a reader sees is a prefix written in order, without gaps.
+                        assert!(rows
+                            .iter()
+                            .enumerate()
+                            .all(|(i, b)| b.close_price == i as f64));
+                    }
+                }
+            });
+        }
+        s.spawn(|| {
+            while db.info().unwrap().bar_rows < 1200 {
+                std::thread::yield_now();
+            }
+            done.store(true, Ordering::Release);
+        });
+    });
+    let mut ov = db.get_bar_overview().unwrap();
+    ov.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+    assert_eq!(ov.iter().map(|o| o.count).collect::<Vec<_>>(), [300; 4]);
+}
+
+/// The real file system, except that syncs fail once `fail` is set.
+#[derive(Debug)]
+struct FailingSync {
+    real: RealFs,
+    fail: Arc<AtomicBool>,
+}
+
+#[derive(Debug)]
+struct FailingFile {
+    file: Box<dyn StorageFile>,
+    fail: Arc<AtomicBool>,
+}
+
+impl StorageFile for FailingFile {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> tickvault::Result<()> {
+        self.file.read_exact_at(buf, offset)
+    }
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> tickvault::Result<()> {
+        self.file.write_all_at(buf, offset)
+    }
+    fn set_len(&self, len: u64) -> tickvault::Result<()> {
+        self.file.set_len(len)
+    }
+    fn size(&self) -> tickvault::Result<u64> {
+        self.file.size()
+    }
+    fn sync(&self) -> tickvault::Result<()> {
+        if self.fail.load(Ordering::Acquire) {
+            return Err(Error::io(
+                "injected",
+                std::io::Error::other("injected fsync failure"),
+            ));
+        }
+        self.file.sync()
+    }
+}
+
+impl Storage for FailingSync {
+    fn create(&self, path: &Path) -> tickvault::Result<Box<dyn StorageFile>> {
+        Ok(Box::new(FailingFile {
+            file: self.real.create(path)?,
+            fail: self.fail.clone(),
+        }))
+    }
+    fn open(&self, path: &Path, write: bool) -> tickvault::Result<Box<dyn StorageFile>> {
+        Ok(Box::new(FailingFile {
+            file: self.real.open(path, write)?,
+            fail: self.fail.clone(),
+        }))
+    }
+    fn map_readonly(&self, path: &Path) -> tickvault::Result<ByteView> {
+        self.real.map_readonly(path)
+    }
+    fn read_all(&self, path: &Path) -> tickvault::Result<Vec<u8>> {
+        self.real.read_all(path)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> tickvault::Result<()> {
+        self.real.rename(from, to)
+    }
+    fn remove_file(&self, path: &Path) -> tickvault::Result<()> {
+        self.real.remove_file(path)
+    }
+    fn remove_dir(&self, path: &Path) -> tickvault::Result<()> {
+        self.real.remove_dir(path)
+    }
+    fn create_dir(&self, path: &Path) -> tickvault::Result<()> {
+        self.real.create_dir(path)
+    }
+    fn sync_dir(&self, path: &Path) -> tickvault::Result<()> {
+        if self.fail.load(Ordering::Acquire) {
+            return Err(Error::io(
+                path,
+                std::io::Error::other("injected directory fsync failure"),
+            ));
+        }
+        self.real.sync_dir(path)
+    }
+    fn list_dir(&self, path: &Path) -> tickvault::Result<Vec<DirEntry>> {
+        self.real.list_dir(path)
+    }
+    fn exists(&self, path: &Path) -> tickvault::Result<bool> {
+        self.real.exists(path)
+    }
+    fn lock_exclusive(&self, path: &Path) -> tickvault::Result<Box<dyn LockGuard>> {
+        self.real.lock_exclusive(path)
+    }
+}
+
+#[test]
+fn a_failed_fsync_poisons_until_reopen_and_acked_rows_survive() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("db");
+    let fail = Arc::new(AtomicBool::new(false));
+    let storage = Arc::new(FailingSync {
+        real: RealFs::default(),
+        fail: fail.clone(),
+    });
+    let db = Engine::builder(&root).storage(storage).open().unwrap();
+    db.save_bar_data(&[bar("rb", Exchange::SHFE, MIN, 60, 1.0)], true)
+        .unwrap();
+    db.save_bar_data(&[bar("rb", Exchange::SHFE, MIN, 0, 1.0)], false)
+        .unwrap();
+    fail.store(true, Ordering::Release);
+    let err = db
+        .save_bar_data(&[bar("rb", Exchange::SHFE, MIN, 120, 1.0)], true)
+        .unwrap_err();
+    assert!(matches!(err, Error::Io { .. }), "{err}");
+    // Sticky, even once the disk "recovers", for every kind of write.
+    fail.store(false, Ordering::Release);
+    assert!(matches!(
+        db.save_bar_data(&[bar("rb", Exchange::SHFE, MIN, 180, 1.0)], true),
+        Err(Error::Poisoned)
+    ));
+    assert!(matches!(
+        db.save_bar_data(&[bar("rb", Exchange::SHFE, MIN, 180, 1.0)], false),
+        Err(Error::Poisoned)
+    ));
+    assert!(matches!(db.flush(), Err(Error::Poisoned)));
+    // Reads still work.
+    assert!(closes(&db, "rb").len() >= 2);
+    db.abandon();
+    let db = Engine::open(&root).unwrap();
+    let rows = closes(&db, "rb");
+    assert!(rows.starts_with(&[(0, 1.0), (60, 1.0)]), "{rows:?}");
+    assert!(rows.iter().all(|r| r.0 != 180));
+}
