@@ -154,6 +154,26 @@ impl Engine {
         self.save_batches(vec![(key, Batch::Ticks(Box::new(normalize(cols)?)))])
     }
 
+    /// Saves rows of series `key` from columns of its kind (any order, repeated times: the last
+    /// wins), through the WAL when `stream`, as the `Database` saves do.
+    pub fn save_columns<C: Columns>(&self, key: &SeriesKey, cols: &C, stream: bool) -> Result<()> {
+        let any: &dyn std::any::Any = cols;
+        let batch = match (
+            key.kind(),
+            any.downcast_ref::<BarColumns>(),
+            any.downcast_ref::<TickColumns>(),
+        ) {
+            (crate::model::SeriesKind::Bar, Some(c), _) => Batch::Bars(normalize(c)?),
+            (crate::model::SeriesKind::Tick, _, Some(c)) => Batch::Ticks(Box::new(normalize(c)?)),
+            _ => {
+                return Err(Error::InvalidArgument(format!(
+                    "{key}: columns of the wrong kind for this series"
+                )))
+            }
+        };
+        self.save(vec![(key.clone(), batch)], stream)
+    }
+
     /// Commits sorted, unique batches of several series atomically.
     pub(crate) fn save_batches<'a, B: Into<Batch<'a>>>(
         &self,

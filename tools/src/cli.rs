@@ -41,6 +41,39 @@ pub enum Command {
     Load(LoadArgs),
     /// Delete a whole series.
     Delete(DeleteArgs),
+    /// Record rows from stdin as stream saves, printing `ack N` after each durable commit.
+    Record(RecordArgs),
+    /// Write every memtable into segments.
+    Flush,
+}
+
+/// Input formats of `record`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RecordFormat {
+    /// One JSON object per line, with vn.py's field names.
+    Jsonl,
+    /// CSV with a header line, as `import` reads.
+    Csv,
+}
+
+/// Options of `record`.
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// The series.
+    #[command(flatten)]
+    pub series: SeriesArgs,
+    /// Input format.
+    #[arg(long, value_enum, default_value = "jsonl")]
+    pub format: RecordFormat,
+    /// WAL sync policy: every-commit, interval:MS or none.
+    #[arg(long, default_value = "every-commit")]
+    pub sync: String,
+    /// Rows per commit.
+    #[arg(long, default_value_t = 1)]
+    pub batch: usize,
+    /// Zone of naive times in the input (IANA name; default the system's).
+    #[arg(long)]
+    pub tz: Option<String>,
 }
 
 /// Options of `demo`.

@@ -36,91 +36,148 @@ fn required(kind: SeriesKind, field: &str) -> bool {
     }
 }
 
-/// Reads a CSV file with a header into columns. Naive times are read in `tz`. Any bad value
-/// fails the whole file, naming the line and column.
-pub fn read_csv<C: Columns>(path: &Path, tz: Tz) -> Result<C> {
-    let mut rdr = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
-    let headers = rdr
-        .headers()
-        .with_context(|| format!("{}: cannot read the header", path.display()))?
-        .clone();
-    let find = |field: &str| {
-        let short = csv_name(field);
-        headers
-            .iter()
-            .position(|h| h.eq_ignore_ascii_case(field) || h.eq_ignore_ascii_case(short))
-    };
-    let mut sources = Vec::new();
+/// One input row: its line number and, per schema column, the text of its cell if present.
+#[derive(Debug, Clone)]
+pub struct RawRow {
+    /// Line number in the input (1-based; the header is line 1 of a CSV file).
+    pub line: u64,
+    /// One cell per schema column, `None` when the input has no such column or value.
+    pub cells: Vec<Option<String>>,
+}
+
+/// For each schema column of `C`, the index of the CSV column holding it; errors name a
+/// missing required column.
+pub fn csv_layout<C: Columns>(
+    headers: &csv::StringRecord,
+    source: &str,
+) -> Result<Vec<Option<usize>>> {
+    let mut layout = Vec::new();
     for spec in C::schema() {
-        let idx = find(spec.name);
+        let short = csv_name(spec.name);
+        let idx = headers
+            .iter()
+            .position(|h| h.eq_ignore_ascii_case(spec.name) || h.eq_ignore_ascii_case(short));
         if idx.is_none() && required(C::KIND, spec.name) {
             bail!(
-                "{}: no column {:?} in the header (found: {})",
-                path.display(),
-                csv_name(spec.name),
+                "{source}: no column {short:?} in the header (found: {})",
                 headers.iter().collect::<Vec<_>>().join(", ")
             );
         }
-        sources.push(idx);
+        layout.push(idx);
     }
-    let mut records = Vec::new();
-    for rec in rdr.records() {
-        records.push(rec.with_context(|| format!("{}: malformed CSV", path.display()))?);
+    Ok(layout)
+}
+
+/// A CSV record as a raw row.
+pub fn csv_row(rec: &csv::StringRecord, layout: &[Option<usize>]) -> RawRow {
+    RawRow {
+        line: rec.position().map_or(0, |p| p.line()),
+        cells: layout
+            .iter()
+            .map(|i| i.and_then(|i| rec.get(i)).map(str::to_string))
+            .collect(),
     }
+}
+
+/// A JSON object (one line of JSON Lines) as a raw row of `C`.
+pub fn json_row<C: Columns>(text: &str, line: u64, source: &str) -> Result<RawRow> {
+    let value: serde_json::Value =
+        serde_json::from_str(text).with_context(|| format!("{source} line {line}: not JSON"))?;
+    let obj = value
+        .as_object()
+        .ok_or_else(|| anyhow!("{source} line {line}: not a JSON object"))?;
+    let cells = C::schema()
+        .iter()
+        .map(|spec| {
+            let v = obj
+                .get(spec.name)
+                .or_else(|| obj.get(csv_name(spec.name)))?;
+            match v {
+                serde_json::Value::Null => None,
+                serde_json::Value::String(s) => Some(s.clone()),
+                other => Some(other.to_string()),
+            }
+        })
+        .collect();
+    Ok(RawRow { line, cells })
+}
+
+/// Parses raw rows into columns, column by column. Naive times are read in `tz`. Any bad value
+/// fails the whole batch, naming the source, line and column.
+pub fn fill<C: Columns>(rows: &[RawRow], tz: Tz, source: &str) -> Result<C> {
     let mut cols = C::default();
-    cols.resize(records.len());
-    for ((spec, src), col) in C::schema().iter().zip(&sources).zip(cols.muts()) {
-        let Some(src) = *src else { continue };
-        let value = |i: usize| records.get(i).and_then(|r| r.get(src)).unwrap_or("");
+    cols.resize(rows.len());
+    for (c, (spec, col)) in C::schema().iter().zip(cols.muts()).enumerate() {
+        let value = |i: usize| {
+            rows.get(i)
+                .and_then(|r| r.cells.get(c))
+                .and_then(|v| v.as_deref())
+        };
         let at = |i: usize, what: String| {
-            let line = records
-                .get(i)
-                .and_then(|r| r.position())
-                .map_or(0, |p| p.line());
+            let line = rows.get(i).map_or(0, |r| r.line);
             anyhow!(
-                "{} line {line}: column {:?}: {what}",
-                path.display(),
+                "{source} line {line}: column {:?}: {what}",
                 csv_name(spec.name)
             )
         };
+        let needed = required(C::KIND, spec.name);
         match col {
             ColumnMut::Time(out) => {
                 for (i, slot) in out.iter_mut().enumerate() {
-                    *slot = time::parse(value(i), tz).map_err(|e| at(i, e.to_string()))?;
+                    let v = value(i).ok_or_else(|| at(i, "no value".into()))?;
+                    *slot = time::parse(v, tz).map_err(|e| at(i, e.to_string()))?;
                 }
             }
             ColumnMut::OptTime(out) => {
                 for (i, slot) in out.iter_mut().enumerate() {
-                    let v = value(i);
-                    *slot = if v.is_empty() {
-                        None
-                    } else {
-                        Some(time::parse(v, tz).map_err(|e| at(i, e.to_string()))?)
+                    *slot = match value(i).filter(|v| !v.is_empty()) {
+                        None => None,
+                        Some(v) => Some(time::parse(v, tz).map_err(|e| at(i, e.to_string()))?),
                     };
                 }
             }
             ColumnMut::F64(out) => {
                 for (i, slot) in out.iter_mut().enumerate() {
-                    let v = value(i);
-                    *slot = if v.is_empty() && !required(C::KIND, spec.name) {
-                        0.0
-                    } else {
-                        v.parse()
-                            .map_err(|_| at(i, format!("cannot read {v:?} as a number")))?
+                    *slot = match value(i).filter(|v| !v.is_empty()) {
+                        None if !needed => 0.0,
+                        None => return Err(at(i, "no value".into())),
+                        Some(v) => v
+                            .parse()
+                            .map_err(|_| at(i, format!("cannot read {v:?} as a number")))?,
                     };
                 }
             }
             ColumnMut::Str(out) => {
                 for (i, slot) in out.iter_mut().enumerate() {
-                    *slot = Arc::from(value(i));
+                    *slot = Arc::from(value(i).unwrap_or(""));
                 }
             }
         }
     }
     Ok(cols)
+}
+
+/// Reads a CSV file with a header into columns. Naive times are read in `tz`. Any bad value
+/// fails the whole file, naming the line and column.
+pub fn read_csv<C: Columns>(path: &Path, tz: Tz) -> Result<C> {
+    let source = path.display().to_string();
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .with_context(|| format!("cannot open {source}"))?;
+    let headers = rdr
+        .headers()
+        .with_context(|| format!("{source}: cannot read the header"))?
+        .clone();
+    let layout = csv_layout::<C>(&headers, &source)?;
+    let mut rows = Vec::new();
+    for rec in rdr.records() {
+        rows.push(csv_row(
+            &rec.with_context(|| format!("{source}: malformed CSV"))?,
+            &layout,
+        ));
+    }
+    fill(&rows, tz, &source)
 }
 
 fn cell(col: &ColumnRef<'_>, i: usize, tz: Tz) -> String {

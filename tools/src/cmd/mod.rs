@@ -2,6 +2,7 @@
 
 mod demo;
 mod query;
+mod record;
 mod write;
 
 use anyhow::{anyhow, Context, Result};
@@ -20,6 +21,13 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Export(a) => query::export(&cli, a),
         Command::Import(a) => write::import(&cli, a),
         Command::Delete(a) => write::delete(&cli, a),
+        Command::Record(a) => record::run(&cli, a),
+        Command::Flush => {
+            let db = open_existing_write(&cli)?;
+            db.flush()?;
+            eprintln!("flushed");
+            Ok(())
+        }
     }
 }
 

@@ -1,0 +1,126 @@
+//! `tickvault record` killed with SIGKILL at random moments: every acknowledged row survives.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tickvault::{Database, Engine, Exchange, Timestamp};
+
+/// A small seeded generator, so a failing run can be repeated.
+struct Lcg(u64);
+
+impl Lcg {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        (self.0 >> 33) % n
+    }
+}
+
+const BASE_NS: i64 = 1_767_618_000_000_000_000; // 2026-01-05T13:00:00Z
+
+fn row(i: u64) -> String {
+    let t = Timestamp::from_ns(BASE_NS + i as i64 * 500_000_000);
+    format!(
+        "{{\"datetime\":\"{t}\",\"last_price\":{i},\"volume\":{},\"name\":\"rb\"}}\n",
+        i * 2
+    )
+}
+
+#[test]
+fn killed_recorders_lose_no_acknowledged_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let mut rng = Lcg(0x5eed_2026);
+    let mut acked_total = 0u64;
+    let cycles = 50;
+    for cycle in 0..cycles {
+        let batch = 1 + rng.below(4);
+        let mut child = Command::new(env!("CARGO_BIN_EXE_tickvault"))
+            .arg("--db")
+            .arg(&db)
+            .args([
+                "record",
+                "--symbol",
+                "rb2610",
+                "--exchange",
+                "SHFE",
+                "--ticks",
+                "--batch",
+            ])
+            .arg(batch.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let start = acked_total;
+        let feeder = std::thread::spawn(move || {
+            for i in start..start + 100_000 {
+                if stdin.write_all(row(i).as_bytes()).is_err() {
+                    return;
+                }
+            }
+        });
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if let Some(n) = line
+                    .strip_prefix("ack ")
+                    .and_then(|n| n.parse::<u64>().ok())
+                {
+                    let _ = tx.send(n);
+                }
+            }
+        });
+        // Kill at a random moment: sometimes before the store is even open.
+        let delay = Duration::from_micros(rng.below(40_000));
+        let deadline = Instant::now() + delay;
+        let mut acked_here = 0;
+        while Instant::now() < deadline {
+            if let Ok(n) = rx.recv_timeout(Duration::from_micros(200)) {
+                acked_here = n;
+            }
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        reader.join().unwrap();
+        acked_here = rx.try_iter().fold(acked_here, u64::max);
+        let _ = feeder.join();
+        acked_total += acked_here;
+        if cycle % 10 == 9 || cycle == cycles - 1 {
+            let engine = Engine::open(&db).unwrap();
+            let ticks = engine
+                .load_tick_data("rb2610", Exchange::SHFE, Timestamp::MIN, Timestamp::MAX)
+                .unwrap();
+            assert!(
+                ticks.len() as u64 >= acked_total,
+                "cycle {cycle}: {} rows, {acked_total} acknowledged",
+                ticks.len()
+            );
+            for (i, t) in ticks.iter().enumerate().take(acked_total as usize) {
+                assert_eq!(
+                    t.datetime.as_ns(),
+                    BASE_NS + i as i64 * 500_000_000,
+                    "cycle {cycle}, row {i}"
+                );
+                assert_eq!(t.last_price, i as f64, "cycle {cycle}, row {i}");
+            }
+            assert_eq!(
+                engine.get_tick_overview().unwrap()[0].count,
+                ticks.len() as u64
+            );
+            // The next recorder continues after the last acknowledged row.
+            acked_total = ticks.len() as u64;
+        }
+    }
+    assert!(
+        acked_total > 100,
+        "the recorders acknowledged only {acked_total} rows"
+    );
+}
