@@ -287,7 +287,13 @@ fn every_bad_vector_has_an_expectation() {
     let known: Vec<&str> = bad_files()
         .iter()
         .map(|(n, _, _)| *n)
-        .chain(["manifest-mid-log"])
+        .chain([
+            "manifest-mid-log",
+            "wal-bad-magic",
+            "wal-header-flip",
+            "wal-mid-flip",
+            "wal-sequence-gap",
+        ])
         .collect();
     let dir = vectors().join("bad/v1");
     if !dir.exists() {
@@ -300,4 +306,153 @@ fn every_bad_vector_has_an_expectation() {
             "vectors/bad/v1/{name} has no test expectation"
         );
     }
+}
+
+/// A WAL file of three records (bars, ticks, both) starting at sequence `first`.
+fn wal_bytes(first: u64) -> Vec<u8> {
+    use tickvault::wal::{frame, header, RecordBuilder};
+    let bars = golden_bars();
+    let ticks = golden_ticks();
+    let bar_key = SeriesKey::bar("IF2401", Exchange::CFFEX, Interval::Minute).unwrap();
+    let tick_key = SeriesKey::tick("rb2610", Exchange::SHFE).unwrap();
+    let mut part = |cols: &BarColumns, r: std::ops::Range<usize>| {
+        let mut c = BarColumns::default();
+        c.extend_from(cols, r);
+        c
+    };
+    let (b1, b2) = (part(&bars, 0..3), part(&bars, 3..5));
+    let mut t1 = TickColumns::default();
+    t1.extend_from(&ticks, 0..2);
+    let mut out = header(first);
+    let mut r = RecordBuilder::new(first, 1);
+    r.add(&bar_key, &b1);
+    out.extend_from_slice(&frame(first, &r.finish()));
+    let mut r = RecordBuilder::new(first + 1, 1);
+    r.add(&tick_key, &t1);
+    out.extend_from_slice(&frame(first, &r.finish()));
+    let mut r = RecordBuilder::new(first + 2, 2);
+    r.add(&bar_key, &b2);
+    r.add(&tick_key, &t1);
+    out.extend_from_slice(&frame(first, &r.finish()));
+    out
+}
+
+fn replay_dir(
+    dir: &Path,
+    flushed: u64,
+) -> Result<(tickvault::wal::Replayed, Vec<u64>, usize), Error> {
+    let mut seqs = Vec::new();
+    let mut rows = 0;
+    let replayed = tickvault::wal::replay(&RealFs::default(), dir, flushed, |seq, entries| {
+        seqs.push(seq);
+        rows += entries.iter().map(|e| e.rows()).sum::<usize>();
+        Ok(())
+    })?;
+    Ok((replayed, seqs, rows))
+}
+
+#[test]
+fn good_wal_replays_forever() {
+    let dir = vectors().join("good/v1/wal");
+    golden(&dir.join("00000000000000000001.wal"), || wal_bytes(1));
+    let (replayed, seqs, rows) = replay_dir(&dir, 0).unwrap();
+    assert_eq!(
+        (replayed.last_seq, replayed.records, seqs, rows),
+        (3, 3, vec![1, 2, 3], 3 + 2 + 2 + 2)
+    );
+    // Records at or below the flushed sequence are skipped.
+    let (replayed, seqs, _) = replay_dir(&dir, 2).unwrap();
+    assert_eq!((replayed.last_seq, seqs), (3, vec![3]));
+}
+
+#[test]
+fn bad_wals_fail_with_their_error() {
+    let good = wal_bytes(1);
+    let flip = |at: usize| {
+        let mut b = good.clone();
+        b[at] ^= 0x04;
+        b
+    };
+    let cases: Vec<(&str, Vec<(&str, Vec<u8>)>, Check)> = vec![
+        (
+            "wal-bad-magic",
+            vec![("00000000000000000001.wal", flip(2))],
+            |e| matches!(e, Error::Corruption { offset: 0, .. }),
+        ),
+        (
+            "wal-header-flip",
+            vec![("00000000000000000001.wal", flip(13))],
+            |e| matches!(e, Error::ChecksumMismatch { offset: 0, .. }),
+        ),
+        (
+            "wal-mid-flip",
+            vec![("00000000000000000001.wal", flip(24 + 8 + 20))],
+            |e| matches!(e, Error::Corruption { offset: 24, .. }),
+        ),
+        (
+            "wal-sequence-gap",
+            vec![
+                ("00000000000000000001.wal", good.clone()),
+                ("00000000000000000009.wal", wal_bytes(9)),
+            ],
+            |e| matches!(e, Error::Corruption { offset: 12, ref file, .. } if file.ends_with("00000000000000000009.wal")),
+        ),
+    ];
+    for (name, files, check) in cases {
+        let dir = vectors().join("bad/v1").join(name);
+        for (file, bytes) in files {
+            golden(&dir.join(file), || bytes);
+        }
+        let err = replay_dir(&dir, 0).expect_err(name);
+        assert!(check(&err), "{name}: unexpected error {err:?}");
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for entry in fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn golden_store_with_a_wal_recovers() {
+    let root = vectors().join("good/v1/store-wal");
+    if !root.join("MANIFEST-0000000000000001").exists() {
+        let db = Engine::open(&root).unwrap();
+        let bars = golden_bars();
+        let mut first = BarColumns::default();
+        first.extend_from(&bars, 0..700);
+        let key = SeriesKey::bar("IF2401", Exchange::CFFEX, Interval::Minute).unwrap();
+        db.save_columns(&key, &first, true).unwrap();
+        db.flush().unwrap();
+        let mut rest = BarColumns::default();
+        rest.extend_from(&bars, 690..1000);
+        db.save_columns(&key, &rest, true).unwrap();
+        db.abandon();
+    }
+    // A read-only open sees the flushed rows; a writer recovers the rest from the WAL.
+    let ro = Engine::open_read_only(&root).unwrap();
+    assert_eq!(ro.get_bar_overview().unwrap()[0].count, 700);
+    let tmp = tempfile::tempdir().unwrap();
+    copy_dir(&root, &tmp.path().join("db"));
+    let db = Engine::open(tmp.path().join("db")).unwrap();
+    assert_eq!(db.info().unwrap().memtable_rows, 310);
+    let all = db
+        .load_bar_columns(
+            "IF2401",
+            Exchange::CFFEX,
+            Interval::Minute,
+            Timestamp::MIN,
+            Timestamp::MAX,
+        )
+        .unwrap();
+    same_bits(&all, &golden_bars());
+    assert_eq!(db.get_bar_overview().unwrap()[0].count, 1000);
 }
