@@ -315,7 +315,7 @@ fn wal_bytes(first: u64) -> Vec<u8> {
     let ticks = golden_ticks();
     let bar_key = SeriesKey::bar("IF2401", Exchange::CFFEX, Interval::Minute).unwrap();
     let tick_key = SeriesKey::tick("rb2610", Exchange::SHFE).unwrap();
-    let mut part = |cols: &BarColumns, r: std::ops::Range<usize>| {
+    let part = |cols: &BarColumns, r: std::ops::Range<usize>| {
         let mut c = BarColumns::default();
         c.extend_from(cols, r);
         c
@@ -373,7 +373,8 @@ fn bad_wals_fail_with_their_error() {
         b[at] ^= 0x04;
         b
     };
-    let cases: Vec<(&str, Vec<(&str, Vec<u8>)>, Check)> = vec![
+    type Files = Vec<(&'static str, Vec<u8>)>;
+    let cases: Vec<(&str, Files, Check)> = vec![
         (
             "wal-bad-magic",
             vec![("00000000000000000001.wal", flip(2))],
