@@ -22,6 +22,7 @@
 mod checksum;
 pub mod codec;
 mod columns;
+mod compaction;
 mod db;
 mod engine;
 mod error;
@@ -37,6 +38,7 @@ pub mod wal;
 mod write;
 
 pub use columns::{BarColumns, ColumnSpec, Columns, TickColumns};
+pub use compaction::CompactStats;
 pub use db::Database;
 pub use engine::{Engine, EngineBuilder, StoreInfo, SEGMENT_EXTENSION};
 pub use error::{Error, Result};

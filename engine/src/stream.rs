@@ -92,9 +92,21 @@ impl Engine {
 
     /// For each time of `times` (ascending), whether a segment of `key` holds it.
     fn in_segments<C: Columns>(&self, key: &SeriesKey, times: &[Timestamp]) -> Result<Vec<bool>> {
-        let live = self.live_segments(key);
-        let max = live.last().map(|s| s.meta.max_ts);
         let mut out = vec![false; times.len()];
+        let max = {
+            let state = self.inner.state.read();
+            state
+                .manifest
+                .partitions
+                .get(key)
+                .and_then(|s| s.last())
+                .map(|s| s.max_ts)
+        };
+        // Appends past the stored range, the recorder's case, need no lookup.
+        if times.first().is_none_or(|t| max.is_none_or(|m| *t > m)) {
+            return Ok(out);
+        }
+        let live = self.live_segments(key);
         for (i, t) in times.iter().enumerate() {
             // Appends past the stored range, the recorder's case, need no lookup.
             if max.is_none_or(|m| *t > m) {
@@ -157,8 +169,10 @@ impl Engine {
             return Ok(());
         }
         let flushed_seq = guard.last_seq();
+        let keys: Vec<SeriesKey> = batches.iter().map(|(k, _)| k.clone()).collect();
         self.commit_batches(writer, batches, flushed_seq, true)?;
-        guard.rotate()
+        guard.rotate()?;
+        self.compact_auto(writer, &keys)
     }
 
     /// Replays the WAL into the memtables, then opens a new WAL file for appends.

@@ -290,35 +290,7 @@ impl Engine {
             self.inner.storage.create_dir(&dir)?;
             self.sync_dir(&self.data_dir())?;
         }
-        let mut edits = Vec::new();
-        let total = merged.len();
-        let mut start = 0;
-        while start < total {
-            let end = (start + self.inner.opts.segment_rows_max).min(total);
-            let id = *next_id;
-            *next_id += 1;
-            let bytes = encode_segment(id, merged.as_ref(), start..end, &self.inner.opts.segment)?;
-            let path = self.segment_path(key, id);
-            written.push(path.clone());
-            let file = self.inner.storage.create(&path)?;
-            file.write_all_at(&bytes, 0)?;
-            self.sync_file(&*file)?;
-            let t = merged.datetimes();
-            let (Some(&min_ts), Some(&max_ts)) = (t.get(start), t.get(end - 1)) else {
-                return Err(Error::InvalidArgument("empty segment".into()));
-            };
-            edits.push(Edit::Add(
-                key.clone(),
-                SegmentMeta {
-                    id,
-                    rows: (end - start) as u64,
-                    min_ts,
-                    max_ts,
-                    file_len: bytes.len() as u64,
-                },
-            ));
-            start = end;
-        }
+        let mut edits = self.write_segments(key, merged.as_ref(), next_id, written)?;
         for s in &overlapping {
             edits.push(Edit::Remove(key.clone(), s.meta.id));
         }
@@ -328,8 +300,47 @@ impl Engine {
         })
     }
 
+    /// Writes `rows` (sorted, unique) as new segment files of `key`, at most `segment_rows_max`
+    /// rows each, synced, and returns the edits that add them.
+    pub(crate) fn write_segments<C: Columns>(
+        &self,
+        key: &SeriesKey,
+        rows: &C,
+        next_id: &mut u64,
+        written: &mut Vec<std::path::PathBuf>,
+    ) -> Result<Vec<Edit>> {
+        let mut edits = Vec::new();
+        let total = rows.len();
+        let mut start = 0;
+        while start < total {
+            let end = (start + self.inner.opts.segment_rows_max).min(total);
+            let id = *next_id;
+            *next_id += 1;
+            let bytes = encode_segment(id, rows, start..end, &self.inner.opts.segment)?;
+            let path = self.segment_path(key, id);
+            written.push(path.clone());
+            let file = self.inner.storage.create(&path)?;
+            file.write_all_at(&bytes, 0)?;
+            self.sync_file(&*file)?;
+            let t = rows.datetimes();
+            let (Some(&min_ts), Some(&max_ts)) = (t.get(start), t.get(end - 1)) else {
+                return Err(Error::InvalidArgument("empty segment".into()));
+            };
+            let meta = SegmentMeta {
+                id,
+                rows: (end - start) as u64,
+                min_ts,
+                max_ts,
+                file_len: bytes.len() as u64,
+            };
+            edits.push(Edit::Add(key.clone(), meta));
+            start = end;
+        }
+        Ok(edits)
+    }
+
     /// Appends the edit to the manifest (the commit point) and publishes it in memory.
-    fn commit(
+    pub(crate) fn commit(
         &self,
         writer: &mut Writer,
         next_id: u64,
@@ -352,7 +363,7 @@ impl Engine {
 
     /// Unlinks replaced segment files, and partition directories left empty (best effort:
     /// leftovers are orphans, collected at the next open).
-    fn remove_files(&self, removed: &[Arc<LiveSegment>]) {
+    pub(crate) fn remove_files(&self, removed: &[Arc<LiveSegment>]) {
         let mut dirs = HashSet::new();
         for seg in removed {
             let _ = self.inner.storage.remove_file(&seg.path);

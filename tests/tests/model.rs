@@ -14,6 +14,7 @@ enum Op {
     Delete(usize, usize),
     Load(usize, usize, i64, i64),
     Flush,
+    Compact,
     Reopen,
     /// Drop the handle without flushing, as a killed process: stream saves come back from the WAL.
     Crash,
@@ -32,6 +33,7 @@ fn op() -> impl Strategy<Value = Op> {
         1 => (0..SYMBOLS.len(), 0..INTERVALS.len()).prop_map(|(s, i)| Op::Delete(s, i)),
         2 => (0..SYMBOLS.len(), 0..INTERVALS.len(), -60i64..260, -60i64..260).prop_map(|(s, i, a, b)| Op::Load(s, i, a, b)),
         1 => Just(Op::Flush),
+        1 => Just(Op::Compact),
         1 => Just(Op::Reopen),
         1 => Just(Op::Crash),
     ]
@@ -98,6 +100,9 @@ proptest! {
                 Op::Flush => {
                     db.flush().unwrap();
                     prop_assert_eq!(db.info().unwrap().memtable_rows, 0);
+                }
+                Op::Compact => {
+                    db.compact().unwrap();
                 }
                 Op::Reopen => {
                     drop(db);

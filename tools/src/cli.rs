@@ -45,6 +45,16 @@ pub enum Command {
     Record(RecordArgs),
     /// Write every memtable into segments.
     Flush,
+    /// Merge runs of small adjacent segments into large ones.
+    Compact(CompactArgs),
+}
+
+/// Options of `compact`.
+#[derive(Debug, Args)]
+pub struct CompactArgs {
+    /// Only series of this symbol.
+    #[arg(long)]
+    pub symbol: Option<String>,
 }
 
 /// Input formats of `record`.

@@ -98,13 +98,18 @@ pub fn header(first_seq: u64) -> Vec<u8> {
 /// The framed record: length, CRC over (the file's first sequence, length, payload), payload.
 /// Binding the file's first sequence into the CRC makes a record copied from another file fail.
 pub fn frame(first_seq: u64, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(FRAME_LEN + payload.len());
+    frame_into(first_seq, payload, &mut out);
+    out
+}
+
+/// Appends the framed record to `out`.
+fn frame_into(first_seq: u64, payload: &[u8], out: &mut Vec<u8>) {
     let len = (payload.len() as u32).to_le_bytes();
     let c = crc(SALT_WAL_RECORD, &[&first_seq.to_le_bytes(), &len, payload]);
-    let mut out = Vec::with_capacity(FRAME_LEN + payload.len());
     out.extend_from_slice(&len);
     out.extend_from_slice(&c.to_le_bytes());
     out.extend_from_slice(payload);
-    out
 }
 
 #[derive(Debug)]
@@ -227,8 +232,7 @@ impl Wal {
             )));
         }
         let first_seq = guard.inner.first_seq;
-        let framed = frame(first_seq, &payload);
-        guard.inner.buf.extend_from_slice(&framed);
+        frame_into(first_seq, &payload, &mut guard.inner.buf);
         guard.inner.last_seq = seq;
         apply(&mut guard, prepared);
         match self.policy {

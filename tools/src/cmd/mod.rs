@@ -22,6 +22,24 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Import(a) => write::import(&cli, a),
         Command::Delete(a) => write::delete(&cli, a),
         Command::Record(a) => record::run(&cli, a),
+        Command::Compact(a) => {
+            let db = open_existing_write(&cli)?;
+            let stats =
+                db.compact_matching(|k| a.symbol.as_deref().is_none_or(|s| &**k.symbol() == s))?;
+            if cli.json {
+                println!(
+                    "{}",
+                    serde_json::json!({"type": "compact", "segments_in": stats.segments_in,
+                                       "segments_out": stats.segments_out, "rows": stats.rows})
+                );
+            } else {
+                println!(
+                    "merged {} segments into {} ({} rows)",
+                    stats.segments_in, stats.segments_out, stats.rows
+                );
+            }
+            Ok(())
+        }
         Command::Flush => {
             let db = open_existing_write(&cli)?;
             db.flush()?;
