@@ -7,7 +7,9 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use tickvault::{sample, Columns, Database, Engine, Exchange, SeriesKey, SyncPolicy, TickData, TickColumns};
+use tickvault::{
+    sample, Columns, Database, Engine, Exchange, SeriesKey, SyncPolicy, TickColumns, TickData,
+};
 use tickvault_benches::SqliteTicks;
 
 fn ticks(n: usize) -> Vec<TickData> {
@@ -17,7 +19,10 @@ fn ticks(n: usize) -> Vec<TickData> {
 }
 
 fn open(dir: &tempfile::TempDir, policy: SyncPolicy) -> Engine {
-    Engine::builder(dir.path().join("db")).wal_sync(policy).open().unwrap()
+    Engine::builder(dir.path().join("db"))
+        .wal_sync(policy)
+        .open()
+        .unwrap()
 }
 
 fn single_tick_appends(c: &mut Criterion) {
@@ -94,10 +99,18 @@ fn group_commit(c: &mut Criterion) {
         let per_thread = 400 / threads.min(4);
         g.throughput(Throughput::Elements((threads * per_thread) as u64));
         g.bench_function(format!("tickvault_{threads}_threads"), |b| {
-            b.iter_custom(|iters| (0..iters).map(|_| run_tickvault(threads, per_thread, &rows)).sum())
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| run_tickvault(threads, per_thread, &rows))
+                    .sum()
+            })
         });
         g.bench_function(format!("sqlite_wal_full_{threads}_threads"), |b| {
-            b.iter_custom(|iters| (0..iters).map(|_| run_sqlite(threads, per_thread, &rows)).sum())
+            b.iter_custom(|iters| {
+                (0..iters)
+                    .map(|_| run_sqlite(threads, per_thread, &rows))
+                    .sum()
+            })
         });
     }
     g.finish();
@@ -131,7 +144,11 @@ fn recovery(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path().join("db");
     {
-        let db = Engine::builder(&root).wal_sync(SyncPolicy::None).memtable_bytes_max(usize::MAX).open().unwrap();
+        let db = Engine::builder(&root)
+            .wal_sync(SyncPolicy::None)
+            .memtable_bytes_max(usize::MAX)
+            .open()
+            .unwrap();
         let cols = sample::ticks(N, 9, "螺纹钢2610");
         let key = SeriesKey::tick("rb2610", Exchange::SHFE).unwrap();
         for start in (0..N).step_by(1000) {
@@ -146,7 +163,10 @@ fn recovery(c: &mut Criterion) {
     g.throughput(Throughput::Elements(N as u64));
     g.bench_function("open_with_1m_unflushed_ticks", |b| {
         b.iter(|| {
-            let db = Engine::builder(&root).memtable_bytes_max(usize::MAX).open().unwrap();
+            let db = Engine::builder(&root)
+                .memtable_bytes_max(usize::MAX)
+                .open()
+                .unwrap();
             black_box(db.info().unwrap().memtable_rows);
             db.abandon();
         })
@@ -154,5 +174,11 @@ fn recovery(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, single_tick_appends, group_commit, append_latency, recovery);
+criterion_group!(
+    benches,
+    single_tick_appends,
+    group_commit,
+    append_latency,
+    recovery
+);
 criterion_main!(benches);

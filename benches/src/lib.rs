@@ -63,13 +63,42 @@ impl SqliteTicks {
                    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"#,
             )?;
             stmt.execute(rusqlite::params![
-                &*t.symbol, t.exchange.as_str(), datetime_text(t.datetime), &*t.name, t.volume, t.turnover,
-                t.open_interest, t.last_price, t.last_volume, t.limit_up, t.limit_down, t.open_price,
-                t.high_price, t.low_price, t.pre_close, t.bid_price_1, t.bid_price_2, t.bid_price_3,
-                t.bid_price_4, t.bid_price_5, t.ask_price_1, t.ask_price_2, t.ask_price_3, t.ask_price_4,
-                t.ask_price_5, t.bid_volume_1, t.bid_volume_2, t.bid_volume_3, t.bid_volume_4,
-                t.bid_volume_5, t.ask_volume_1, t.ask_volume_2, t.ask_volume_3, t.ask_volume_4,
-                t.ask_volume_5, t.localtime.map(datetime_text)
+                &*t.symbol,
+                t.exchange.as_str(),
+                datetime_text(t.datetime),
+                &*t.name,
+                t.volume,
+                t.turnover,
+                t.open_interest,
+                t.last_price,
+                t.last_volume,
+                t.limit_up,
+                t.limit_down,
+                t.open_price,
+                t.high_price,
+                t.low_price,
+                t.pre_close,
+                t.bid_price_1,
+                t.bid_price_2,
+                t.bid_price_3,
+                t.bid_price_4,
+                t.bid_price_5,
+                t.ask_price_1,
+                t.ask_price_2,
+                t.ask_price_3,
+                t.ask_price_4,
+                t.ask_price_5,
+                t.bid_volume_1,
+                t.bid_volume_2,
+                t.bid_volume_3,
+                t.bid_volume_4,
+                t.bid_volume_5,
+                t.ask_volume_1,
+                t.ask_volume_2,
+                t.ask_volume_3,
+                t.ask_volume_4,
+                t.ask_volume_5,
+                t.localtime.map(datetime_text)
             ])?;
         }
         tx.commit()
@@ -77,7 +106,8 @@ impl SqliteTicks {
 
     /// Number of ticks stored.
     pub fn count(&self) -> rusqlite::Result<u64> {
-        self.conn.query_row(r#"SELECT COUNT(*) FROM "dbtickdata""#, [], |r| r.get(0))
+        self.conn
+            .query_row(r#"SELECT COUNT(*) FROM "dbtickdata""#, [], |r| r.get(0))
     }
 }
 

@@ -102,7 +102,10 @@ fn rows<C: Columns>(pieces: &[Piece], key: &SeriesKey) -> Result<Vec<C::Row>> {
             },
             |task, i| {
                 let start = offsets.get(task.piece).copied().unwrap_or(usize::MAX);
-                let end = offsets.get(task.piece.wrapping_add(1)).copied().unwrap_or(0);
+                let end = offsets
+                    .get(task.piece.wrapping_add(1))
+                    .copied()
+                    .unwrap_or(0);
                 if !(start <= i && i < end) {
                     task.piece = offsets.partition_point(|&o| o <= i) - 1;
                     let piece = pieces.get(task.piece..task.piece + 1).unwrap_or(&[]);

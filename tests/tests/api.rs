@@ -602,12 +602,17 @@ fn a_foreign_directory_is_not_turned_into_a_store() {
 #[test]
 fn large_row_loads_take_the_parallel_path_and_match_columns() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Engine::builder(dir.path().join("db")).block_rows(1000).open().unwrap();
+    let db = Engine::builder(dir.path().join("db"))
+        .block_rows(1000)
+        .open()
+        .unwrap();
     let cols = tickvault::sample::bars(100_000, 12);
     db.save_bar_columns("x", Exchange::SSE, MIN, &cols).unwrap();
     let key = SeriesKey::bar("x", Exchange::SSE, MIN).unwrap();
     for (a, b) in [(0usize, 99_999usize), (1_234, 87_654)] {
-        let rows = db.load_bar_data("x", Exchange::SSE, MIN, cols.datetime[a], cols.datetime[b]).unwrap();
+        let rows = db
+            .load_bar_data("x", Exchange::SSE, MIN, cols.datetime[a], cols.datetime[b])
+            .unwrap();
         assert_eq!(rows.len(), b - a + 1);
         for (i, r) in rows.iter().enumerate() {
             assert_eq!(*r, cols.row(a + i, &key), "row {}", a + i);

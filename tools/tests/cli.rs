@@ -334,16 +334,39 @@ fn a_closed_pipe_is_not_an_error() {
     ok(&db, &["demo", "--bars", "50000", "--ticks", "10"]);
     for json in [false, true] {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_tickvault"));
-        cmd.arg("--db").arg(&db).args(["load", "--symbol", "IF9999", "--exchange", "CFFEX", "--interval", "1m"]);
+        cmd.arg("--db").arg(&db).args([
+            "load",
+            "--symbol",
+            "IF9999",
+            "--exchange",
+            "CFFEX",
+            "--interval",
+            "1m",
+        ]);
         if json {
             cmd.arg("--json");
         }
-        let mut child = cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
         let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
         assert!(!first.is_empty());
         let out = child.wait_with_output().unwrap();
-        assert_eq!(out.status.code(), Some(0), "json {json}: {}", String::from_utf8_lossy(&out.stderr));
-        assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "json {json}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
