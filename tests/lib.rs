@@ -1,4 +1,6 @@
-//! Shared helpers for the integration tests: row builders and a reference model.
+//! Shared helpers for the integration tests: row builders, a reference model, and `SimFs`.
+
+pub mod simfs;
 
 use std::collections::BTreeMap;
 

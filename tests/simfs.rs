@@ -1,0 +1,371 @@
+//! `SimFs`: an in-memory storage for crash tests.
+//!
+//! Every file has a volatile content (what reads see) and a durable one (what survives a crash);
+//! every directory has volatile and durable entries. `sync` makes a file's content durable,
+//! `sync_dir` a directory's entries. The mutating operations are counted; with `crash_at(k)` the
+//! k-th one and every later call fail as if the machine stopped. `crash_image` is the disk after
+//! that power cut: only durable entries, with their durable content.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use tickvault::io::{ByteView, DirEntry, LockGuard, Storage, StorageFile};
+use tickvault::{Error, Result};
+
+#[derive(Debug, Default, Clone)]
+struct Node {
+    volatile: Vec<u8>,
+    durable: Vec<u8>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Contents by path, kept while the path is live or durable.
+    files: BTreeMap<PathBuf, Node>,
+    /// File entries that exist now (what reads and listings see).
+    live: BTreeSet<PathBuf>,
+    /// File entries that exist durably (their directory was synced after they changed).
+    durable_files: BTreeSet<PathBuf>,
+    /// Directories that exist now / durably.
+    dirs: BTreeSet<PathBuf>,
+    durable_dirs: BTreeSet<PathBuf>,
+    ops: u64,
+    crash_at: Option<u64>,
+}
+
+/// The simulated file system; clones share one disk.
+#[derive(Debug, Clone, Default)]
+pub struct SimFs {
+    state: Arc<Mutex<State>>,
+}
+
+fn crashed(path: &Path) -> Error {
+    Error::io(path, std::io::Error::other("simulated crash"))
+}
+
+fn not_found(path: &Path) -> Error {
+    Error::io(
+        path,
+        std::io::Error::new(std::io::ErrorKind::NotFound, "no such file"),
+    )
+}
+
+impl State {
+    /// Counts a mutating operation; errors from the crash point on.
+    fn step(&mut self, path: &Path) -> Result<()> {
+        self.ops += 1;
+        match self.crash_at {
+            Some(k) if self.ops >= k => Err(crashed(path)),
+            _ => Ok(()),
+        }
+    }
+
+    fn is_dir(&self, path: &Path) -> bool {
+        path.parent().is_none() || self.dirs.contains(path)
+    }
+
+    /// Drops contents no entry refers to any more.
+    fn collect(&mut self) {
+        let (live, durable) = (&self.live, &self.durable_files);
+        self.files
+            .retain(|p, _| live.contains(p) || durable.contains(p));
+    }
+}
+
+impl SimFs {
+    /// An empty disk.
+    pub fn new() -> Self {
+        SimFs::default()
+    }
+
+    /// Fails the `k`-th mutating operation from now on, and every one after it.
+    pub fn crash_at(&self, k: u64) {
+        let mut s = self.state.lock();
+        let now = s.ops;
+        s.crash_at = Some(now + k);
+    }
+
+    /// Mutating operations so far.
+    pub fn ops(&self) -> u64 {
+        self.state.lock().ops
+    }
+
+    /// The disk after a power cut now: durable entries with their durable content.
+    pub fn crash_image(&self) -> SimFs {
+        let s = self.state.lock();
+        let alive = |p: &Path| {
+            p.ancestors()
+                .skip(1)
+                .all(|a| a.parent().is_none() || s.durable_dirs.contains(a))
+        };
+        let dirs: BTreeSet<PathBuf> = s
+            .durable_dirs
+            .iter()
+            .filter(|d| alive(d))
+            .cloned()
+            .collect();
+        let files: BTreeMap<PathBuf, Node> = s
+            .durable_files
+            .iter()
+            .filter(|p| alive(p))
+            .map(|p| {
+                let durable = s
+                    .files
+                    .get(p)
+                    .map(|n| n.durable.clone())
+                    .unwrap_or_default();
+                (
+                    p.clone(),
+                    Node {
+                        volatile: durable.clone(),
+                        durable,
+                    },
+                )
+            })
+            .collect();
+        SimFs {
+            state: Arc::new(Mutex::new(State {
+                live: files.keys().cloned().collect(),
+                durable_files: files.keys().cloned().collect(),
+                files,
+                durable_dirs: dirs.clone(),
+                dirs,
+                ops: 0,
+                crash_at: None,
+            })),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct SimFile {
+    fs: SimFs,
+    path: PathBuf,
+}
+
+impl StorageFile for SimFile {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
+        let s = self.fs.state.lock();
+        let node = s
+            .files
+            .get(&self.path)
+            .ok_or_else(|| not_found(&self.path))?;
+        let src = node
+            .volatile
+            .get(offset as usize..offset as usize + buf.len())
+            .ok_or_else(|| {
+                Error::io(
+                    &self.path,
+                    std::io::Error::from(std::io::ErrorKind::UnexpectedEof),
+                )
+            })?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+
+    fn write_all_at(&self, buf: &[u8], offset: u64) -> Result<()> {
+        let mut s = self.fs.state.lock();
+        s.step(&self.path)?;
+        let node = s
+            .files
+            .get_mut(&self.path)
+            .ok_or_else(|| not_found(&self.path))?;
+        let end = offset as usize + buf.len();
+        if node.volatile.len() < end {
+            node.volatile.resize(end, 0);
+        }
+        node.volatile[offset as usize..end].copy_from_slice(buf);
+        Ok(())
+    }
+
+    fn set_len(&self, len: u64) -> Result<()> {
+        let mut s = self.fs.state.lock();
+        s.step(&self.path)?;
+        let node = s
+            .files
+            .get_mut(&self.path)
+            .ok_or_else(|| not_found(&self.path))?;
+        node.volatile.resize(len as usize, 0);
+        Ok(())
+    }
+
+    fn size(&self) -> Result<u64> {
+        let s = self.fs.state.lock();
+        Ok(s.files
+            .get(&self.path)
+            .ok_or_else(|| not_found(&self.path))?
+            .volatile
+            .len() as u64)
+    }
+
+    fn sync(&self) -> Result<()> {
+        let mut s = self.fs.state.lock();
+        s.step(&self.path)?;
+        let node = s
+            .files
+            .get_mut(&self.path)
+            .ok_or_else(|| not_found(&self.path))?;
+        node.durable = node.volatile.clone();
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct SimLock;
+
+impl LockGuard for SimLock {}
+
+impl Storage for SimFs {
+    fn create(&self, path: &Path) -> Result<Box<dyn StorageFile>> {
+        let mut s = self.state.lock();
+        s.step(path)?;
+        if !path.parent().is_some_and(|p| s.is_dir(p)) {
+            return Err(not_found(path));
+        }
+        s.live.insert(path.to_path_buf());
+        s.files
+            .entry(path.to_path_buf())
+            .or_default()
+            .volatile
+            .clear();
+        Ok(Box::new(SimFile {
+            fs: self.clone(),
+            path: path.to_path_buf(),
+        }))
+    }
+
+    fn open(&self, path: &Path, _write: bool) -> Result<Box<dyn StorageFile>> {
+        let s = self.state.lock();
+        if !s.live.contains(path) {
+            return Err(not_found(path));
+        }
+        Ok(Box::new(SimFile {
+            fs: self.clone(),
+            path: path.to_path_buf(),
+        }))
+    }
+
+    fn map_readonly(&self, path: &Path) -> Result<ByteView> {
+        Ok(ByteView::from_vec(self.read_all(path)?))
+    }
+
+    fn read_all(&self, path: &Path) -> Result<Vec<u8>> {
+        let s = self.state.lock();
+        if !s.live.contains(path) {
+            return Err(not_found(path));
+        }
+        Ok(s.files
+            .get(path)
+            .map(|n| n.volatile.clone())
+            .unwrap_or_default())
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> Result<()> {
+        let mut s = self.state.lock();
+        s.step(from)?;
+        if !s.live.remove(from) {
+            return Err(not_found(from));
+        }
+        let volatile = s
+            .files
+            .get(from)
+            .map(|n| n.volatile.clone())
+            .unwrap_or_default();
+        s.live.insert(to.to_path_buf());
+        s.files.entry(to.to_path_buf()).or_default().volatile = volatile;
+        s.collect();
+        Ok(())
+    }
+
+    fn remove_file(&self, path: &Path) -> Result<()> {
+        let mut s = self.state.lock();
+        s.step(path)?;
+        if !s.live.remove(path) {
+            return Err(not_found(path));
+        }
+        s.collect();
+        Ok(())
+    }
+
+    fn remove_dir(&self, path: &Path) -> Result<()> {
+        let mut s = self.state.lock();
+        s.step(path)?;
+        if s.live.iter().any(|f| f.starts_with(path))
+            || s.dirs.iter().any(|d| d.parent() == Some(path))
+        {
+            return Err(Error::io(
+                path,
+                std::io::Error::other("directory not empty"),
+            ));
+        }
+        s.dirs.remove(path);
+        Ok(())
+    }
+
+    fn create_dir(&self, path: &Path) -> Result<()> {
+        let mut s = self.state.lock();
+        s.step(path)?;
+        if !path.parent().is_some_and(|p| s.is_dir(p)) {
+            return Err(not_found(path));
+        }
+        s.dirs.insert(path.to_path_buf());
+        Ok(())
+    }
+
+    fn sync_dir(&self, path: &Path) -> Result<()> {
+        let mut s = self.state.lock();
+        s.step(path)?;
+        let child = |p: &Path| p.parent() == Some(path);
+        let live: Vec<PathBuf> = s.live.iter().filter(|p| child(p)).cloned().collect();
+        s.durable_files.retain(|p| !child(p));
+        s.durable_files.extend(live);
+        let dirs: Vec<PathBuf> = s.dirs.iter().filter(|p| child(p)).cloned().collect();
+        s.durable_dirs.retain(|p| !child(p));
+        s.durable_dirs.extend(dirs);
+        s.collect();
+        Ok(())
+    }
+
+    fn list_dir(&self, path: &Path) -> Result<Vec<DirEntry>> {
+        let s = self.state.lock();
+        if !s.is_dir(path) {
+            return Err(not_found(path));
+        }
+        let files = s
+            .live
+            .iter()
+            .filter(|p| p.parent() == Some(path))
+            .map(|p| DirEntry {
+                name: name(p),
+                is_dir: false,
+            });
+        let dirs = s
+            .dirs
+            .iter()
+            .filter(|p| p.parent() == Some(path))
+            .map(|p| DirEntry {
+                name: name(p),
+                is_dir: true,
+            });
+        let mut out: Vec<DirEntry> = files.chain(dirs).collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
+    }
+
+    fn exists(&self, path: &Path) -> Result<bool> {
+        let s = self.state.lock();
+        Ok(s.is_dir(path) || s.live.contains(path))
+    }
+
+    fn lock_exclusive(&self, _path: &Path) -> Result<Box<dyn LockGuard>> {
+        Ok(Box::new(SimLock))
+    }
+}
+
+fn name(p: &Path) -> String {
+    p.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
