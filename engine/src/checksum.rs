@@ -19,6 +19,9 @@ pub const SALT_WAL_HEADER: u32 = 0x5456_5706;
 /// Salt of a WAL record.
 pub const SALT_WAL_RECORD: u32 = 0x5456_4C07;
 
+/// Salt of the store options file.
+pub const SALT_OPTIONS: u32 = 0x5456_4F08;
+
 /// The CRC32 of the concatenation of `parts`, started from `salt`.
 pub fn crc(salt: u32, parts: &[&[u8]]) -> u32 {
     let mut h = crc32fast::Hasher::new_with_initial(salt);

@@ -72,7 +72,12 @@ impl Database for Engine {
                 }
                 Ok((
                     key,
-                    crate::write::rows_to_columns::<BarColumns>(bars, idx, |b| b.datetime),
+                    crate::write::rows_to_columns::<BarColumns>(
+                        bars,
+                        idx,
+                        |b| b.datetime,
+                        crate::write::Dedup::LastWins,
+                    ),
                 ))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -88,9 +93,10 @@ impl Database for Engine {
             .into_iter()
             .map(|((symbol, exchange), idx)| {
                 let key = SeriesKey::new(symbol.into(), exchange, Interval::Tick)?;
+                let dedup = self.dedup(&key);
                 Ok((
                     key,
-                    crate::write::rows_to_columns::<TickColumns>(ticks, idx, |t| t.datetime),
+                    crate::write::rows_to_columns::<TickColumns>(ticks, idx, |t| t.datetime, dedup),
                 ))
             })
             .collect::<Result<Vec<_>>>()?;

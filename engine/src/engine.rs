@@ -21,6 +21,7 @@ use crate::memtable::MemPart;
 use crate::model::{SeriesKey, SeriesKind, Timestamp};
 use crate::segment::{Segment, WriteOptions};
 use crate::wal::{SyncPolicy, Wal};
+use crate::write::Dedup;
 
 /// File extension of segment files.
 pub const SEGMENT_EXTENSION: &str = "seg";
@@ -51,6 +52,7 @@ pub(crate) struct Options {
     pub sync: SyncPolicy,
     pub memtable_bytes_max: usize,
     pub memtable_age_max: Duration,
+    pub keep_same_time_ticks: Option<bool>,
 }
 
 /// Builds an [`Engine`] with options other than the defaults.
@@ -119,6 +121,15 @@ impl EngineBuilder {
         self
     }
 
+    /// For a new store: keep every tick that shares a timestamp with another of its series, in
+    /// arrival order, instead of letting the last one replace the others (vn.py's behaviour, the
+    /// default). Exchanges that stamp ticks with whole seconds (CZCE) need it. The choice is
+    /// recorded in the store; asking an existing store for the other one is an error.
+    pub fn keep_same_time_ticks(mut self, yes: bool) -> Self {
+        self.opts.keep_same_time_ticks = Some(yes);
+        self
+    }
+
     /// Uses `storage` for every file operation (default: the real file system).
     pub fn storage(mut self, storage: Arc<dyn Storage>) -> Self {
         self.opts.storage = Some(storage);
@@ -176,6 +187,8 @@ pub(crate) struct Inner {
     pub wal: OnceLock<Arc<Wal>>,
     /// Set by `abandon`: the last handle does not flush on drop.
     pub abandoned: AtomicBool,
+    /// The store keeps ticks that share a time (recorded in `OPTIONS`).
+    pub keep_same_time_ticks: bool,
 }
 
 /// An open store. Cheap to clone; clones share one store handle.
@@ -232,6 +245,7 @@ impl Engine {
                 sync: SyncPolicy::EveryCommit,
                 memtable_bytes_max: 64 << 20,
                 memtable_age_max: Duration::from_secs(300),
+                keep_same_time_ticks: None,
             },
         }
     }
@@ -262,9 +276,22 @@ impl Engine {
                 storage.create_dir(&data)?;
                 storage.sync_dir(&root)?;
             }
+            if !has_manifest(&*storage, &root)? {
+                write_options(&*storage, &root, opts.keep_same_time_ticks.unwrap_or(false))?;
+            }
             let (log, state) = ManifestLog::open(storage.clone(), &root)?;
             (state, Some(Writer { log, _lock: lock }), None)
         };
+        let keep_same_time_ticks = read_options(&*storage, &root)?;
+        if let Some(wanted) = opts
+            .keep_same_time_ticks
+            .filter(|w| *w != keep_same_time_ticks)
+        {
+            return Err(Error::InvalidArgument(format!(
+                "{} was created with keep_same_time_ticks = {keep_same_time_ticks}, not {wanted}",
+                root.display()
+            )));
+        }
         let inner = Inner {
             root,
             storage,
@@ -275,6 +302,7 @@ impl Engine {
             poisoned: Arc::new(AtomicBool::new(false)),
             wal: OnceLock::new(),
             abandoned: AtomicBool::new(false),
+            keep_same_time_ticks,
         };
         let engine = Engine {
             inner: Arc::new(inner),
@@ -347,6 +375,20 @@ impl Engine {
                 .or_else(|e| if e.is_not_found() { Ok(()) } else { Err(e) })?;
         }
         storage.sync_dir(&data)
+    }
+
+    /// How rows of `key` that share a time are kept.
+    pub(crate) fn dedup(&self, key: &SeriesKey) -> Dedup {
+        if key.kind() == SeriesKind::Tick && self.inner.keep_same_time_ticks {
+            Dedup::KeepAll
+        } else {
+            Dedup::LastWins
+        }
+    }
+
+    /// Whether this store keeps ticks that share a timestamp.
+    pub fn keeps_same_time_ticks(&self) -> bool {
+        self.inner.keep_same_time_ticks
     }
 
     /// Drops this handle as a killed process would: memtables are not flushed, so reopening
@@ -581,7 +623,7 @@ fn check_root(storage: &dyn Storage, root: &Path, create: bool) -> Result<()> {
     if !create {
         return Err(no_store(root));
     }
-    let ours = |name: &str| name == LOCK_FILE || name == DATA_DIR;
+    let ours = |name: &str| name == LOCK_FILE || name == DATA_DIR || name == OPTIONS_FILE;
     if let Some(other) = entries.iter().find(|e| !ours(&e.name)) {
         return Err(Error::InvalidArgument(format!(
             "{} is not a tickvault store and is not empty (it holds {:?}); choose an empty or new directory",
@@ -590,6 +632,81 @@ fn check_root(storage: &dyn Storage, root: &Path, create: bool) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The store options file: written once, before the first manifest (FORMAT.md, "Options").
+const OPTIONS_FILE: &str = "OPTIONS";
+const OPTIONS_MAGIC: [u8; 8] = *b"\x89TVO\r\n\x1a\n";
+const OPTION_KEEP_SAME_TIME_TICKS: u64 = 1;
+
+fn has_manifest(storage: &dyn Storage, root: &Path) -> Result<bool> {
+    Ok(storage
+        .list_dir(root)?
+        .iter()
+        .any(|e| e.name.starts_with(crate::manifest::MANIFEST_PREFIX)))
+}
+
+fn write_options(storage: &dyn Storage, root: &Path, keep_same_time_ticks: bool) -> Result<()> {
+    let flags = if keep_same_time_ticks {
+        OPTION_KEEP_SAME_TIME_TICKS
+    } else {
+        0
+    };
+    let mut bytes = Vec::with_capacity(24);
+    bytes.extend_from_slice(&OPTIONS_MAGIC);
+    bytes.extend_from_slice(&1u16.to_le_bytes());
+    bytes.extend_from_slice(&0u16.to_le_bytes());
+    bytes.extend_from_slice(&flags.to_le_bytes());
+    let c = crate::checksum::crc(crate::checksum::SALT_OPTIONS, &[&bytes]);
+    bytes.extend_from_slice(&c.to_le_bytes());
+    let path = root.join(OPTIONS_FILE);
+    let file = storage.create(&path)?;
+    file.write_all_at(&bytes, 0)?;
+    file.sync()?;
+    storage.sync_dir(root)
+}
+
+/// Whether the store keeps ticks that share a time; a store without `OPTIONS` does not.
+fn read_options(storage: &dyn Storage, root: &Path) -> Result<bool> {
+    let path = root.join(OPTIONS_FILE);
+    let bytes = match storage.read_all(&path) {
+        Ok(b) => b,
+        Err(e) if e.is_not_found() => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    let mut c = crate::codec::cursor::Cursor::new(&bytes);
+    let bad = |what: &str| Error::corruption(&path, 0, what);
+    let magic = c.array::<8>().ok_or_else(|| bad("truncated options"))?;
+    let version = c.u16().ok_or_else(|| bad("truncated options"))?;
+    let _reserved = c.u16();
+    let flags = c.u64().ok_or_else(|| bad("truncated options"))?;
+    let stored = c.u32().ok_or_else(|| bad("truncated options"))?;
+    if magic != OPTIONS_MAGIC {
+        return Err(bad("bad magic bytes: not a tickvault options file"));
+    }
+    let actual = crate::checksum::crc(
+        crate::checksum::SALT_OPTIONS,
+        &[bytes.get(..20).unwrap_or(&[])],
+    );
+    if actual != stored {
+        return Err(Error::ChecksumMismatch {
+            file: path,
+            offset: 0,
+            expected: stored,
+            actual,
+        });
+    }
+    if version != 1 {
+        return Err(Error::UnsupportedVersion {
+            file: path,
+            found: version,
+            supported: 1,
+        });
+    }
+    if flags & !OPTION_KEEP_SAME_TIME_TICKS != 0 {
+        return Err(bad("unknown option flags: written by a newer tickvault"));
+    }
+    Ok(flags & OPTION_KEEP_SAME_TIME_TICKS != 0)
 }
 
 fn create_dir_all(storage: &dyn Storage, path: &Path) -> Result<()> {

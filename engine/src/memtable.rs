@@ -16,18 +16,22 @@ use crate::write::Batch;
 #[derive(Debug, Clone)]
 pub(crate) struct Memtable<C> {
     rows: C,
-    index: BTreeMap<Timestamp, usize>,
+    /// (time, arrival number) to row position; the arrival number is 0 unless `keep_all`.
+    index: BTreeMap<(Timestamp, u64), usize>,
     new_keys: u64,
     created: Instant,
+    /// Rows that share a time are all kept, in arrival order (no row is ever replaced).
+    keep_all: bool,
 }
 
 impl<C: Columns> Memtable<C> {
-    pub fn new() -> Self {
+    pub fn new(keep_all: bool) -> Self {
         Memtable {
             rows: C::default(),
             index: BTreeMap::new(),
             new_keys: 0,
             created: Instant::now(),
+            keep_all,
         }
     }
 
@@ -35,10 +39,15 @@ impl<C: Columns> Memtable<C> {
     /// a segment of the series.
     pub fn insert(&mut self, batch: &C, in_segments: &[bool]) {
         for (i, t) in batch.datetimes().iter().enumerate() {
-            match self.index.get(t) {
+            let arrival = if self.keep_all {
+                self.rows.len() as u64
+            } else {
+                0
+            };
+            match self.index.get(&(*t, arrival)) {
                 Some(&at) => self.rows.set_from(at, batch, i),
                 None => {
-                    self.index.insert(*t, self.rows.len());
+                    self.index.insert((*t, arrival), self.rows.len());
                     self.rows.push_from(batch, i);
                     if !in_segments.get(i).copied().unwrap_or(false) {
                         self.new_keys += 1;
@@ -52,7 +61,11 @@ impl<C: Columns> Memtable<C> {
     pub fn range(&self, start: Timestamp, end: Timestamp) -> C {
         let mut out = C::default();
         if start <= end {
-            for &at in self.index.range(start..=end).map(|(_, at)| at) {
+            for &at in self
+                .index
+                .range((start, 0)..=(end, u64::MAX))
+                .map(|(_, at)| at)
+            {
                 out.push_from(&self.rows, at);
             }
         }
@@ -71,7 +84,10 @@ impl<C: Columns> Memtable<C> {
 
     /// First and last time.
     pub fn bounds(&self) -> Option<(Timestamp, Timestamp)> {
-        Some((*self.index.keys().next()?, *self.index.keys().next_back()?))
+        Some((
+            self.index.keys().next()?.0,
+            self.index.keys().next_back()?.0,
+        ))
     }
 
     /// Approximate heap bytes.
@@ -155,7 +171,7 @@ mod tests {
 
     #[test]
     fn replaces_in_place_and_counts_new_keys() {
-        let mut m = Memtable::<BarColumns>::new();
+        let mut m = Memtable::<BarColumns>::new(false);
         m.insert(&bars(&[5, 7, 9], 1.0), &[false, true, false]);
         m.insert(&bars(&[1, 7], 2.0), &[false, true]);
         assert_eq!(m.len(), 4);
@@ -173,5 +189,11 @@ mod tests {
         assert!(m
             .range(Timestamp::from_ns(9), Timestamp::from_ns(1))
             .is_empty());
+        let mut all = Memtable::<BarColumns>::new(true);
+        all.insert(&bars(&[5, 7], 1.0), &[false, false]);
+        all.insert(&bars(&[5], 2.0), &[false]);
+        assert_eq!((all.len(), all.new_keys()), (3, 3));
+        let five = all.range(Timestamp::from_ns(5), Timestamp::from_ns(5));
+        assert_eq!(five.close_price, [1.0, 2.0]);
     }
 }

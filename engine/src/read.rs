@@ -12,7 +12,7 @@ use crate::engine::{Engine, LiveSegment};
 use crate::error::Result;
 use crate::model::{Exchange, Interval, SeriesKey, Timestamp};
 use crate::segment::Segment;
-use crate::write::merge;
+use crate::write::{merge, Dedup};
 
 /// Loads at least this many rows decode their columns in parallel.
 const PARALLEL_ROWS_MIN: usize = 32 * 1024;
@@ -188,7 +188,7 @@ impl Engine {
         Ok(if mem.is_empty() {
             stored
         } else {
-            merge(&stored, &mem)
+            merge(&stored, &mem, self.dedup(key))
         })
     }
 
@@ -208,7 +208,7 @@ impl Engine {
             return rows::<C>(&plan(&segs, start, end)?, key);
         }
         let stored: C = decode(&plan(&segs, start, end)?)?;
-        let all = merge(&stored, &mem);
+        let all = merge(&stored, &mem, self.dedup(key));
         Ok((0..all.len()).map(|i| all.row(i, key)).collect())
     }
 
@@ -229,7 +229,7 @@ impl Engine {
         let segs = self.segments_in::<C>(key, start, end)?;
         decode_into(&plan(&segs, start, end)?, out)?;
         if !mem.is_empty() {
-            *out = merge(out, &mem);
+            *out = merge(out, &mem, self.dedup(key));
         }
         Ok(())
     }
@@ -282,6 +282,7 @@ impl Engine {
             start,
             end,
             batch_rows: batch_rows.max(1),
+            dedup: self.dedup(key),
             _kind: std::marker::PhantomData,
         })
     }
@@ -299,6 +300,7 @@ pub struct Scan<C> {
     start: Timestamp,
     end: Timestamp,
     batch_rows: usize,
+    dedup: Dedup,
     _kind: std::marker::PhantomData<C>,
 }
 
@@ -388,7 +390,7 @@ impl<C: Columns> Iterator for Scan<C> {
             (true, true) => None,
             (_, true) => Some(Ok(stored)),
             (true, false) => Some(Ok(mem)),
-            (false, false) => Some(Ok(merge(&stored, &mem))),
+            (false, false) => Some(Ok(merge(&stored, &mem, self.dedup))),
         }
     }
 }

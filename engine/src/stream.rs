@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::memtable::{typed, typed_mut, MemPart, Memtable};
 use crate::model::{SeriesKey, Timestamp};
 use crate::wal::{replay, Entry, RecordBuilder, Wal, WalGuard};
-use crate::write::Batch;
+use crate::write::{Batch, Dedup};
 use crate::BarColumns;
 
 /// The WAL directory under the store root.
@@ -81,8 +81,12 @@ impl Engine {
                 let mut state = self.inner.state.write();
                 for ((key, batch), flags) in batches.iter().zip(flags) {
                     match batch {
-                        Batch::Bars(c) => insert::<BarColumns>(&mut state.mem, key, c, &flags),
-                        Batch::Ticks(c) => insert::<TickColumns>(&mut state.mem, key, c, &flags),
+                        Batch::Bars(c) => {
+                            insert::<BarColumns>(&mut state.mem, key, c, &flags, Dedup::LastWins)
+                        }
+                        Batch::Ticks(c) => {
+                            insert::<TickColumns>(&mut state.mem, key, c, &flags, self.dedup(key))
+                        }
                     }
                 }
             },
@@ -93,6 +97,9 @@ impl Engine {
     /// For each time of `times` (ascending), whether a segment of `key` holds it.
     fn in_segments<C: Columns>(&self, key: &SeriesKey, times: &[Timestamp]) -> Result<Vec<bool>> {
         let mut out = vec![false; times.len()];
+        if self.dedup(key) == Dedup::KeepAll {
+            return Ok(out); // no row replaces a stored one: every row counts
+        }
         let max = {
             let state = self.inner.state.read();
             state
@@ -214,7 +221,8 @@ impl Engine {
         cols: C,
     ) -> Result<()> {
         let flags = self.in_segments::<C>(key, cols.datetimes())?;
-        insert::<C>(&mut self.inner.state.write().mem, key, &cols, &flags);
+        let dedup = self.dedup(key);
+        insert::<C>(&mut self.inner.state.write().mem, key, &cols, &flags, dedup);
         Ok(())
     }
 
@@ -245,10 +253,11 @@ fn insert<C: Columns + Into<Batch<'static>>>(
     key: &SeriesKey,
     batch: &C,
     flags: &[bool],
+    dedup: Dedup,
 ) {
     let part = mem
         .entry(key.clone())
-        .or_insert_with(|| Box::new(Memtable::<C>::new()));
+        .or_insert_with(|| Box::new(Memtable::<C>::new(dedup == Dedup::KeepAll)));
     if let Some(m) = typed_mut::<C>(part) {
         m.insert(batch, flags);
     }

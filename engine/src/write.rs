@@ -23,14 +23,16 @@ pub(crate) fn rows_to_columns<C: Columns>(
     rows: &[C::Row],
     mut idx: Vec<usize>,
     time: impl Fn(&C::Row) -> Timestamp,
+    dedup: Dedup,
 ) -> C {
     idx.sort_by_key(|&i| rows.get(i).map(&time));
     let mut cols = C::with_capacity(idx.len());
     for (pos, &i) in idx.iter().enumerate() {
         let t = rows.get(i).map(&time);
-        if idx
-            .get(pos + 1)
-            .is_some_and(|&j| rows.get(j).map(&time) == t)
+        if dedup == Dedup::LastWins
+            && idx
+                .get(pos + 1)
+                .is_some_and(|&j| rows.get(j).map(&time) == t)
         {
             continue; // a later row of the batch has the same time and wins
         }
@@ -41,18 +43,32 @@ pub(crate) fn rows_to_columns<C: Columns>(
     cols
 }
 
-/// `cols` sorted by time with the last of equal times kept; borrowed when already so.
-fn normalize<C: Columns>(cols: &C) -> Result<Cow<'_, C>> {
+/// How rows that share a time are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dedup {
+    /// The last row of a time replaces the others (vn.py's key).
+    LastWins,
+    /// Every row is kept, in arrival order (ticks of a store with `keep_same_time_ticks`).
+    KeepAll,
+}
+
+/// `cols` sorted by time (stable), with the last of equal times kept unless `dedup` keeps all;
+/// borrowed when already so.
+pub(crate) fn normalize<C: Columns>(cols: &C, dedup: Dedup) -> Result<Cow<'_, C>> {
     cols.check_lengths()?;
     let t = cols.datetimes();
-    if t.windows(2).all(|w| matches!(w, [a, b] if a < b)) {
+    let ordered = match dedup {
+        Dedup::LastWins => t.windows(2).all(|w| matches!(w, [a, b] if a < b)),
+        Dedup::KeepAll => t.windows(2).all(|w| matches!(w, [a, b] if a <= b)),
+    };
+    if ordered {
         return Ok(Cow::Borrowed(cols));
     }
     let mut idx: Vec<usize> = (0..t.len()).collect();
     idx.sort_by_key(|&i| t.get(i).copied());
     let mut out = C::with_capacity(idx.len());
     for (pos, &i) in idx.iter().enumerate() {
-        if idx.get(pos + 1).is_some_and(|&j| t.get(j) == t.get(i)) {
+        if dedup == Dedup::LastWins && idx.get(pos + 1).is_some_and(|&j| t.get(j) == t.get(i)) {
             continue;
         }
         out.push_from(cols, i);
@@ -60,14 +76,15 @@ fn normalize<C: Columns>(cols: &C) -> Result<Cow<'_, C>> {
     Ok(Cow::Owned(out))
 }
 
-/// Merges two sorted, unique batches; on equal times the row of `new` wins.
-pub(crate) fn merge<C: Columns>(old: &C, new: &C) -> C {
+/// Merges two sorted batches; on equal times the row of `new` wins, or with `KeepAll` both stay,
+/// `old` first.
+pub(crate) fn merge<C: Columns>(old: &C, new: &C, dedup: Dedup) -> C {
     let (a, b) = (old.datetimes(), new.datetimes());
     let mut out = C::with_capacity(a.len() + b.len());
     let (mut i, mut j) = (0, 0);
     while i < a.len() || j < b.len() {
         match (a.get(i), b.get(j)) {
-            (Some(x), Some(y)) if x < y => {
+            (Some(x), Some(y)) if x < y || (x == y && dedup == Dedup::KeepAll) => {
                 out.push_from(old, i);
                 i += 1;
             }
@@ -140,7 +157,7 @@ impl Engine {
         cols: &BarColumns,
     ) -> Result<()> {
         let key = SeriesKey::bar(symbol, exchange, interval)?;
-        self.save_batches(vec![(key, Batch::Bars(normalize(cols)?))])
+        self.save_batches(vec![(key, Batch::Bars(normalize(cols, Dedup::LastWins)?))])
     }
 
     /// Saves ticks of one series from columns (any order, repeated times: the last wins).
@@ -151,7 +168,8 @@ impl Engine {
         cols: &TickColumns,
     ) -> Result<()> {
         let key = SeriesKey::tick(symbol, exchange)?;
-        self.save_batches(vec![(key, Batch::Ticks(Box::new(normalize(cols)?)))])
+        let dedup = self.dedup(&key);
+        self.save_batches(vec![(key, Batch::Ticks(Box::new(normalize(cols, dedup)?)))])
     }
 
     /// Saves rows of series `key` from columns of its kind (any order, repeated times: the last
@@ -163,8 +181,12 @@ impl Engine {
             any.downcast_ref::<BarColumns>(),
             any.downcast_ref::<TickColumns>(),
         ) {
-            (crate::model::SeriesKind::Bar, Some(c), _) => Batch::Bars(normalize(c)?),
-            (crate::model::SeriesKind::Tick, _, Some(c)) => Batch::Ticks(Box::new(normalize(c)?)),
+            (crate::model::SeriesKind::Bar, Some(c), _) => {
+                Batch::Bars(normalize(c, Dedup::LastWins)?)
+            }
+            (crate::model::SeriesKind::Tick, _, Some(c)) => {
+                Batch::Ticks(Box::new(normalize(c, self.dedup(key))?))
+            }
             _ => {
                 return Err(Error::InvalidArgument(format!(
                     "{key}: columns of the wrong kind for this series"
@@ -283,7 +305,7 @@ impl Engine {
             let start = overlapping.first().map_or(lo, |s| s.meta.min_ts);
             let end = overlapping.last().map_or(hi, |s| s.meta.max_ts);
             let old: C = self.load_segments(&overlapping, start, end)?;
-            Cow::Owned(merge(&old, batch))
+            Cow::Owned(merge(&old, batch, self.dedup(key)))
         };
         let dir = self.partition_dir(key);
         if live.is_empty() && !self.inner.storage.exists(&dir)? {
@@ -311,18 +333,24 @@ impl Engine {
     ) -> Result<Vec<Edit>> {
         let mut edits = Vec::new();
         let total = rows.len();
+        let t = rows.datetimes();
+        let mut opts = self.inner.opts.segment;
+        opts.equal_times = self.dedup(key) == Dedup::KeepAll;
         let mut start = 0;
         while start < total {
-            let end = (start + self.inner.opts.segment_rows_max).min(total);
+            let mut end = (start + self.inner.opts.segment_rows_max).min(total);
+            // Rows that share a time never straddle two segments.
+            while end < total && t.get(end) == t.get(end - 1) {
+                end += 1;
+            }
             let id = *next_id;
             *next_id += 1;
-            let bytes = encode_segment(id, rows, start..end, &self.inner.opts.segment)?;
+            let bytes = encode_segment(id, rows, start..end, &opts)?;
             let path = self.segment_path(key, id);
             written.push(path.clone());
             let file = self.inner.storage.create(&path)?;
             file.write_all_at(&bytes, 0)?;
             self.sync_file(&*file)?;
-            let t = rows.datetimes();
             let (Some(&min_ts), Some(&max_ts)) = (t.get(start), t.get(end - 1)) else {
                 return Err(Error::InvalidArgument("empty segment".into()));
             };
@@ -440,7 +468,11 @@ mod tests {
 
     #[test]
     fn merge_prefers_new_rows() {
-        let m = merge(&bars(&[1, 3, 5, 7], 1.0), &bars(&[2, 3, 8], 2.0));
+        let m = merge(
+            &bars(&[1, 3, 5, 7], 1.0),
+            &bars(&[2, 3, 8], 2.0),
+            Dedup::LastWins,
+        );
         assert_eq!(
             m.datetime.iter().map(|t| t.as_ns()).collect::<Vec<_>>(),
             [1, 2, 3, 5, 7, 8]
@@ -452,13 +484,24 @@ mod tests {
     fn normalize_sorts_and_keeps_the_last_duplicate() {
         let mut c = bars(&[5, 1, 5, 3], 0.0);
         c.close_price = vec![1.0, 2.0, 3.0, 4.0];
-        let n = normalize(&c).unwrap();
+        let n = normalize(&c, Dedup::LastWins).unwrap();
         assert_eq!(
             n.datetime.iter().map(|t| t.as_ns()).collect::<Vec<_>>(),
             [1, 3, 5]
         );
         assert_eq!(n.close_price, [2.0, 4.0, 3.0]);
         let sorted = bars(&[1, 2], 0.0);
-        assert!(matches!(normalize(&sorted).unwrap(), Cow::Borrowed(_)));
+        assert!(matches!(
+            normalize(&sorted, Dedup::LastWins).unwrap(),
+            Cow::Borrowed(_)
+        ));
+        let all = normalize(&c, Dedup::KeepAll).unwrap();
+        assert_eq!(
+            all.datetime.iter().map(|t| t.as_ns()).collect::<Vec<_>>(),
+            [1, 3, 5, 5]
+        );
+        assert_eq!(all.close_price, [2.0, 4.0, 1.0, 3.0]);
+        let m = merge(&bars(&[1, 3], 1.0), &bars(&[3, 4], 2.0), Dedup::KeepAll);
+        assert_eq!(m.close_price, [1.0, 1.0, 2.0, 2.0]);
     }
 }

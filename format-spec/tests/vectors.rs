@@ -64,6 +64,7 @@ fn seg_bytes<C: Columns>(cols: &C, id: u64, compression: Compression) -> Vec<u8>
         &WriteOptions {
             block_rows: 256,
             compression,
+            equal_times: false,
         },
     )
     .unwrap()
@@ -456,4 +457,44 @@ fn golden_store_with_a_wal_recovers() {
         .unwrap();
     same_bits(&all, &golden_bars());
     assert_eq!(db.get_bar_overview().unwrap()[0].count, 1000);
+}
+
+#[test]
+fn golden_store_keeping_same_time_ticks() {
+    let root = vectors().join("good/v1/store-same-time");
+    let ticks = |secs: &[i64]| {
+        let mut c = TickColumns::default();
+        for (i, &s) in secs.iter().enumerate() {
+            let mut t = tickvault::TickData::new(
+                "SR609",
+                Exchange::CZCE,
+                Timestamp::from_secs(1_767_600_000 + s),
+            );
+            t.last_price = 6000.0 + i as f64;
+            c.push_row(&t);
+        }
+        c
+    };
+    if !root.join("MANIFEST-0000000000000001").exists() {
+        let db = Engine::builder(&root)
+            .keep_same_time_ticks(true)
+            .block_rows(4)
+            .open()
+            .unwrap();
+        let key = SeriesKey::tick("SR609", Exchange::CZCE).unwrap();
+        db.save_columns(&key, &ticks(&[0, 0, 1, 1, 1, 1, 1, 2]), false)
+            .unwrap();
+        db.flush().unwrap();
+    }
+    assert_eq!(fs::read(root.join("OPTIONS")).unwrap().len(), 24);
+    let db = Engine::open_read_only(&root).unwrap();
+    assert!(db.keeps_same_time_ticks());
+    let got = db
+        .load_tick_columns("SR609", Exchange::CZCE, Timestamp::MIN, Timestamp::MAX)
+        .unwrap();
+    assert_eq!(got.datetime, ticks(&[0, 0, 1, 1, 1, 1, 1, 2]).datetime);
+    assert_eq!(
+        got.last_price,
+        (0..8).map(|i| 6000.0 + i as f64).collect::<Vec<_>>()
+    );
 }

@@ -19,6 +19,11 @@ pub struct Cli {
     /// Print JSON Lines (each object has a `type` field) instead of human output.
     #[arg(long, global = true)]
     pub json: bool,
+    /// When this command creates the store: keep every tick that shares a timestamp, in arrival
+    /// order (for exchanges that stamp whole seconds, such as CZCE). Default: the last one wins,
+    /// as in vn.py.
+    #[arg(long, global = true)]
+    pub keep_same_time_ticks: bool,
     /// The command.
     #[command(subcommand)]
     pub command: Command,

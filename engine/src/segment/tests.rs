@@ -39,6 +39,7 @@ fn bars_round_trip_with_every_compression() {
         let opts = WriteOptions {
             block_rows: 3000,
             compression,
+            equal_times: false,
         };
         let bytes = encode_segment(7, &cols, 0..cols.len(), &opts).unwrap();
         let seg = open(bytes).unwrap();

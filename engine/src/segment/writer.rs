@@ -19,6 +19,9 @@ pub struct WriteOptions {
     /// Compression after the column codec (default LZ4: after bit packing, zstd saves ~5% more
     /// space but decodes ~15% slower).
     pub compression: Compression,
+    /// Whether rows may share a time (kept in their order; default false: times strictly
+    /// ascend). Rows that share a time never straddle two blocks.
+    pub equal_times: bool,
 }
 
 impl Default for WriteOptions {
@@ -26,6 +29,7 @@ impl Default for WriteOptions {
         WriteOptions {
             block_rows: 2048,
             compression: Compression::Lz4,
+            equal_times: false,
         }
     }
 }
@@ -64,9 +68,14 @@ pub fn encode_segment<C: Columns>(
             "a segment needs at least one row".into(),
         ));
     }
-    if times.windows(2).any(|w| matches!(w, [a, b] if a >= b)) {
+    let disordered = |w: &[crate::model::Timestamp]| match w {
+        [a, b] if opts.equal_times => a > b,
+        [a, b] => a >= b,
+        _ => false,
+    };
+    if times.windows(2).any(disordered) {
         return Err(Error::InvalidArgument(
-            "segment rows must be strictly ascending by time".into(),
+            "segment rows must ascend by time (strictly, unless equal times are allowed)".into(),
         ));
     }
     if !(1..=BLOCK_ROWS_MAX).contains(&opts.block_rows) {
@@ -76,11 +85,26 @@ pub fn encode_segment<C: Columns>(
         )));
     }
     let refs = cols.refs();
-    let starts: Vec<usize> = range.clone().step_by(opts.block_rows).collect();
-    let blocks: Vec<BlockOut> = starts
+    // Block bounds; rows that share a time stay in one block.
+    let mut bounds: Vec<Range<usize>> = Vec::new();
+    let mut s = range.start;
+    while s < range.end {
+        let mut e = (s + opts.block_rows).min(range.end);
+        while e < range.end && times.get(e - range.start) == times.get(e - 1 - range.start) {
+            e += 1;
+        }
+        if e - s > BLOCK_ROWS_MAX {
+            return Err(Error::InvalidArgument(format!(
+                "more than {BLOCK_ROWS_MAX} rows share one time"
+            )));
+        }
+        bounds.push(s..e);
+        s = e;
+    }
+    let blocks: Vec<BlockOut> = bounds
         .par_iter()
-        .map(|&s| {
-            let r = s..(s + opts.block_rows).min(range.end);
+        .map(|r| {
+            let r = r.clone();
             let chunks = refs
                 .iter()
                 .map(|col| {

@@ -51,7 +51,19 @@ pub fn run(cli: Cli) -> Result<()> {
 
 /// Opens the store for writing (creating it).
 fn open_write(cli: &Cli) -> Result<Engine> {
-    Engine::open(&cli.db).with_context(|| format!("cannot open the store {}", cli.db.display()))
+    builder(cli)
+        .open()
+        .with_context(|| format!("cannot open the store {}", cli.db.display()))
+}
+
+/// A builder for `--db` with the options the command line sets.
+fn builder(cli: &Cli) -> tickvault::EngineBuilder {
+    let b = Engine::builder(&cli.db);
+    if cli.keep_same_time_ticks {
+        b.keep_same_time_ticks(true)
+    } else {
+        b
+    }
 }
 
 /// Opens the existing store for writing (never creating one).

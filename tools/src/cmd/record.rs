@@ -18,7 +18,7 @@ pub fn run(cli: &Cli, a: &RecordArgs) -> Result<()> {
     let key = series_key(&a.series)?;
     let tz = time::zone(a.tz.as_deref())?;
     let policy: SyncPolicy = a.sync.parse()?;
-    let db = Engine::builder(&cli.db)
+    let db = super::builder(cli)
         .wal_sync(policy)
         .open()
         .with_context(|| format!("cannot open the store {}", cli.db.display()))?;
