@@ -86,6 +86,10 @@ pub struct RecordArgs {
     /// Rows per commit.
     #[arg(long, default_value_t = 1)]
     pub batch: usize,
+    /// Flush into segments after every this many rows, so that readers in other processes see
+    /// them (0: only by memtable size and age, and at the end).
+    #[arg(long, default_value_t = 0)]
+    pub flush_every: u64,
     /// Zone of naive times in the input (IANA name; default the system's).
     #[arg(long)]
     pub tz: Option<String>,

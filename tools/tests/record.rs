@@ -124,3 +124,73 @@ fn killed_recorders_lose_no_acknowledged_row() {
         "the recorders acknowledged only {acked_total} rows"
     );
 }
+
+#[test]
+fn a_reader_process_follows_a_recording_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    // Create the store first, so the reader can open it while the recorder starts.
+    Engine::open(&db).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tickvault"))
+        .arg("--db")
+        .arg(&db)
+        .args([
+            "record",
+            "--symbol",
+            "rb2610",
+            "--exchange",
+            "SHFE",
+            "--ticks",
+            "--batch",
+            "10",
+            "--flush-every",
+            "200",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let total = 3_000u64;
+    let feeder = std::thread::spawn(move || {
+        for i in 0..total {
+            stdin.write_all(row(i).as_bytes()).unwrap();
+            if i % 100 == 0 {
+                std::thread::sleep(Duration::from_millis(2));
+            }
+        }
+    });
+    // This process reads while the other writes: every state it sees is a gap-free prefix.
+    let reader = Engine::open_read_only(&db).unwrap();
+    let mut seen = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let ticks = reader
+            .load_tick_data("rb2610", Exchange::SHFE, Timestamp::MIN, Timestamp::MAX)
+            .unwrap();
+        for (i, t) in ticks.iter().enumerate() {
+            assert_eq!(t.last_price, i as f64, "row {i} of {}", ticks.len());
+        }
+        if seen.last() != Some(&ticks.len()) {
+            seen.push(ticks.len());
+        }
+        if ticks.len() as u64 == total || Instant::now() > deadline {
+            break;
+        }
+    }
+    feeder.join().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(
+        *seen.last().unwrap() as u64,
+        total,
+        "the reader saw {seen:?}"
+    );
+    assert!(
+        seen.len() > 3,
+        "the reader saw the rows arrive in only {} steps: {seen:?}",
+        seen.len()
+    );
+    assert_eq!(reader.get_tick_overview().unwrap()[0].count, total);
+}

@@ -35,6 +35,8 @@ struct Acks<'a, C> {
     key: &'a SeriesKey,
     tz: Tz,
     batch: usize,
+    flush_every: u64,
+    flushed_at: u64,
     pending: Vec<RawRow>,
     acked: u64,
     out: std::io::StdoutLock<'static>,
@@ -60,6 +62,10 @@ impl<C: Columns> Acks<'_, C> {
         self.pending.clear();
         writeln!(self.out, "ack {}", self.acked)?;
         self.out.flush()?;
+        if self.flush_every > 0 && self.acked - self.flushed_at >= self.flush_every {
+            self.db.flush()?;
+            self.flushed_at = self.acked;
+        }
         Ok(())
     }
 }
@@ -70,6 +76,8 @@ fn record<C: Columns>(db: &Engine, key: &SeriesKey, a: &RecordArgs, tz: Tz) -> R
         key,
         tz,
         batch: a.batch.max(1),
+        flush_every: a.flush_every,
+        flushed_at: 0,
         pending: Vec::new(),
         acked: 0,
         out: std::io::stdout().lock(),
