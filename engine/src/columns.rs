@@ -41,6 +41,8 @@ pub trait Columns: Default + Clone + Send + Sync + std::fmt::Debug + 'static {
     fn resize(&mut self, n: usize);
     /// An empty batch with room for `n` rows.
     fn with_capacity(n: usize) -> Self;
+    /// Removes every row, keeping the allocations.
+    fn clear(&mut self);
     /// Appends rows `range` of `other`.
     fn extend_from(&mut self, other: &Self, range: Range<usize>);
     /// Appends row `i` of `other`.
@@ -140,6 +142,10 @@ macro_rules! columns {
 
             fn with_capacity(n: usize) -> Self {
                 $name { $($field: Vec::with_capacity(n),)* }
+            }
+
+            fn clear(&mut self) {
+                $(self.$field.clear();)*
             }
 
             fn extend_from(&mut self, other: &Self, range: Range<usize>) {

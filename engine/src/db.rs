@@ -3,9 +3,11 @@
 //! It is the seam between the engine, the SQL bridge and every tool: migration, sync and
 //! consistency checks are written once against it.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::Arc;
 
-use crate::columns::{BarColumns, TickColumns};
+use crate::columns::{BarColumns, Columns, TickColumns};
 use crate::engine::Engine;
 use crate::error::{Error, Result};
 use crate::model::{
@@ -52,55 +54,88 @@ pub trait Database {
     fn get_tick_overview(&self) -> Result<Vec<TickOverview>>;
 }
 
+thread_local! {
+    // Reused columns for the common case of a save of one series (a recorder's small appends),
+    // so that it allocates no column vectors.
+    static BAR_SCRATCH: RefCell<BarColumns> = RefCell::default();
+    static TICK_SCRATCH: RefCell<TickColumns> = RefCell::default();
+}
+
+impl Engine {
+    /// Groups rows by series, sorts each group by time (keeping the last row of a time unless the
+    /// series keeps all), and saves them in one call. A batch of one series goes through the
+    /// reusable `scratch` columns.
+    fn save_rows<C: Columns>(
+        &self,
+        rows: &[C::Row],
+        stream: bool,
+        key_of: impl Fn(&C::Row) -> (&Arc<str>, Exchange, Interval),
+        time: impl Fn(&C::Row) -> Timestamp + Copy,
+        scratch: &RefCell<C>,
+    ) -> Result<()> {
+        let Some(first) = rows.first() else {
+            return Ok(());
+        };
+        let key_of_first = key_of(first);
+        let checked = |(symbol, exchange, interval): (&Arc<str>, Exchange, Interval)| {
+            let key = SeriesKey::new(symbol.clone(), exchange, interval)?;
+            if key.kind() != C::KIND {
+                return Err(Error::InvalidArgument(format!(
+                    "a bar of {symbol} has the interval `tick`"
+                )));
+            }
+            Ok(key)
+        };
+        if rows.iter().all(|r| key_of(r) == key_of_first) {
+            let key = checked(key_of_first)?;
+            let dedup = self.dedup(&key);
+            // A re-entrant save on this thread (none today) would find the scratch busy.
+            if let Ok(mut cols) = scratch.try_borrow_mut() {
+                let idx = (0..rows.len()).collect();
+                crate::write::rows_into_columns::<C>(rows, idx, time, dedup, &mut cols);
+                let batch = crate::write::borrowed_batch(&*cols)?;
+                return self.save(vec![(key, batch)], stream);
+            }
+        }
+        let mut groups: HashMap<(&Arc<str>, Exchange, Interval), Vec<usize>> = HashMap::new();
+        for (i, r) in rows.iter().enumerate() {
+            groups.entry(key_of(r)).or_default().push(i);
+        }
+        let mut batches = Vec::with_capacity(groups.len());
+        for (k, idx) in groups {
+            let key = checked(k)?;
+            let dedup = self.dedup(&key);
+            let mut cols = C::default();
+            crate::write::rows_into_columns::<C>(rows, idx, time, dedup, &mut cols);
+            batches.push((key, crate::write::owned_batch(cols)?));
+        }
+        self.save(batches, stream)
+    }
+}
+
 impl Database for Engine {
     fn save_bar_data(&self, bars: &[BarData], stream: bool) -> Result<()> {
-        let mut groups: HashMap<(&str, Exchange, Interval), Vec<usize>> = HashMap::new();
-        for (i, b) in bars.iter().enumerate() {
-            groups
-                .entry((&b.symbol, b.exchange, b.interval))
-                .or_default()
-                .push(i);
-        }
-        let batches = groups
-            .into_iter()
-            .map(|((symbol, exchange, interval), idx)| {
-                let key = SeriesKey::new(symbol.into(), exchange, interval)?;
-                if key.kind() != SeriesKind::Bar {
-                    return Err(Error::InvalidArgument(format!(
-                        "bar of {symbol} has the interval `tick`"
-                    )));
-                }
-                Ok((
-                    key,
-                    crate::write::rows_to_columns::<BarColumns>(
-                        bars,
-                        idx,
-                        |b| b.datetime,
-                        crate::write::Dedup::LastWins,
-                    ),
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        self.save(batches, stream)
+        BAR_SCRATCH.with(|scratch| {
+            self.save_rows::<BarColumns>(
+                bars,
+                stream,
+                |b| (&b.symbol, b.exchange, b.interval),
+                |b| b.datetime,
+                scratch,
+            )
+        })
     }
 
     fn save_tick_data(&self, ticks: &[TickData], stream: bool) -> Result<()> {
-        let mut groups: HashMap<(&str, Exchange), Vec<usize>> = HashMap::new();
-        for (i, t) in ticks.iter().enumerate() {
-            groups.entry((&t.symbol, t.exchange)).or_default().push(i);
-        }
-        let batches = groups
-            .into_iter()
-            .map(|((symbol, exchange), idx)| {
-                let key = SeriesKey::new(symbol.into(), exchange, Interval::Tick)?;
-                let dedup = self.dedup(&key);
-                Ok((
-                    key,
-                    crate::write::rows_to_columns::<TickColumns>(ticks, idx, |t| t.datetime, dedup),
-                ))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        self.save(batches, stream)
+        TICK_SCRATCH.with(|scratch| {
+            self.save_rows::<TickColumns>(
+                ticks,
+                stream,
+                |t| (&t.symbol, t.exchange, Interval::Tick),
+                |t| t.datetime,
+                scratch,
+            )
+        })
     }
 
     fn load_bar_data(

@@ -19,14 +19,22 @@ use crate::model::{Exchange, Interval, SeriesKey, Timestamp};
 use crate::segment::encode_segment;
 
 /// Builds columns from rows `idx` of `rows`, sorted by time, keeping the last of equal times.
-pub(crate) fn rows_to_columns<C: Columns>(
+/// Fills `cols` (cleared first) with rows `idx` of `rows`, sorted by time, keeping the last of
+/// equal times unless `dedup` keeps all.
+pub(crate) fn rows_into_columns<C: Columns>(
     rows: &[C::Row],
     mut idx: Vec<usize>,
     time: impl Fn(&C::Row) -> Timestamp,
     dedup: Dedup,
-) -> C {
-    idx.sort_by_key(|&i| rows.get(i).map(&time));
-    let mut cols = C::with_capacity(idx.len());
+    cols: &mut C,
+) {
+    cols.clear();
+    if !idx
+        .windows(2)
+        .all(|w| matches!(w, [a, b] if rows.get(*a).map(&time) <= rows.get(*b).map(&time)))
+    {
+        idx.sort_by_key(|&i| rows.get(i).map(&time));
+    }
     for (pos, &i) in idx.iter().enumerate() {
         let t = rows.get(i).map(&time);
         if dedup == Dedup::LastWins
@@ -40,7 +48,30 @@ pub(crate) fn rows_to_columns<C: Columns>(
             cols.push_row(row);
         }
     }
-    cols
+}
+
+/// A batch borrowing columns of either kind.
+pub(crate) fn borrowed_batch<C: Columns>(cols: &C) -> Result<Batch<'_>> {
+    let any: &dyn std::any::Any = cols;
+    if let Some(c) = any.downcast_ref::<BarColumns>() {
+        Ok(Batch::Bars(Cow::Borrowed(c)))
+    } else if let Some(c) = any.downcast_ref::<TickColumns>() {
+        Ok(Batch::Ticks(Box::new(Cow::Borrowed(c))))
+    } else {
+        Err(Error::InvalidArgument("unknown column kind".into()))
+    }
+}
+
+/// A batch owning columns of either kind.
+pub(crate) fn owned_batch<C: Columns>(cols: C) -> Result<Batch<'static>> {
+    let any: Box<dyn std::any::Any> = Box::new(cols);
+    match any.downcast::<BarColumns>() {
+        Ok(c) => Ok(Batch::Bars(Cow::Owned(*c))),
+        Err(any) => match any.downcast::<TickColumns>() {
+            Ok(c) => Ok(Batch::Ticks(Box::new(Cow::Owned(*c)))),
+            Err(_) => Err(Error::InvalidArgument("unknown column kind".into())),
+        },
+    }
 }
 
 /// How rows that share a time are kept.
