@@ -94,6 +94,16 @@ impl SimFs {
 
     /// The disk after a power cut now: durable entries with their durable content.
     pub fn crash_image(&self) -> SimFs {
+        self.image(false)
+    }
+
+    /// Like `crash_image`, but a file whose unsynced writes only appended to its durable content
+    /// keeps the first half of them (a torn write: some sectors reached the disk).
+    pub fn torn_image(&self) -> SimFs {
+        self.image(true)
+    }
+
+    fn image(&self, torn: bool) -> SimFs {
         let s = self.state.lock();
         let alive = |p: &Path| {
             p.ancestors()

@@ -3,7 +3,9 @@
 //! file operations, then again crashing at each one. The disk after each crash keeps only what
 //! was synced; the store must open on it with every acknowledged row present and nothing half
 //! visible: the state is that of the operations acknowledged, or that plus the one in flight.
-//! Each recovery is itself crashed at each of its operations and reopened.
+//! Each crash is tried twice: dropping every unsynced write, and keeping half of the unsynced
+//! bytes appended to a file (a torn write). Each recovery is itself crashed at each of its
+//! operations and reopened.
 
 use std::path::Path;
 use std::sync::Arc;
