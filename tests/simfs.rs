@@ -121,16 +121,20 @@ impl SimFs {
             .iter()
             .filter(|p| alive(p))
             .map(|p| {
-                let durable = s
-                    .files
-                    .get(p)
-                    .map(|n| n.durable.clone())
-                    .unwrap_or_default();
+                let node = s.files.get(p).cloned().unwrap_or_default();
+                let mut content = node.durable.clone();
+                let appended = node.volatile.len() > node.durable.len()
+                    && node.volatile.starts_with(&node.durable);
+                if torn && appended {
+                    let extra = (node.volatile.len() - node.durable.len()) / 2;
+                    let tail = &node.volatile[node.durable.len()..node.durable.len() + extra];
+                    content.extend_from_slice(tail);
+                }
                 (
                     p.clone(),
                     Node {
-                        volatile: durable.clone(),
-                        durable,
+                        volatile: content.clone(),
+                        durable: content,
                     },
                 )
             })
