@@ -22,6 +22,9 @@ pub const SALT_WAL_RECORD: u32 = 0x5456_4C07;
 /// Salt of the store options file.
 pub const SALT_OPTIONS: u32 = 0x5456_4F08;
 
+/// Salt of a backup catalog.
+pub const SALT_CATALOG: u32 = 0x5456_4309;
+
 /// The CRC32 of the concatenation of `parts`, started from `salt`.
 pub fn crc(salt: u32, parts: &[&[u8]]) -> u32 {
     let mut h = crc32fast::Hasher::new_with_initial(salt);

@@ -26,14 +26,14 @@ use crate::write::Dedup;
 /// File extension of segment files.
 pub const SEGMENT_EXTENSION: &str = "seg";
 const LOCK_FILE: &str = "LOCK";
-const DATA_DIR: &str = "data";
+pub(crate) const DATA_DIR: &str = "data";
 
 /// The file name of segment `id`.
 pub(crate) fn segment_file_name(id: u64) -> String {
     format!("{id:016x}.{SEGMENT_EXTENSION}")
 }
 
-fn parse_segment_file_name(name: &str) -> Option<u64> {
+pub(crate) fn parse_segment_file_name(name: &str) -> Option<u64> {
     let hex = name.strip_suffix(".seg")?;
     (hex.len() == 16)
         .then(|| u64::from_str_radix(hex, 16).ok())
@@ -635,7 +635,7 @@ fn check_root(storage: &dyn Storage, root: &Path, create: bool) -> Result<()> {
 }
 
 /// The store options file: written once, before the first manifest (FORMAT.md, "Options").
-const OPTIONS_FILE: &str = "OPTIONS";
+pub(crate) const OPTIONS_FILE: &str = "OPTIONS";
 const OPTIONS_MAGIC: [u8; 8] = *b"\x89TVO\r\n\x1a\n";
 const OPTION_KEEP_SAME_TIME_TICKS: u64 = 1;
 
@@ -667,7 +667,7 @@ fn write_options(storage: &dyn Storage, root: &Path, keep_same_time_ticks: bool)
 }
 
 /// Whether the store keeps ticks that share a time; a store without `OPTIONS` does not.
-fn read_options(storage: &dyn Storage, root: &Path) -> Result<bool> {
+pub(crate) fn read_options(storage: &dyn Storage, root: &Path) -> Result<bool> {
     let path = root.join(OPTIONS_FILE);
     let bytes = match storage.read_all(&path) {
         Ok(b) => b,

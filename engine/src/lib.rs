@@ -19,6 +19,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+mod backup;
 mod checksum;
 pub mod codec;
 mod columns;
@@ -34,9 +35,11 @@ mod read;
 pub mod sample;
 pub mod segment;
 mod stream;
+mod verify;
 pub mod wal;
 mod write;
 
+pub use backup::{list_backups, prune_backups, restore, BackupEntry, BackupInfo};
 pub use columns::{BarColumns, ColumnSpec, Columns, TickColumns};
 pub use compaction::CompactStats;
 pub use db::Database;
@@ -47,6 +50,7 @@ pub use model::{
     Timestamp,
 };
 pub use read::Scan;
+pub use verify::{verify, Problem, VerifyReport};
 pub use wal::SyncPolicy;
 
 /// The README's Rust examples, compiled and run as doctests so they stay true.

@@ -52,6 +52,57 @@ pub enum Command {
     Flush,
     /// Merge runs of small adjacent segments into large ones.
     Compact(CompactArgs),
+    /// Back up the store into a backup repository (incremental: unchanged segments are shared).
+    Backup(BackupArgs),
+    /// List the backups of a repository.
+    Backups(BackupsArgs),
+    /// Restore a backup into a new directory (verified first).
+    Restore(RestoreArgs),
+    /// Check every checksum and invariant of a store or a backup; exit 1 on any problem.
+    Verify(VerifyArgs),
+}
+
+/// Options of `backup`.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The backup repository (created if missing).
+    pub dest: PathBuf,
+    /// Afterwards, keep only the newest N backups (and any kept by --keep-within).
+    #[arg(long)]
+    pub keep_last: Option<usize>,
+    /// Afterwards, keep only backups younger than this (e.g. 7d, 12h; and any kept by --keep-last).
+    #[arg(long)]
+    pub keep_within: Option<String>,
+}
+
+/// Options of `backups`.
+#[derive(Debug, Args)]
+pub struct BackupsArgs {
+    /// The backup repository.
+    pub dest: PathBuf,
+}
+
+/// Options of `restore`.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The backup (a directory inside a repository).
+    pub backup: PathBuf,
+    /// Where to restore it.
+    #[arg(long)]
+    pub to: PathBuf,
+    /// Replace an existing store at --to (it is moved aside, not deleted).
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Options of `verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// The store or backup (default: --db).
+    pub path: Option<PathBuf>,
+    /// Also decode every block.
+    #[arg(long)]
+    pub deep: bool,
 }
 
 /// Options of `compact`.

@@ -335,6 +335,11 @@ impl ManifestLog {
 }
 
 /// Writes and syncs manifest `no` holding `state`, then syncs the directory.
+/// Writes `state` as manifest 1 of a new store directory `root` (backups and restores).
+pub fn write_snapshot(storage: &dyn Storage, root: &Path, state: &ManifestState) -> Result<()> {
+    write_checkpoint(storage, root, 1, state).map(|_| ())
+}
+
 fn write_checkpoint(
     storage: &dyn Storage,
     root: &Path,

@@ -10,7 +10,7 @@ mod record;
 
 use std::collections::BTreeMap;
 
-pub use log::{manifest_file_name, ManifestLog, ManifestReader, MANIFEST_PREFIX};
+pub use log::{manifest_file_name, write_snapshot, ManifestLog, ManifestReader, MANIFEST_PREFIX};
 pub use record::{decode_record, encode_record, Record};
 
 use crate::error::{Error, Result};

@@ -1,5 +1,6 @@
 //! The verbs. Commands that only read open the store read-only, so they work beside a writer.
 
+mod backup;
 mod demo;
 mod query;
 mod record;
@@ -40,6 +41,10 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Backup(a) => backup::backup(&cli, a),
+        Command::Backups(a) => backup::list(&cli, a),
+        Command::Restore(a) => backup::restore(&cli, a),
+        Command::Verify(a) => backup::verify(&cli, a),
         Command::Flush => {
             let db = open_existing_write(&cli)?;
             db.flush()?;
