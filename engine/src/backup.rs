@@ -89,15 +89,18 @@ fn sync_dir(path: &Path) -> Result<()> {
 /// The footer CRC of a segment file, from its trailer (a checksum of its whole content, since the
 /// footer holds every chunk's CRC).
 fn footer_crc(path: &Path) -> Result<u32> {
-    let bytes = fs::read(path).map_err(io(path))?;
-    let t = bytes
-        .len()
-        .checked_sub(TRAILER_LEN)
-        .ok_or_else(|| Error::corruption(path, 0, "too short for a segment"))?;
-    let word = bytes
-        .get(t + 12..t + 16)
-        .ok_or_else(|| Error::corruption(path, t as u64, "no trailer"))?;
-    Ok(u32::from_le_bytes([word[0], word[1], word[2], word[3]]))
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = fs::File::open(path).map_err(io(path))?;
+    let mut trailer = [0u8; TRAILER_LEN];
+    file.seek(SeekFrom::End(-(TRAILER_LEN as i64)))
+        .and_then(|_| file.read_exact(&mut trailer))
+        .map_err(io(path))?;
+    Ok(u32::from_le_bytes([
+        trailer[12],
+        trailer[13],
+        trailer[14],
+        trailer[15],
+    ]))
 }
 
 /// Copies `from` to `to` through a temporary name, synced, so `to` is whole or absent.
