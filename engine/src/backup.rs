@@ -140,15 +140,12 @@ impl Engine {
     /// holds. A writer handle flushes its memtables first, so every acknowledged row is in it; a
     /// read-only handle backs up what the writer has committed.
     pub fn backup(&self, repo: &Path) -> Result<BackupInfo> {
-        if !self.is_read_only() {
-            self.flush()?;
-        }
         fs::create_dir_all(repo.join(OBJECTS)).map_err(io(repo))?;
         let mut last = None;
         for _ in 0..ATTEMPTS {
-            self.refresh()?;
-            let state = self.inner.state.read().manifest.clone();
-            match self.backup_state(repo, &state) {
+            // Pins the version in this process; hard links below pin it against other processes.
+            let snapshot = self.snapshot()?;
+            match self.backup_state(repo, snapshot.manifest()) {
                 Err(e) if e.is_not_found() => last = Some(e), // a file was replaced: start over
                 other => return other,
             }

@@ -189,6 +189,8 @@ pub(crate) struct Inner {
     pub abandoned: AtomicBool,
     /// The store keeps ticks that share a time (recorded in `OPTIONS`).
     pub keep_same_time_ticks: bool,
+    /// Segment ids pinned by live snapshots (with counts), and files whose removal waits for them.
+    pub pins: Mutex<(HashMap<u64, usize>, Vec<(u64, PathBuf)>)>,
 }
 
 /// An open store. Cheap to clone; clones share one store handle.
@@ -303,6 +305,7 @@ impl Engine {
             wal: OnceLock::new(),
             abandoned: AtomicBool::new(false),
             keep_same_time_ticks,
+            pins: Mutex::new((HashMap::new(), Vec::new())),
         };
         let engine = Engine {
             inner: Arc::new(inner),

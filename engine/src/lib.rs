@@ -34,6 +34,7 @@ pub mod model;
 mod read;
 pub mod sample;
 pub mod segment;
+mod snapshot;
 mod stream;
 mod verify;
 pub mod wal;
@@ -50,6 +51,7 @@ pub use model::{
     Timestamp,
 };
 pub use read::Scan;
+pub use snapshot::Snapshot;
 pub use verify::{verify, Problem, VerifyReport};
 pub use wal::SyncPolicy;
 

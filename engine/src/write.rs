@@ -425,6 +425,10 @@ impl Engine {
     pub(crate) fn remove_files(&self, removed: &[Arc<LiveSegment>]) {
         let mut dirs = HashSet::new();
         for seg in removed {
+            // A snapshot of this process still names it: unlink when the snapshot is dropped.
+            if self.defer_if_pinned(seg.meta.id, &seg.path) {
+                continue;
+            }
             let _ = self.inner.storage.remove_file(&seg.path);
             if let Some(dir) = seg.path.parent() {
                 dirs.insert(dir.to_path_buf());

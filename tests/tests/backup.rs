@@ -278,3 +278,40 @@ fn verify_reports_damage_in_a_live_store() {
     assert_eq!(report.problems[0].file, seg);
     assert!(report.problems[1].what.contains("no manifest entry"));
 }
+
+#[test]
+fn a_snapshot_keeps_its_files_until_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Engine::open(dir.path().join("db")).unwrap();
+    db.save_bar_data(
+        &(0..10)
+            .map(|i| bar("rb", Exchange::SHFE, MIN, i * 60, 1.0))
+            .collect::<Vec<_>>(),
+        false,
+    )
+    .unwrap();
+    let snap = db.snapshot().unwrap();
+    let pinned: Vec<PathBuf> = snap.segment_files().into_iter().map(|(_, p)| p).collect();
+    assert_eq!(pinned.len(), 1);
+    // A merge replaces the pinned segment; its file stays while the snapshot lives.
+    db.save_bar_data(&[bar("rb", Exchange::SHFE, MIN, 300, 9.0)], false)
+        .unwrap();
+    assert!(pinned[0].exists());
+    assert_eq!(
+        snap.manifest().partitions.values().next().unwrap()[0].rows,
+        10
+    );
+    let second = db.snapshot().unwrap();
+    drop(snap);
+    assert!(
+        !pinned[0].exists(),
+        "unlinked once the snapshot that named it is gone"
+    );
+    assert_eq!(second.segment_files().len(), 1);
+    drop(second);
+    assert_eq!(closes(&db, "rb")[5], (5, 9.0));
+    assert!(verify(&dir.path().join("db"), true)
+        .unwrap()
+        .problems
+        .is_empty());
+}
