@@ -169,6 +169,13 @@ pub(crate) struct State {
     pub mem: HashMap<SeriesKey, MemPart>,
 }
 
+/// Segment ids pinned by snapshots, with counts, and files whose unlink waits for them.
+#[derive(Debug, Default)]
+pub(crate) struct Pins {
+    pub counts: HashMap<u64, usize>,
+    pub waiting: Vec<(u64, PathBuf)>,
+}
+
 #[derive(Debug)]
 pub(crate) struct Writer {
     pub log: ManifestLog,
@@ -190,7 +197,7 @@ pub(crate) struct Inner {
     /// The store keeps ticks that share a time (recorded in `OPTIONS`).
     pub keep_same_time_ticks: bool,
     /// Segment ids pinned by live snapshots (with counts), and files whose removal waits for them.
-    pub pins: Mutex<(HashMap<u64, usize>, Vec<(u64, PathBuf)>)>,
+    pub pins: Mutex<Pins>,
 }
 
 /// An open store. Cheap to clone; clones share one store handle.
@@ -305,7 +312,7 @@ impl Engine {
             wal: OnceLock::new(),
             abandoned: AtomicBool::new(false),
             keep_same_time_ticks,
-            pins: Mutex::new((HashMap::new(), Vec::new())),
+            pins: Mutex::new(Pins::default()),
         };
         let engine = Engine {
             inner: Arc::new(inner),

@@ -27,7 +27,7 @@ impl Engine {
         let state = self.inner.state.read().manifest.clone();
         let mut pins = self.inner.pins.lock();
         for id in state.partitions.values().flatten().map(|m| m.id) {
-            *pins.0.entry(id).or_default() += 1;
+            *pins.counts.entry(id).or_default() += 1;
         }
         Ok(Snapshot {
             engine: self.clone(),
@@ -38,8 +38,8 @@ impl Engine {
     /// Whether `id` is pinned; if so its file is queued for removal when the last pin goes.
     pub(crate) fn defer_if_pinned(&self, id: u64, path: &std::path::Path) -> bool {
         let mut pins = self.inner.pins.lock();
-        if pins.0.contains_key(&id) {
-            pins.1.push((id, path.to_path_buf()));
+        if pins.counts.contains_key(&id) {
+            pins.waiting.push((id, path.to_path_buf()));
             true
         } else {
             false
@@ -71,14 +71,14 @@ impl Drop for Snapshot {
         let ready: Vec<PathBuf> = {
             let mut pins = self.engine.inner.pins.lock();
             for id in self.state.partitions.values().flatten().map(|m| m.id) {
-                if let Some(n) = pins.0.get_mut(&id) {
+                if let Some(n) = pins.counts.get_mut(&id) {
                     *n -= 1;
                     if *n == 0 {
-                        pins.0.remove(&id);
+                        pins.counts.remove(&id);
                     }
                 }
             }
-            let (counts, waiting) = &mut *pins;
+            let crate::engine::Pins { counts, waiting } = &mut *pins;
             let (still, free): (Vec<_>, Vec<_>) = waiting
                 .drain(..)
                 .partition(|(id, _)| counts.contains_key(id));
