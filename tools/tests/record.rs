@@ -194,3 +194,63 @@ fn a_reader_process_follows_a_recording_process() {
     );
     assert_eq!(reader.get_tick_overview().unwrap()[0].count, total);
 }
+
+#[test]
+fn backups_taken_while_another_process_records_restore_gap_free() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, repo) = (dir.path().join("db"), dir.path().join("repo"));
+    Engine::open(&db).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tickvault"))
+        .arg("--db")
+        .arg(&db)
+        .args([
+            "record",
+            "--symbol",
+            "rb2610",
+            "--exchange",
+            "SHFE",
+            "--ticks",
+            "--batch",
+            "5",
+            "--flush-every",
+            "100",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        for i in 0..4_000u64 {
+            stdin.write_all(row(i).as_bytes()).unwrap();
+            if i % 100 == 0 {
+                std::thread::sleep(Duration::from_millis(3));
+            }
+        }
+    });
+    let reader = Engine::open_read_only(&db).unwrap();
+    let mut sizes = Vec::new();
+    for n in 0..5 {
+        std::thread::sleep(Duration::from_millis(20));
+        let info = reader.backup(&repo).unwrap();
+        let target = dir.path().join(format!("restored{n}"));
+        tickvault::restore(&info.path, &target, false).unwrap();
+        let ticks = Engine::open_read_only(&target)
+            .unwrap()
+            .load_tick_data("rb2610", Exchange::SHFE, Timestamp::MIN, Timestamp::MAX)
+            .unwrap();
+        assert_eq!(ticks.len() as u64, info.rows);
+        assert!(
+            ticks
+                .iter()
+                .enumerate()
+                .all(|(i, t)| t.last_price == i as f64),
+            "backup {n} has a gap"
+        );
+        sizes.push(ticks.len());
+    }
+    feeder.join().unwrap();
+    assert!(child.wait().unwrap().success());
+    assert!(sizes.windows(2).all(|w| w[0] <= w[1]), "{sizes:?}");
+}
