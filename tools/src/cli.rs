@@ -60,6 +60,57 @@ pub enum Command {
     Restore(RestoreArgs),
     /// Check every checksum and invariant of a store or a backup; exit 1 on any problem.
     Verify(VerifyArgs),
+    /// Copy every series (or those selected) from one store to another (tickvault, sqlite:PATH, vnpy).
+    Migrate(MigrateArgs),
+    /// Compare two stores series by series (counts, ranges, a hash of every row); exit 1 on a difference.
+    Compare(CompareArgs),
+}
+
+/// Options of `migrate`.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// Source URL: a tickvault path, sqlite:PATH, or vnpy[:DIR].
+    #[arg(long)]
+    pub from: String,
+    /// Target URL.
+    #[arg(long)]
+    pub to: String,
+    /// Only bars.
+    #[arg(long, conflicts_with = "ticks")]
+    pub bars: bool,
+    /// Only ticks.
+    #[arg(long)]
+    pub ticks: bool,
+    /// Only symbols matching this pattern (`*` and `?`).
+    #[arg(long)]
+    pub symbol: Option<String>,
+    /// Compare the two stores afterwards.
+    #[arg(long)]
+    pub verify: bool,
+    /// Zone of naive datetimes in SQL databases (default: vn.py's database.timezone, else the system's).
+    #[arg(long)]
+    pub sql_tz: Option<String>,
+}
+
+/// Options of `compare`.
+#[derive(Debug, Args)]
+pub struct CompareArgs {
+    /// One store URL.
+    pub left: String,
+    /// The other store URL.
+    pub right: String,
+    /// Only bars.
+    #[arg(long, conflicts_with = "ticks")]
+    pub bars: bool,
+    /// Only ticks.
+    #[arg(long)]
+    pub ticks: bool,
+    /// Only symbols matching this pattern.
+    #[arg(long)]
+    pub symbol: Option<String>,
+    /// Zone of naive datetimes in SQL databases.
+    #[arg(long)]
+    pub sql_tz: Option<String>,
 }
 
 /// Options of `backup`.

@@ -1,5 +1,6 @@
 //! The `tickvault` command line.
 
+mod bridge;
 mod cli;
 mod cmd;
 mod table;

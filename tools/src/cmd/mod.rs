@@ -2,6 +2,7 @@
 
 mod backup;
 mod demo;
+mod migrate;
 mod query;
 mod record;
 mod write;
@@ -45,6 +46,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Backups(a) => backup::list(&cli, a),
         Command::Restore(a) => backup::restore(&cli, a),
         Command::Verify(a) => backup::verify(&cli, a),
+        Command::Migrate(a) => migrate::migrate(&cli, a),
+        Command::Compare(a) => migrate::compare(&cli, a),
         Command::Flush => {
             let db = open_existing_write(&cli)?;
             db.flush()?;

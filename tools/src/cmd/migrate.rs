@@ -1,0 +1,398 @@
+//! `migrate` and `compare`, written once against the `Database` trait.
+
+use std::hash::{Hash, Hasher};
+
+use anyhow::{Context, Result};
+use serde_json::json;
+use tickvault::{BarData, Database, Exchange, Interval, TickData, Timestamp};
+
+use crate::bridge::{self, redact};
+use crate::cli::{Cli, CompareArgs, MigrateArgs};
+use crate::time;
+
+/// One series of a store.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct Series {
+    symbol: String,
+    exchange: Exchange,
+    interval: Interval,
+    count: u64,
+    start: Timestamp,
+    end: Timestamp,
+}
+
+/// `*` matches any run of characters, `?` any one character.
+fn glob(pattern: &str, s: &str) -> bool {
+    fn m(p: &[char], s: &[char]) -> bool {
+        match (p.first(), s.first()) {
+            (None, None) => true,
+            (Some('*'), _) => m(&p[1..], s) || (!s.is_empty() && m(p, &s[1..])),
+            (Some('?'), Some(_)) => m(&p[1..], &s[1..]),
+            (Some(a), Some(b)) if a == b => m(&p[1..], &s[1..]),
+            _ => false,
+        }
+    }
+    m(
+        &pattern.chars().collect::<Vec<_>>(),
+        &s.chars().collect::<Vec<_>>(),
+    )
+}
+
+fn series(
+    db: &dyn Database,
+    bars: bool,
+    ticks: bool,
+    pattern: Option<&str>,
+) -> Result<Vec<Series>> {
+    let mut out = Vec::new();
+    if bars {
+        out.extend(db.get_bar_overview()?.into_iter().map(|o| Series {
+            symbol: o.symbol.to_string(),
+            exchange: o.exchange,
+            interval: o.interval,
+            count: o.count,
+            start: o.start,
+            end: o.end,
+        }));
+    }
+    if ticks {
+        out.extend(db.get_tick_overview()?.into_iter().map(|o| Series {
+            symbol: o.symbol.to_string(),
+            exchange: o.exchange,
+            interval: Interval::Tick,
+            count: o.count,
+            start: o.start,
+            end: o.end,
+        }));
+    }
+    out.retain(|s| pattern.is_none_or(|p| glob(p, &s.symbol)));
+    out.sort();
+    Ok(out)
+}
+
+/// Time windows of about `rows` rows each over `[start, end]`, assuming even density.
+fn windows(start: Timestamp, end: Timestamp, count: u64, rows: u64) -> Vec<(Timestamp, Timestamp)> {
+    let span = (end.as_ns() as i128 - start.as_ns() as i128 + 1).max(1);
+    let parts = count.div_ceil(rows).max(1) as i128;
+    let step = (span / parts).max(1);
+    let mut out = Vec::new();
+    let mut t = start.as_ns() as i128;
+    while t <= end.as_ns() as i128 {
+        let hi = (t + step - 1).min(end.as_ns() as i128);
+        out.push((Timestamp::from_ns(t as i64), Timestamp::from_ns(hi as i64)));
+        t = hi + 1;
+    }
+    out
+}
+
+const WINDOW_ROWS: u64 = 200_000;
+
+enum Rows {
+    Bars(Vec<BarData>),
+    Ticks(Vec<TickData>),
+}
+
+impl Rows {
+    fn len(&self) -> usize {
+        match self {
+            Rows::Bars(v) => v.len(),
+            Rows::Ticks(v) => v.len(),
+        }
+    }
+}
+
+fn load(db: &dyn Database, s: &Series, start: Timestamp, end: Timestamp) -> Result<Rows> {
+    Ok(if s.interval == Interval::Tick {
+        Rows::Ticks(db.load_tick_data(&s.symbol, s.exchange, start, end)?)
+    } else {
+        Rows::Bars(db.load_bar_data(&s.symbol, s.exchange, s.interval, start, end)?)
+    })
+}
+
+fn save(db: &dyn Database, rows: &Rows) -> Result<()> {
+    match rows {
+        Rows::Bars(v) => db.save_bar_data(v, false)?,
+        Rows::Ticks(v) => db.save_tick_data(v, false)?,
+    }
+    Ok(())
+}
+
+pub fn migrate(cli: &Cli, a: &MigrateArgs) -> Result<()> {
+    let (from, to) = (redact(&a.from), redact(&a.to));
+    let src = bridge::open(&a.from, a.sql_tz.as_deref(), false)
+        .with_context(|| format!("source {from}"))?;
+    let dst =
+        bridge::open(&a.to, a.sql_tz.as_deref(), true).with_context(|| format!("target {to}"))?;
+    let (bars, ticks) = (!a.ticks, !a.bars);
+    let list = series(src.db(), bars, ticks, a.symbol.as_deref())?;
+    let mut total = 0u64;
+    for s in &list {
+        let mut copied = 0u64;
+        for (lo, hi) in windows(s.start, s.end, s.count, WINDOW_ROWS) {
+            let rows = load(src.db(), s, lo, hi)?;
+            copied += rows.len() as u64;
+            save(dst.db(), &rows).with_context(|| {
+                format!("writing {}.{} {} to {to}", s.symbol, s.exchange, s.interval)
+            })?;
+        }
+        total += copied;
+        if cli.json {
+            println!(
+                "{}",
+                json!({"type": "migrated", "symbol": s.symbol, "exchange": s.exchange.as_str(), "interval": s.interval.as_str(), "rows": copied})
+            );
+        } else {
+            eprintln!("{}.{} {}: {copied} rows", s.symbol, s.exchange, s.interval);
+        }
+    }
+    if !cli.json {
+        eprintln!(
+            "migrated {total} rows of {} series from {from} to {to}",
+            list.len()
+        );
+    }
+    if let bridge::Store::Tickvault(engine) = &dst {
+        engine.compact()?;
+    }
+    if a.verify {
+        let differences = compare_stores(
+            cli,
+            src.db(),
+            dst.db(),
+            bars,
+            ticks,
+            a.symbol.as_deref(),
+            None,
+        )?;
+        if differences > 0 {
+            anyhow::bail!("{differences} series differ after the migration");
+        }
+    }
+    Ok(())
+}
+
+/// A hash of a row's key and every value (floats by their bits).
+fn hash_rows(h: &mut impl Hasher, rows: &Rows) {
+    match rows {
+        Rows::Bars(v) => v.iter().for_each(|b| {
+            b.datetime.hash(h);
+            for x in [
+                b.open_price,
+                b.high_price,
+                b.low_price,
+                b.close_price,
+                b.volume,
+                b.turnover,
+                b.open_interest,
+            ] {
+                x.to_bits().hash(h);
+            }
+        }),
+        Rows::Ticks(v) => v.iter().for_each(|t| {
+            t.datetime.hash(h);
+            t.name.hash(h);
+            t.localtime.hash(h);
+            for x in [
+                t.volume,
+                t.turnover,
+                t.open_interest,
+                t.last_price,
+                t.last_volume,
+                t.limit_up,
+                t.limit_down,
+                t.open_price,
+                t.high_price,
+                t.low_price,
+                t.pre_close,
+            ] {
+                x.to_bits().hash(h);
+            }
+            for x in [
+                t.bid_price_1,
+                t.bid_price_2,
+                t.bid_price_3,
+                t.bid_price_4,
+                t.bid_price_5,
+                t.ask_price_1,
+                t.ask_price_2,
+                t.ask_price_3,
+                t.ask_price_4,
+                t.ask_price_5,
+            ] {
+                x.to_bits().hash(h);
+            }
+            for x in [
+                t.bid_volume_1,
+                t.bid_volume_2,
+                t.bid_volume_3,
+                t.bid_volume_4,
+                t.bid_volume_5,
+                t.ask_volume_1,
+                t.ask_volume_2,
+                t.ask_volume_3,
+                t.ask_volume_4,
+                t.ask_volume_5,
+            ] {
+                x.to_bits().hash(h);
+            }
+        }),
+    }
+}
+
+/// The first row where two windows differ, as text.
+fn first_difference(a: &Rows, b: &Rows, tz: chrono_tz::Tz) -> Option<String> {
+    fn diff<T: PartialEq + std::fmt::Debug>(
+        a: &[T],
+        b: &[T],
+        time: impl Fn(&T) -> Timestamp,
+        tz: chrono_tz::Tz,
+    ) -> Option<String> {
+        let n = a.len().max(b.len());
+        (0..n).find_map(|i| match (a.get(i), b.get(i)) {
+            (Some(x), Some(y)) if x == y => None,
+            (Some(x), Some(y)) => Some(format!("at {}: {x:?} vs {y:?}", time::format(time(x), tz))),
+            (Some(x), None) => Some(format!(
+                "at {}: only in the first",
+                time::format(time(x), tz)
+            )),
+            (None, Some(y)) => Some(format!(
+                "at {}: only in the second",
+                time::format(time(y), tz)
+            )),
+            (None, None) => None,
+        })
+    }
+    match (a, b) {
+        (Rows::Bars(x), Rows::Bars(y)) => diff(x, y, |r| r.datetime, tz),
+        (Rows::Ticks(x), Rows::Ticks(y)) => diff(x, y, |r| r.datetime, tz),
+        _ => Some("different kinds".into()),
+    }
+}
+
+/// Compares every selected series of two stores; prints one line per series; returns how many differ.
+fn compare_stores(
+    cli: &Cli,
+    a: &dyn Database,
+    b: &dyn Database,
+    bars: bool,
+    ticks: bool,
+    pattern: Option<&str>,
+    tz: Option<chrono_tz::Tz>,
+) -> Result<usize> {
+    let tz = tz.unwrap_or(time::zone(None)?);
+    let (left, right) = (
+        series(a, bars, ticks, pattern)?,
+        series(b, bars, ticks, pattern)?,
+    );
+    let mut keys: Vec<(String, Exchange, Interval)> = left
+        .iter()
+        .chain(&right)
+        .map(|s| (s.symbol.clone(), s.exchange, s.interval))
+        .collect();
+    keys.sort();
+    keys.dedup();
+    let mut differences = 0;
+    for (symbol, exchange, interval) in keys {
+        let find = |v: &[Series]| {
+            v.iter()
+                .find(|s| s.symbol == symbol && s.exchange == exchange && s.interval == interval)
+                .cloned()
+        };
+        let (l, r) = (find(&left), find(&right));
+        let (mut ha, mut hb) = (
+            std::collections::hash_map::DefaultHasher::new(),
+            std::collections::hash_map::DefaultHasher::new(),
+        );
+        let mut first = None;
+        if let (Some(l), Some(r)) = (&l, &r) {
+            let (start, end) = (l.start.min(r.start), l.end.max(r.end));
+            for (lo, hi) in windows(start, end, l.count.max(r.count), WINDOW_ROWS) {
+                let (ra, rb) = (load(a, l, lo, hi)?, load(b, r, lo, hi)?);
+                hash_rows(&mut ha, &ra);
+                hash_rows(&mut hb, &rb);
+                if first.is_none() {
+                    first = first_difference(&ra, &rb, tz);
+                }
+            }
+        }
+        let summary = |s: &Option<Series>| {
+            s.as_ref()
+                .map(|s| (s.count, time::format(s.start, tz), time::format(s.end, tz)))
+        };
+        let same = l.is_some()
+            && r.is_some()
+            && first.is_none()
+            && ha.finish() == hb.finish()
+            && summary(&l) == summary(&r);
+        if !same {
+            differences += 1;
+        }
+        if cli.json {
+            println!(
+                "{}",
+                json!({"type": "compare", "symbol": symbol, "exchange": exchange.as_str(), "interval": interval.as_str(),
+                       "equal": same, "left": summary(&l), "right": summary(&r),
+                       "left_hash": format!("{:016x}", ha.finish()), "right_hash": format!("{:016x}", hb.finish()),
+                       "first_difference": first})
+            );
+        } else {
+            let side = |s: &Option<(u64, String, String)>| {
+                s.as_ref().map_or("missing".to_string(), |(c, a, b)| {
+                    format!("{c} rows {a} .. {b}")
+                })
+            };
+            let verdict = if same {
+                "equal".to_string()
+            } else {
+                format!(
+                    "DIFFERENT {}",
+                    first.unwrap_or_else(|| "(counts or ranges)".into())
+                )
+            };
+            println!(
+                "{symbol}.{exchange} {interval}: {} | {} | {verdict}",
+                side(&summary(&l)),
+                side(&summary(&r))
+            );
+        }
+    }
+    Ok(differences)
+}
+
+pub fn compare(cli: &Cli, a: &CompareArgs) -> Result<()> {
+    let left =
+        bridge::open(&a.left, a.sql_tz.as_deref(), false).with_context(|| redact(&a.left))?;
+    let right =
+        bridge::open(&a.right, a.sql_tz.as_deref(), false).with_context(|| redact(&a.right))?;
+    let differences = compare_stores(
+        cli,
+        left.db(),
+        right.db(),
+        !a.ticks,
+        !a.bars,
+        a.symbol.as_deref(),
+        None,
+    )?;
+    if differences > 0 {
+        use std::io::Write;
+        std::io::stdout().flush()?;
+        std::process::exit(1);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_and_windows() {
+        assert!(glob("rb*", "rb2610"));
+        assert!(glob("*26?0", "rb2610"));
+        assert!(!glob("rb*", "cu2610"));
+        let w = windows(Timestamp::from_ns(0), Timestamp::from_ns(99), 1000, 250);
+        assert_eq!(w.len(), 4);
+        assert_eq!(w[0], (Timestamp::from_ns(0), Timestamp::from_ns(24)));
+        assert_eq!(w[3].1, Timestamp::from_ns(99));
+    }
+}
