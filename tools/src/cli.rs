@@ -64,6 +64,31 @@ pub enum Command {
     Migrate(MigrateArgs),
     /// Compare two stores series by series (counts, ranges, a hash of every row); exit 1 on a difference.
     Compare(CompareArgs),
+    /// Bring a target store up to date with a source: what it lacks after its last time per series.
+    Sync(SyncArgs),
+}
+
+/// Options of `sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// Source URL.
+    #[arg(long)]
+    pub from: String,
+    /// Target URL.
+    #[arg(long)]
+    pub to: String,
+    /// Replace each target series with the source's instead of copying only what is new.
+    #[arg(long)]
+    pub full: bool,
+    /// Re-read this much before the target's last time, to pick up late corrections (e.g. 1h, 2d).
+    #[arg(long, default_value = "0s")]
+    pub overlap: String,
+    /// Only symbols matching this pattern.
+    #[arg(long)]
+    pub symbol: Option<String>,
+    /// Zone of naive datetimes in SQL databases.
+    #[arg(long)]
+    pub sql_tz: Option<String>,
 }
 
 /// Options of `migrate`.

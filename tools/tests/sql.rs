@@ -238,3 +238,82 @@ fn hostile_symbols_are_data_and_bad_rows_are_named() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn sync_copies_what_is_new_rereads_the_overlap_and_full_replaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let src_path = dir.path().join("src.db");
+    std::fs::copy(vnpy_db(), &src_path).unwrap();
+    let src = format!("sqlite:{}", src_path.display());
+    let store = dir.path().join("db");
+    let target = store.to_str().unwrap();
+    ok(&[
+        "sync",
+        "--from",
+        &src,
+        "--to",
+        target,
+        "--sql-tz",
+        "Asia/Shanghai",
+    ]);
+    ok(&["compare", &src, target, "--sql-tz", "Asia/Shanghai"]);
+    // The source gains a bar and corrects the last one (a late correction).
+    let conn = Connection::open(&src_path).unwrap();
+    conn.execute("UPDATE dbbardata SET close_price = 999.0 WHERE interval='1m' AND datetime='2011-02-01 09:00:00'", []).unwrap();
+    conn.execute(
+        "INSERT INTO dbbardata (symbol, exchange, datetime, interval, volume, turnover, open_interest, open_price, high_price, low_price, close_price) VALUES ('SPY', 'ARCA', '2011-02-01 09:01:00', '1m', 5, 0, 0, 1, 2, 0.5, 1.5)",
+        [],
+    )
+    .unwrap();
+    let out = ok(&[
+        "sync",
+        "--from",
+        &src,
+        "--to",
+        target,
+        "--sql-tz",
+        "Asia/Shanghai",
+        "--overlap",
+        "1h",
+        "--json",
+    ]);
+    let rows: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let minute = rows.iter().find(|r| r["interval"] == "1m").unwrap();
+    assert!(
+        minute["rows"].as_u64().unwrap() < 100,
+        "only the overlap and the new bar are re-read: {minute}"
+    );
+    ok(&["compare", &src, target, "--sql-tz", "Asia/Shanghai"]);
+    // A row only the target has survives an incremental sync, and goes with --full.
+    {
+        let db = Engine::open(&store).unwrap();
+        let mut extra = tickvault::BarData::new(
+            "SPY",
+            Exchange::ARCA,
+            Interval::Daily,
+            Timestamp::from_secs(0),
+        );
+        extra.close_price = 1.0;
+        db.save_bar_data(&[extra], false).unwrap();
+    }
+    assert_eq!(
+        tv(&["compare", &src, target, "--sql-tz", "Asia/Shanghai"])
+            .status
+            .code(),
+        Some(1)
+    );
+    ok(&[
+        "sync",
+        "--from",
+        &src,
+        "--to",
+        target,
+        "--sql-tz",
+        "Asia/Shanghai",
+        "--full",
+    ]);
+    ok(&["compare", &src, target, "--sql-tz", "Asia/Shanghai"]);
+}

@@ -10,7 +10,7 @@ use super::human_bytes;
 use crate::cli::{BackupArgs, BackupsArgs, Cli, RestoreArgs, VerifyArgs};
 
 /// `7d`, `12h`, `30m`, `90s`.
-fn duration(s: &str) -> Result<Duration> {
+pub(crate) fn duration(s: &str) -> Result<Duration> {
     let (num, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
     let n: u64 = num
         .parse()

@@ -7,7 +7,7 @@ use serde_json::json;
 use tickvault::{BarData, Database, Exchange, Interval, TickData, Timestamp};
 
 use crate::bridge::{self, redact};
-use crate::cli::{Cli, CompareArgs, MigrateArgs};
+use crate::cli::{Cli, CompareArgs, MigrateArgs, SyncArgs};
 use crate::time;
 
 /// One series of a store.
@@ -127,14 +127,9 @@ pub fn migrate(cli: &Cli, a: &MigrateArgs) -> Result<()> {
     let list = series(src.db(), bars, ticks, a.symbol.as_deref())?;
     let mut total = 0u64;
     for s in &list {
-        let mut copied = 0u64;
-        for (lo, hi) in windows(s.start, s.end, s.count, WINDOW_ROWS) {
-            let rows = load(src.db(), s, lo, hi)?;
-            copied += rows.len() as u64;
-            save(dst.db(), &rows).with_context(|| {
-                format!("writing {}.{} {} to {to}", s.symbol, s.exchange, s.interval)
-            })?;
-        }
+        let copied = copy_range(src.db(), dst.db(), s, s.start).with_context(|| {
+            format!("copying {}.{} {} to {to}", s.symbol, s.exchange, s.interval)
+        })?;
         total += copied;
         if cli.json {
             println!(
@@ -167,6 +162,62 @@ pub fn migrate(cli: &Cli, a: &MigrateArgs) -> Result<()> {
         if differences > 0 {
             anyhow::bail!("{differences} series differ after the migration");
         }
+    }
+    Ok(())
+}
+
+/// Copies rows `[from, s.end]` of series `s` from `src` to `dst` in windows; returns the count.
+fn copy_range(src: &dyn Database, dst: &dyn Database, s: &Series, from: Timestamp) -> Result<u64> {
+    let mut copied = 0;
+    for (lo, hi) in windows(from.max(s.start), s.end, s.count, WINDOW_ROWS) {
+        let rows = load(src, s, lo, hi)?;
+        copied += rows.len() as u64;
+        save(dst, &rows)?;
+    }
+    Ok(copied)
+}
+
+pub fn sync(cli: &Cli, a: &SyncArgs) -> Result<()> {
+    let (from, to) = (redact(&a.from), redact(&a.to));
+    let overlap = super::backup::duration(&a.overlap)?;
+    let src = bridge::open(&a.from, a.sql_tz.as_deref(), false)
+        .with_context(|| format!("source {from}"))?;
+    let dst =
+        bridge::open(&a.to, a.sql_tz.as_deref(), true).with_context(|| format!("target {to}"))?;
+    let have = series(dst.db(), true, true, a.symbol.as_deref())?;
+    let mut total = 0;
+    for s in series(src.db(), true, true, a.symbol.as_deref())? {
+        let target = have
+            .iter()
+            .find(|t| t.symbol == s.symbol && t.exchange == s.exchange && t.interval == s.interval);
+        let start = match (a.full, target) {
+            (true, Some(_)) => {
+                if s.interval == Interval::Tick {
+                    dst.db().delete_tick_data(&s.symbol, s.exchange)?;
+                } else {
+                    dst.db()
+                        .delete_bar_data(&s.symbol, s.exchange, s.interval)?;
+                }
+                s.start
+            }
+            (false, Some(t)) => t
+                .end
+                .add_ns(-i64::try_from(overlap.as_nanos()).unwrap_or(i64::MAX)),
+            (_, None) => s.start,
+        };
+        let copied = copy_range(src.db(), dst.db(), &s, start)?;
+        total += copied;
+        if cli.json {
+            println!(
+                "{}",
+                json!({"type": "synced", "symbol": s.symbol, "exchange": s.exchange.as_str(), "interval": s.interval.as_str(), "rows": copied})
+            );
+        } else {
+            eprintln!("{}.{} {}: {copied} rows", s.symbol, s.exchange, s.interval);
+        }
+    }
+    if !cli.json {
+        eprintln!("synced {total} rows from {from} to {to}");
     }
     Ok(())
 }

@@ -48,6 +48,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Verify(a) => backup::verify(&cli, a),
         Command::Migrate(a) => migrate::migrate(&cli, a),
         Command::Compare(a) => migrate::compare(&cli, a),
+        Command::Sync(a) => migrate::sync(&cli, a),
         Command::Flush => {
             let db = open_existing_write(&cli)?;
             db.flush()?;
