@@ -148,7 +148,7 @@ fn a_reader_process_follows_a_recording_process() {
         ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
@@ -179,9 +179,14 @@ fn a_reader_process_follows_a_recording_process() {
             break;
         }
     }
-    feeder.join().unwrap();
+    let fed = feeder.join();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success());
+    assert!(
+        out.status.success(),
+        "the recorder failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(fed.is_ok());
     assert_eq!(
         *seen.last().unwrap() as u64,
         total,
