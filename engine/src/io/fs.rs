@@ -191,7 +191,18 @@ impl Storage for RealFs {
             .truncate(false)
             .open(path)
             .map_err(|e| Error::io(path, e))?;
-        match file.try_lock() {
+        // Another process's fork can hold a duplicate of a lock's file description for a moment
+        // between fork and exec (a store closed just before a child was spawned elsewhere), so a
+        // busy lock is retried for up to a second before it counts as held.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(1);
+        let mut attempt = file.try_lock();
+        while matches!(attempt, Err(TryLockError::WouldBlock))
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            attempt = file.try_lock();
+        }
+        match attempt {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
                 let mut text = String::new();
