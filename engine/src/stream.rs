@@ -29,6 +29,11 @@ impl Engine {
         batches: Vec<(SeriesKey, B)>,
         stream: bool,
     ) -> Result<()> {
+        let batches: Vec<(SeriesKey, Batch<'a>)> = batches
+            .into_iter()
+            .map(|(k, b)| (k, b.into()))
+            .filter(|(_, b)| !b.is_empty())
+            .collect();
         if stream && self.inner.wal.get().is_some() {
             self.save_stream(batches)
         } else {
@@ -36,13 +41,8 @@ impl Engine {
         }
     }
 
-    fn save_stream<'a, B: Into<Batch<'a>>>(&self, batches: Vec<(SeriesKey, B)>) -> Result<()> {
+    fn save_stream(&self, batches: Vec<(SeriesKey, Batch<'_>)>) -> Result<()> {
         self.check_writable()?;
-        let batches: Vec<(SeriesKey, Batch<'a>)> = batches
-            .into_iter()
-            .map(|(k, b)| (k, b.into()))
-            .filter(|(_, b)| !b.is_empty())
-            .collect();
         if batches.is_empty() {
             return Ok(());
         }

@@ -228,17 +228,9 @@ impl Engine {
     }
 
     /// Commits sorted, unique batches of several series atomically.
-    pub(crate) fn save_batches<'a, B: Into<Batch<'a>>>(
-        &self,
-        batches: Vec<(SeriesKey, B)>,
-    ) -> Result<()> {
+    pub(crate) fn save_batches(&self, batches: Vec<(SeriesKey, Batch<'_>)>) -> Result<()> {
         self.check_writable()?;
-        let batches: Vec<(SeriesKey, Batch<'a>)> = batches
-            .into_iter()
-            .map(|(k, b)| (k, b.into()))
-            .filter(|(_, b)| !b.is_empty())
-            .collect();
-        if batches.is_empty() {
+        if batches.iter().all(|(_, b)| b.is_empty()) {
             return Ok(());
         }
         let mut writer = self.inner.writer.lock();
