@@ -66,6 +66,28 @@ pub enum Command {
     Compare(CompareArgs),
     /// Bring a target store up to date with a source: what it lacks after its last time per series.
     Sync(SyncArgs),
+    /// Run one workload on tickvault and on SQLite with vn.py's schema, and compare.
+    Bench(BenchArgs),
+}
+
+/// Options of `bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Rows of the workload.
+    #[arg(long, default_value_t = 1_000_000)]
+    pub rows: usize,
+    /// Five-level ticks instead of one-minute bars.
+    #[arg(long)]
+    pub ticks: bool,
+    /// The baseline (only `sqlite` so far).
+    #[arg(long, default_value = "sqlite")]
+    pub against: String,
+    /// Runs of each measurement (the median is reported).
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
+    /// Series for the overview latency line.
+    #[arg(long, default_value_t = 2_000)]
+    pub overview_series: usize,
 }
 
 /// Options of `sync`.

@@ -370,3 +370,42 @@ fn a_closed_pipe_is_not_an_error() {
         );
     }
 }
+
+#[test]
+fn bench_compares_tickvault_with_sqlite_line_by_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(
+        &dir.path().join("unused"),
+        &[
+            "bench",
+            "--rows",
+            "3000",
+            "--repeat",
+            "1",
+            "--overview-series",
+            "20",
+            "--json",
+        ],
+    );
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 21, "{out}");
+    for l in &lines {
+        assert_eq!(l["type"], "bench");
+        assert!(l["tickvault"].as_f64().unwrap() > 0.0, "{l}");
+    }
+    let size = lines
+        .iter()
+        .find(|l| l["what"] == "bytes on disk per bar")
+        .unwrap();
+    assert!(size["sqlite"].as_f64().unwrap() > size["tickvault"].as_f64().unwrap());
+    assert!(lines
+        .iter()
+        .any(|l| l["what"] == "durable single-row commits, 8 writer threads"));
+    assert!(
+        !dir.path().join("unused").exists(),
+        "bench works in a temporary directory"
+    );
+}

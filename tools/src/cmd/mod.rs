@@ -1,6 +1,7 @@
 //! The verbs. Commands that only read open the store read-only, so they work beside a writer.
 
 mod backup;
+mod bench;
 mod demo;
 mod migrate;
 mod query;
@@ -49,6 +50,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Migrate(a) => migrate::migrate(&cli, a),
         Command::Compare(a) => migrate::compare(&cli, a),
         Command::Sync(a) => migrate::sync(&cli, a),
+        Command::Bench(a) => bench::run(&cli, a),
         Command::Flush => {
             let db = open_existing_write(&cli)?;
             db.flush()?;

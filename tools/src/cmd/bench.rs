@@ -1,0 +1,352 @@
+//! `bench`: the same workload through the `Database` trait on tickvault and on a baseline (SQLite
+//! with vn.py's schema), in one run, alternating, reporting medians and the ratio per line.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{bail, Result};
+use serde_json::json;
+use tickvault::{
+    sample, BarData, Columns, Database, Engine, Exchange, Interval, SeriesKey, TickData, Timestamp,
+};
+
+use crate::bridge::sqlite::VnpySqlite;
+use crate::cli::{BenchArgs, Cli};
+
+/// Rows of one kind, ready for either store.
+enum Data {
+    Bars(Vec<BarData>),
+    Ticks(Vec<TickData>),
+}
+
+impl Data {
+    fn save(&self, db: &dyn Database, range: std::ops::Range<usize>, stream: bool) -> Result<()> {
+        match self {
+            Data::Bars(v) => db.save_bar_data(&v[range], stream)?,
+            Data::Ticks(v) => db.save_tick_data(&v[range], stream)?,
+        }
+        Ok(())
+    }
+
+    fn time(&self, i: usize) -> Timestamp {
+        match self {
+            Data::Bars(v) => v[i].datetime,
+            Data::Ticks(v) => v[i].datetime,
+        }
+    }
+
+    fn load(&self, db: &dyn Database, start: Timestamp, end: Timestamp) -> Result<usize> {
+        Ok(match self {
+            Data::Bars(v) => db
+                .load_bar_data(&v[0].symbol, v[0].exchange, v[0].interval, start, end)?
+                .len(),
+            Data::Ticks(v) => db
+                .load_tick_data(&v[0].symbol, v[0].exchange, start, end)?
+                .len(),
+        })
+    }
+
+    /// The row `i` as a single-row save for writer thread `w`.
+    fn one(&self, i: usize, w: usize) -> Data {
+        match self {
+            Data::Bars(v) => {
+                let mut b = v[i].clone();
+                b.symbol = format!("W{w}").into();
+                Data::Bars(vec![b])
+            }
+            Data::Ticks(v) => {
+                let mut t = v[i].clone();
+                t.symbol = format!("W{w}").into();
+                Data::Ticks(vec![t])
+            }
+        }
+    }
+}
+
+struct Line {
+    what: String,
+    unit: &'static str,
+    ours: f64,
+    theirs: Option<f64>,
+    /// Whether smaller is better (sizes, latencies).
+    lower_is_better: bool,
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn dir_bytes(path: &Path) -> u64 {
+    std::fs::read_dir(path)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok())
+                .map(|e| {
+                    let p = e.path();
+                    if p.is_dir() {
+                        dir_bytes(&p)
+                    } else {
+                        e.metadata().map_or(0, |m| m.len())
+                    }
+                })
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
+    if a.against != "sqlite" {
+        bail!("only --against sqlite is supported so far");
+    }
+    let work = tempfile::tempdir()?;
+    let n = a.rows.max(1000);
+    let data = if a.ticks {
+        let cols = sample::ticks(n, 11, "螺纹钢2610");
+        let key = SeriesKey::tick("rb2610", Exchange::SHFE)?;
+        Data::Ticks((0..n).map(|i| cols.row(i, &key)).collect())
+    } else {
+        let cols = sample::bars(n, 11);
+        let key = SeriesKey::bar("IF9999", Exchange::CFFEX, Interval::Minute)?;
+        Data::Bars((0..n).map(|i| cols.row(i, &key)).collect())
+    };
+    let kind = if a.ticks { "ticks" } else { "bars" };
+    let repeat = a.repeat.max(1);
+    let mut lines = Vec::new();
+    let mut fresh = 0usize;
+    let mut new_stores =
+        || -> Result<(Engine, VnpySqlite, std::path::PathBuf, std::path::PathBuf)> {
+            fresh += 1;
+            let (tv, sq) = (
+                work.path().join(format!("tv{fresh}")),
+                work.path().join(format!("sq{fresh}.db")),
+            );
+            Ok((
+                Engine::open(&tv)?,
+                VnpySqlite::open(&sq, chrono_tz::Tz::UTC)?,
+                tv,
+                sq,
+            ))
+        };
+
+    // Saves by batch size (small batches on a prefix: 200 commits each).
+    for batch in [100usize, 1_000, 10_000, n] {
+        let rows = (batch * 200).min(n);
+        for stream in [false, true] {
+            if stream && batch == n {
+                continue;
+            }
+            let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+            for _ in 0..repeat {
+                let (tv, sq, _, _) = new_stores()?;
+                for (db, out) in [
+                    (&tv as &dyn Database, &mut ours),
+                    (&sq as &dyn Database, &mut theirs),
+                ] {
+                    let start = Instant::now();
+                    for lo in (0..rows).step_by(batch) {
+                        data.save(db, lo..(lo + batch).min(rows), stream)?;
+                    }
+                    out.push(rows as f64 / start.elapsed().as_secs_f64());
+                }
+            }
+            let label = if batch == n {
+                "all".to_string()
+            } else {
+                batch.to_string()
+            };
+            lines.push(Line {
+                what: format!(
+                    "save {kind}, batches of {label}{}",
+                    if stream { ", stream" } else { "" }
+                ),
+                unit: "rows/s",
+                ours: median(ours),
+                theirs: Some(median(theirs)),
+                lower_is_better: false,
+            });
+        }
+    }
+
+    // Loads by range size, from stores holding everything.
+    let (tv, sq, tv_path, sq_path) = new_stores()?;
+    data.save(&tv, 0..n, false)?;
+    data.save(&sq, 0..n, false)?;
+    let per_day = if a.ticks { 28_800 } else { 240 };
+    for (label, len) in [
+        ("one day", per_day),
+        ("one month", per_day * 21),
+        ("one year", per_day * 250),
+        ("everything", n),
+    ] {
+        let len = len.min(n);
+        let mid = (n - len) / 2;
+        let (start, end) = (data.time(mid), data.time(mid + len - 1));
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for _ in 0..repeat {
+            for (db, out) in [
+                (&tv as &dyn Database, &mut ours),
+                (&sq as &dyn Database, &mut theirs),
+            ] {
+                let t = Instant::now();
+                let got = data.load(db, start, end)?;
+                out.push(got as f64 / t.elapsed().as_secs_f64());
+            }
+        }
+        lines.push(Line {
+            what: format!("load {kind} into rows, {label} ({len} rows)"),
+            unit: "rows/s",
+            ours: median(ours),
+            theirs: Some(median(theirs)),
+            lower_is_better: false,
+        });
+        if matches!(data, Data::Bars(_)) {
+            let key = SeriesKey::bar("IF9999", Exchange::CFFEX, Interval::Minute)?;
+            let cols: Vec<f64> = (0..repeat)
+                .map(|_| {
+                    let t = Instant::now();
+                    let c: tickvault::BarColumns =
+                        tv.load_columns(&key, start, end).unwrap_or_default();
+                    c.len() as f64 / t.elapsed().as_secs_f64()
+                })
+                .collect();
+            lines.push(Line {
+                what: format!("load {kind} into columns, {label}"),
+                unit: "rows/s",
+                ours: median(cols),
+                theirs: None,
+                lower_is_better: false,
+            });
+        }
+    }
+    lines.push(Line {
+        what: format!("bytes on disk per {}", &kind[..kind.len() - 1]),
+        unit: "B",
+        ours: dir_bytes(&tv_path) as f64 / n as f64,
+        theirs: Some(std::fs::metadata(&sq_path).map_or(0, |m| m.len()) as f64 / n as f64),
+        lower_is_better: true,
+    });
+    drop((tv, sq));
+
+    // Concurrent durable single-row commits.
+    for threads in [1usize, 2, 4, 8] {
+        let per = 200usize;
+        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        for _ in 0..repeat {
+            // Stores open with the default sync policy: every commit is fsynced (group commit).
+            let (tv, _, _, sq) = new_stores()?;
+            let t = Instant::now();
+            std::thread::scope(|s| {
+                for w in 0..threads {
+                    let (tv, data) = (&tv, &data);
+                    s.spawn(move || {
+                        for i in 0..per {
+                            let _ = data.one(i, w).save(tv, 0..1, true);
+                        }
+                    });
+                }
+            });
+            ours.push((threads * per) as f64 / t.elapsed().as_secs_f64());
+            let t = Instant::now();
+            std::thread::scope(|s| {
+                for w in 0..threads {
+                    let (sq, data) = (&sq, &data);
+                    s.spawn(move || {
+                        if let Ok(db) = VnpySqlite::open(sq, chrono_tz::Tz::UTC) {
+                            for i in 0..per {
+                                let _ = data.one(i, w).save(&db, 0..1, true);
+                            }
+                        }
+                    });
+                }
+            });
+            theirs.push((threads * per) as f64 / t.elapsed().as_secs_f64());
+        }
+        lines.push(Line {
+            what: format!("durable single-row commits, {threads} writer threads"),
+            unit: "commits/s",
+            ours: median(ours),
+            theirs: Some(median(theirs)),
+            lower_is_better: false,
+        });
+    }
+
+    // Overview latency with many series.
+    let series = a.overview_series.max(1);
+    let (tv, sq, _, _) = new_stores()?;
+    let many: Vec<BarData> = (0..series)
+        .map(|i| {
+            BarData::new(
+                &format!("S{i}"),
+                Exchange::SSE,
+                Interval::Daily,
+                Timestamp::from_secs(86_400),
+            )
+        })
+        .collect();
+    tv.save_bar_data(&many, false)?;
+    sq.save_bar_data(&many, false)?;
+    let time_it = |db: &dyn Database| -> Result<f64> {
+        let t = Instant::now();
+        let n = db.get_bar_overview()?.len();
+        if n != series {
+            bail!("overview has {n} series, {series} expected");
+        }
+        Ok(t.elapsed().as_secs_f64() * 1e3)
+    };
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    for _ in 0..repeat.max(5) {
+        ours.push(time_it(&tv)?);
+        theirs.push(time_it(&sq)?);
+    }
+    lines.push(Line {
+        what: format!("overview of {series} series"),
+        unit: "ms",
+        ours: median(ours),
+        theirs: Some(median(theirs)),
+        lower_is_better: true,
+    });
+
+    print(cli, &lines, n, kind, repeat);
+    Ok(())
+}
+
+fn print(cli: &Cli, lines: &[Line], n: usize, kind: &str, repeat: usize) {
+    let ratio = |l: &Line| {
+        l.theirs.filter(|t| *t > 0.0 && l.ours > 0.0).map(|t| {
+            if l.lower_is_better {
+                t / l.ours
+            } else {
+                l.ours / t
+            }
+        })
+    };
+    if cli.json {
+        for l in lines {
+            println!(
+                "{}",
+                json!({"type": "bench", "what": l.what, "unit": l.unit, "tickvault": l.ours, "sqlite": l.theirs, "advantage": ratio(l)})
+            );
+        }
+        return;
+    }
+    println!("tickvault vs SQLite (vn.py schema), {n} {kind}, median of {repeat} runs each, alternating\n");
+    println!(
+        "{:<52} {:>14} {:>14} {:>10}",
+        "workload", "tickvault", "SQLite", "advantage"
+    );
+    let fmt = |v: f64, unit: &str| match unit {
+        "rows/s" | "commits/s" if v >= 1e6 => format!("{:.2} M/s", v / 1e6),
+        "rows/s" | "commits/s" => format!("{:.1} k/s", v / 1e3),
+        "ms" => format!("{v:.3} ms"),
+        _ => format!("{v:.1} {unit}"),
+    };
+    for l in lines {
+        println!(
+            "{:<52} {:>14} {:>14} {:>10}",
+            l.what,
+            fmt(l.ours, l.unit),
+            l.theirs.map_or("-".to_string(), |t| fmt(t, l.unit)),
+            ratio(l).map_or("-".to_string(), |r| format!("{r:.1}x"))
+        );
+    }
+}
