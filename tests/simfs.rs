@@ -33,6 +33,8 @@ struct State {
     durable_dirs: BTreeSet<PathBuf>,
     ops: u64,
     crash_at: Option<u64>,
+    /// One failing operation: its number and the error it returns (the disk goes on after it).
+    fault: Option<(u64, std::io::ErrorKind)>,
 }
 
 /// The simulated file system; clones share one disk.
@@ -56,6 +58,11 @@ impl State {
     /// Counts a mutating operation; errors from the crash point on.
     fn step(&mut self, path: &Path) -> Result<()> {
         self.ops += 1;
+        if let Some((k, kind)) = self.fault {
+            if self.ops == k {
+                return Err(Error::io(path, std::io::Error::new(kind, "injected fault")));
+            }
+        }
         match self.crash_at {
             Some(k) if self.ops >= k => Err(crashed(path)),
             _ => Ok(()),
@@ -85,6 +92,14 @@ impl SimFs {
         let mut s = self.state.lock();
         let now = s.ops;
         s.crash_at = Some(now + k);
+    }
+
+    /// Fails the `k`-th mutating operation from now on with `kind` (for example
+    /// `StorageFull`), once; the operations after it work again (space was freed).
+    pub fn fail_once_at(&self, k: u64, kind: std::io::ErrorKind) {
+        let mut s = self.state.lock();
+        let now = s.ops;
+        s.fault = Some((now + k, kind));
     }
 
     /// Mutating operations so far.
@@ -148,6 +163,7 @@ impl SimFs {
                 dirs,
                 ops: 0,
                 crash_at: None,
+                fault: None,
             })),
         }
     }
@@ -282,13 +298,11 @@ impl Storage for SimFs {
         if !s.live.remove(from) {
             return Err(not_found(from));
         }
-        let volatile = s
-            .files
-            .get(from)
-            .map(|n| n.volatile.clone())
-            .unwrap_or_default();
+        // The file (both its contents) moves to the new name; the old name's durable entry, if
+        // any, keeps the durable content until the directory is synced.
+        let node = s.files.get(from).cloned().unwrap_or_default();
         s.live.insert(to.to_path_buf());
-        s.files.entry(to.to_path_buf()).or_default().volatile = volatile;
+        s.files.insert(to.to_path_buf(), node);
         s.collect();
         Ok(())
     }

@@ -10,43 +10,11 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use tickvault::{BarData, Database, Engine, Exchange, Interval, Timestamp};
+use tickvault::Engine;
+use tickvault_tests::scenario::{apply, run, same, scenario, state};
 use tickvault_tests::simfs::SimFs;
-use tickvault_tests::{bar, sort_overview, Model};
-
-const MIN: Interval = Interval::Minute;
+use tickvault_tests::Model;
 const ROOT: &str = "/sim/db";
-
-enum Op {
-    Save(Vec<BarData>, bool),
-    Flush,
-    Delete(&'static str),
-    Compact,
-}
-
-fn rows(symbol: &str, from: i64, to: i64, price: f64) -> Vec<BarData> {
-    (from..to)
-        .map(|i| bar(symbol, Exchange::SHFE, MIN, i * 60, price + i as f64))
-        .collect()
-}
-
-fn scenario() -> Vec<Op> {
-    vec![
-        Op::Save(rows("rb", 0, 40, 1.0), false),
-        Op::Save(rows("cu", 0, 5, 7.0), false),
-        Op::Save(rows("rb", 40, 41, 2.0), true),
-        Op::Save(rows("rb", 10, 11, 3.0), true),
-        Op::Flush,
-        Op::Save(rows("rb", 41, 43, 4.0), true),
-        // Overlaps stored segments: flush first, then merge-on-write.
-        Op::Save(rows("rb", 35, 45, 5.0), false),
-        Op::Delete("cu"),
-        Op::Save(rows("rb", 50, 53, 6.0), false),
-        Op::Save(rows("rb", 60, 63, 6.0), false),
-        Op::Compact,
-        Op::Save(rows("ag", 0, 2, 8.0), true),
-    ]
-}
 
 fn open(fs: &SimFs) -> tickvault::Result<Engine> {
     Engine::builder(ROOT)
@@ -54,25 +22,6 @@ fn open(fs: &SimFs) -> tickvault::Result<Engine> {
         .segment_rows_max(64)
         .block_rows(8)
         .open()
-}
-
-fn apply(model: &mut Model, op: &Op) {
-    match op {
-        Op::Save(rows, _) => model.save(rows),
-        Op::Delete(symbol) => {
-            model.delete(&(symbol.to_string(), Exchange::SHFE, MIN));
-        }
-        Op::Flush | Op::Compact => {}
-    }
-}
-
-fn run(db: &Engine, op: &Op) -> tickvault::Result<()> {
-    match op {
-        Op::Save(rows, stream) => db.save_bar_data(rows, *stream),
-        Op::Flush => db.flush(),
-        Op::Delete(symbol) => db.delete_bar_data(symbol, Exchange::SHFE, MIN).map(|_| ()),
-        Op::Compact => db.compact().map(|_| ()),
-    }
 }
 
 /// Runs the scenario, crashing at operation `crash_at` if given; returns the disk, the model of
@@ -98,31 +47,6 @@ fn execute(crash_at: Option<u64>) -> (SimFs, Model, Model) {
     let after_close = acked.clone();
     drop(db); // flushes on close
     (fs, acked, after_close)
-}
-
-fn state(db: &Engine) -> Model {
-    let mut m = Model::default();
-    for o in db.get_bar_overview().unwrap() {
-        let rows = db
-            .load_bar_data(
-                &o.symbol,
-                o.exchange,
-                o.interval,
-                Timestamp::MIN,
-                Timestamp::MAX,
-            )
-            .unwrap();
-        assert_eq!(rows.len() as u64, o.count, "overview count of {}", o.symbol);
-        m.save(&rows);
-    }
-    m
-}
-
-fn same(a: &Model, b: &Model) -> bool {
-    let (mut x, mut y) = (a.overview(), b.overview());
-    sort_overview(&mut x);
-    sort_overview(&mut y);
-    x == y && a.series == b.series
 }
 
 fn check(image: &SimFs, acked: &Model, inflight: &Model, what: &str) {

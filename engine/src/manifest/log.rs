@@ -253,6 +253,7 @@ impl ManifestLog {
     /// Opens the newest manifest for appending (creating the first one in an empty store),
     /// cuts a torn tail, and removes every other manifest file.
     pub fn open(storage: Arc<dyn Storage>, root: &Path) -> Result<(ManifestLog, ManifestState)> {
+        remove_unfinished(&*storage, root)?;
         match load(&*storage, root)? {
             Some((no, parsed, others)) => {
                 let path = root.join(manifest_file_name(no));
@@ -348,12 +349,31 @@ fn write_checkpoint(
 ) -> Result<(Box<dyn StorageFile>, u64)> {
     let mut bytes = header_bytes(no);
     bytes.extend_from_slice(&frame(&encode_record(&Record::Checkpoint(state.clone()))));
+    // Written under a temporary name and renamed into place once synced, so that a manifest
+    // file, once it has its name, is never incomplete (an interrupted write leaves only the
+    // temporary file, which the next writer removes).
     let path = root.join(manifest_file_name(no));
-    let file = storage.create(&path)?;
+    let tmp = root.join(format!("{}{TMP_SUFFIX}", manifest_file_name(no)));
+    let file = storage.create(&tmp)?;
     file.write_all_at(&bytes, 0)?;
     file.sync()?;
+    drop(file);
+    storage.rename(&tmp, &path)?;
     storage.sync_dir(root)?;
-    Ok((file, bytes.len() as u64))
+    Ok((storage.open(&path, true)?, bytes.len() as u64))
+}
+
+/// Suffix of a manifest being written.
+const TMP_SUFFIX: &str = ".tmp";
+
+/// Removes manifests left half-written by an interrupted checkpoint or store creation.
+fn remove_unfinished(storage: &dyn Storage, root: &Path) -> Result<()> {
+    for e in storage.list_dir(root)? {
+        if e.name.starts_with(MANIFEST_PREFIX) && e.name.ends_with(TMP_SUFFIX) {
+            storage.remove_file(&root.join(&e.name))?;
+        }
+    }
+    Ok(())
 }
 
 /// A read-only follower of the manifest, for processes that do not write.
