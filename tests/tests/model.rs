@@ -71,10 +71,14 @@ fn check_all(db: &Engine, model: &Model) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+    // 64 cases in the normal run; PROPTEST_CASES=256 (or more) for a longer one.
+    #![proptest_config(ProptestConfig {
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
-    fn engine_matches_the_reference_model(ops in prop::collection::vec(op(), 1..40)) {
+    fn engine_matches_the_reference_model(ops in prop::collection::vec(op(), 1..100)) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("db");
         let mut db = open(&path);

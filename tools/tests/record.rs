@@ -35,7 +35,7 @@ fn killed_recorders_lose_no_acknowledged_row() {
     let db = dir.path().join("db");
     let mut rng = Lcg(0x5eed_2026);
     let mut acked_total = 0u64;
-    let cycles = 50;
+    let cycles = 200;
     for cycle in 0..cycles {
         let batch = 1 + rng.below(4);
         let mut child = Command::new(env!("CARGO_BIN_EXE_tickvault"))
