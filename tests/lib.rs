@@ -1,5 +1,6 @@
 //! Shared helpers for the integration tests: row builders, a reference model, and `SimFs`.
 
+pub mod fuzz;
 pub mod scenario;
 pub mod simfs;
 

@@ -1,0 +1,4 @@
+//! Fuzz target: `tickvault_tests::fuzz::wal` must not panic on any input.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| tickvault_tests::fuzz::wal(data));
