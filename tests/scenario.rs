@@ -41,6 +41,22 @@ pub fn scenario() -> Vec<Op> {
     ]
 }
 
+/// A recorder's day: single-row stream saves that flush by memtable size (with a tiny memtable)
+/// and leave small segments for the automatic compaction, a late correction by bulk save, and
+/// a deleted series.
+pub fn recorder_scenario() -> Vec<Op> {
+    let mut ops = vec![Op::Save(rows("x", 0, 3, 9.0), false)];
+    for m in 0..36 {
+        ops.push(Op::Save(rows("rb", m, m + 1, 1.0), true));
+        if m == 20 {
+            ops.push(Op::Save(rows("rb", 5, 8, 2.0), false));
+            ops.push(Op::Delete("x"));
+        }
+    }
+    ops.push(Op::Flush);
+    ops
+}
+
 /// Applies `op` to the reference model.
 pub fn apply(model: &mut Model, op: &Op) {
     match op {

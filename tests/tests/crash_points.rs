@@ -7,35 +7,56 @@
 //! bytes appended to a file (a torn write). Each recovery is itself crashed at each of its
 //! operations and reopened.
 
-use std::path::Path;
 use std::sync::Arc;
 
 use tickvault::Engine;
-use tickvault_tests::scenario::{apply, run, same, scenario, state};
+use tickvault_tests::scenario::{apply, recorder_scenario, run, same, scenario, state, Op};
 use tickvault_tests::simfs::SimFs;
 use tickvault_tests::Model;
 const ROOT: &str = "/sim/db";
 
-fn open(fs: &SimFs) -> tickvault::Result<Engine> {
+/// A scenario and the store options it runs with.
+struct Case {
+    name: &'static str,
+    ops: fn() -> Vec<Op>,
+    memtable_bytes_max: usize,
+}
+
+const CASES: [Case; 2] = [
+    Case {
+        name: "every write path",
+        ops: scenario,
+        memtable_bytes_max: 64 << 20,
+    },
+    // About five rows per memtable: flushes by size, and automatic compaction after them.
+    Case {
+        name: "recorder",
+        ops: recorder_scenario,
+        memtable_bytes_max: 5 * 60,
+    },
+];
+
+fn open(fs: &SimFs, case: &Case) -> tickvault::Result<Engine> {
     Engine::builder(ROOT)
         .storage(Arc::new(fs.clone()))
         .segment_rows_max(64)
         .block_rows(8)
+        .memtable_bytes_max(case.memtable_bytes_max)
         .open()
 }
 
 /// Runs the scenario, crashing at operation `crash_at` if given; returns the disk, the model of
 /// the acknowledged operations and the model with the operation in flight.
-fn execute(crash_at: Option<u64>) -> (SimFs, Model, Model) {
+fn execute(case: &Case, crash_at: Option<u64>) -> (SimFs, Model, Model) {
     let fs = SimFs::new();
     if let Some(k) = crash_at {
         fs.crash_at(k);
     }
     let mut acked = Model::default();
-    let Ok(db) = open(&fs) else {
+    let Ok(db) = open(&fs, case) else {
         return (fs, acked.clone(), acked);
     };
-    for op in scenario() {
+    for op in (case.ops)() {
         let mut next = acked.clone();
         apply(&mut next, &op);
         if run(&db, &op).is_err() {
@@ -49,8 +70,9 @@ fn execute(crash_at: Option<u64>) -> (SimFs, Model, Model) {
     (fs, acked, after_close)
 }
 
-fn check(image: &SimFs, acked: &Model, inflight: &Model, what: &str) {
-    let db = open(image).unwrap_or_else(|e| panic!("{what}: the store does not open: {e}"));
+fn check(case: &Case, image: &SimFs, acked: &Model, inflight: &Model, what: &str) {
+    let what = format!("{}: {what}", case.name);
+    let db = open(image, case).unwrap_or_else(|e| panic!("{what}: the store does not open: {e}"));
     let got = state(&db);
     assert!(
         same(&got, acked) || same(&got, inflight),
@@ -61,52 +83,60 @@ fn check(image: &SimFs, acked: &Model, inflight: &Model, what: &str) {
 
 #[test]
 fn every_crash_point_recovers_to_an_acknowledged_state() {
-    let (_, full, _) = execute(None);
-    let ops = {
-        let fs = SimFs::new();
-        let db = open(&fs).unwrap();
-        for op in scenario() {
-            run(&db, &op).unwrap();
-        }
-        drop(db);
-        fs.ops()
-    };
-    assert!(ops > 100, "the scenario made only {ops} file operations");
-    assert_eq!(full.series.len(), 2, "rb and ag remain");
-    let mut recovery_points = 0;
-    for k in 1..=ops {
-        let (fs, acked, inflight) = execute(Some(k));
-        let image = fs.crash_image();
-        check(
-            &image,
-            &acked,
-            &inflight,
-            &format!("crash at operation {k}"),
-        );
-        // Crash the recovery of this image at each of its own operations (depth 1).
-        let recovery_ops = {
-            let probe = image.crash_image();
-            let db = open(&probe).unwrap();
-            let n = probe.ops();
-            db.abandon();
-            n
-        };
-        for j in 1..=recovery_ops {
-            let again = image.crash_image();
-            again.crash_at(j);
-            if let Ok(db) = open(&again) {
-                db.abandon();
+    let mut states = 0;
+    for case in &CASES {
+        let ops = {
+            let fs = SimFs::new();
+            let db = open(&fs, case).unwrap();
+            for op in (case.ops)() {
+                run(&db, &op).unwrap();
             }
-            check(
-                &again.crash_image(),
-                &acked,
-                &inflight,
-                &format!("crash at operation {k}, then at recovery operation {j}"),
-            );
-            recovery_points += 1;
+            drop(db);
+            fs.ops()
+        };
+        assert!(
+            ops > 100,
+            "{}: the scenario made only {ops} file operations",
+            case.name
+        );
+        let mut recovery_points = 0;
+        for k in 1..=ops {
+            let (fs, acked, inflight) = execute(case, Some(k));
+            for (model, image) in [("clean", fs.crash_image()), ("torn", fs.torn_image())] {
+                check(
+                    case,
+                    &image,
+                    &acked,
+                    &inflight,
+                    &format!("{model} crash at operation {k}"),
+                );
+                // Crash the recovery of this image at each of its own operations (depth 1).
+                let recovery_ops = {
+                    let probe = image.crash_image();
+                    let db = open(&probe, case).unwrap();
+                    let n = probe.ops();
+                    db.abandon();
+                    n
+                };
+                for j in 1..=recovery_ops {
+                    let again = image.crash_image();
+                    again.crash_at(j);
+                    if let Ok(db) = open(&again, case) {
+                        db.abandon();
+                    }
+                    let what =
+                        format!("{model} crash at operation {k}, then at recovery operation {j}");
+                    check(case, &again.crash_image(), &acked, &inflight, &what);
+                    recovery_points += 1;
+                }
+            }
         }
+        eprintln!(
+            "{}: {ops} crash points, each clean and torn; {recovery_points} in recoveries",
+            case.name
+        );
+        states += 2 * ops + recovery_points;
     }
-    eprintln!("crash points: {ops} in the scenario, {recovery_points} in recoveries");
-    assert!(recovery_points > 0);
-    let _ = Path::new(ROOT);
+    eprintln!("crash states checked: {states}");
+    assert!(states > 5_000, "{states}");
 }
