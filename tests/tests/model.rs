@@ -1,8 +1,11 @@
 //! Model test: random sequences of save (bulk, mixed, duplicate keys, overlapping ranges),
 //! delete, load, overview and reopen, checked against a `BTreeMap` reference.
 
+use std::sync::Arc;
+
 use proptest::prelude::*;
 use tickvault::{Database, Engine, Exchange, Interval, Timestamp};
+use tickvault_tests::simfs::SimFs;
 use tickvault_tests::{bar, sort_overview, Model, ModelKey};
 
 const SYMBOLS: [&str; 3] = ["rb2610", "RB2610", "../x"];
@@ -43,9 +46,11 @@ fn key(s: usize, i: usize) -> ModelKey {
     (SYMBOLS[s].to_string(), Exchange::SHFE, INTERVALS[i])
 }
 
-fn open(path: &std::path::Path) -> Engine {
-    // Tiny blocks and segments so that merges cut and split them often.
-    Engine::builder(path)
+fn open(fs: &SimFs) -> Engine {
+    // Tiny blocks and segments so that merges cut and split them often; an in-memory disk
+    // (SimFs) so that a crash is a real power cut: only what was synced survives.
+    Engine::builder("/sim/db")
+        .storage(Arc::new(fs.clone()))
         .block_rows(4)
         .segment_rows_max(16)
         .open()
@@ -71,17 +76,16 @@ fn check_all(db: &Engine, model: &Model) -> Result<(), TestCaseError> {
 }
 
 proptest! {
-    // 64 cases in the normal run; PROPTEST_CASES=256 (or more) for a longer one.
+    // 256 cases of up to 200 operations in the normal run; PROPTEST_CASES for a longer one.
     #![proptest_config(ProptestConfig {
-        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(64),
+        cases: std::env::var("PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256),
         ..ProptestConfig::default()
     })]
 
     #[test]
-    fn engine_matches_the_reference_model(ops in prop::collection::vec(op(), 1..100)) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("db");
-        let mut db = open(&path);
+    fn engine_matches_the_reference_model(ops in prop::collection::vec(op(), 1..200)) {
+        let mut fs = SimFs::new();
+        let mut db = open(&fs);
         let mut model = Model::default();
         for op in ops {
             match op {
@@ -110,18 +114,21 @@ proptest! {
                 }
                 Op::Reopen => {
                     drop(db);
-                    db = open(&path);
+                    db = open(&fs);
                 }
                 Op::Crash => {
+                    // A power cut: every acknowledged row must survive it.
+                    let image = fs.crash_image();
                     db.abandon();
-                    db = open(&path);
+                    fs = image;
+                    db = open(&fs);
                 }
             }
             check_all(&db, &model)?;
         }
         drop(db);
         // A read-only open sees the same state.
-        let ro = Engine::open_read_only(&path).unwrap();
+        let ro = Engine::builder("/sim/db").storage(Arc::new(fs.clone())).read_only(true).open().unwrap();
         check_all(&ro, &model)?;
     }
 }
