@@ -68,6 +68,15 @@ pub enum Command {
     Sync(SyncArgs),
     /// Run one workload on tickvault and on SQLite with vn.py's schema, and compare.
     Bench(BenchArgs),
+    /// Show the physical layout of a segment file: blocks, codecs, sizes, checksums.
+    Inspect(InspectArgs),
+}
+
+/// Options of `inspect`.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// The segment file (`data/<series>/<id>.seg` in a store).
+    pub segment: PathBuf,
 }
 
 /// Options of `bench`.
@@ -289,8 +298,11 @@ pub struct SeriesArgs {
 /// Options of `import`.
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// The CSV file.
+    /// The file: CSV with a header, a JSON array of objects, or JSON Lines.
     pub file: PathBuf,
+    /// The file's format (default: from its extension: .csv, .json, .jsonl).
+    #[arg(long, value_enum)]
+    pub format: Option<crate::table::FileFormat>,
     /// The series.
     #[command(flatten)]
     pub series: SeriesArgs,
@@ -316,8 +328,11 @@ pub struct RangeArgs {
 /// Options of `export`.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// The CSV file to write.
+    /// The file to write: .csv (vn.py Data Manager columns), .json or .jsonl.
     pub file: PathBuf,
+    /// The file's format (default: from its extension).
+    #[arg(long, value_enum)]
+    pub format: Option<crate::table::FileFormat>,
     /// The series.
     #[command(flatten)]
     pub series: SeriesArgs,

@@ -83,6 +83,15 @@ pub fn csv_row(rec: &csv::StringRecord, layout: &[Option<usize>]) -> RawRow {
 pub fn json_row<C: Columns>(text: &str, line: u64, source: &str) -> Result<RawRow> {
     let value: serde_json::Value =
         serde_json::from_str(text).with_context(|| format!("{source} line {line}: not JSON"))?;
+    json_value_row::<C>(&value, line, source)
+}
+
+/// A parsed JSON object as a raw row of `C`.
+pub fn json_value_row<C: Columns>(
+    value: &serde_json::Value,
+    line: u64,
+    source: &str,
+) -> Result<RawRow> {
     let obj = value
         .as_object()
         .ok_or_else(|| anyhow!("{source} line {line}: not a JSON object"))?;
@@ -155,6 +164,105 @@ pub fn fill<C: Columns>(rows: &[RawRow], tz: Tz, source: &str) -> Result<C> {
         }
     }
     Ok(cols)
+}
+
+/// A file format for import and export.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum FileFormat {
+    /// CSV with a header line.
+    Csv,
+    /// One JSON array of objects.
+    Json,
+    /// JSON Lines: one object per line.
+    Jsonl,
+}
+
+impl FileFormat {
+    /// The format `given`, else the one the file's extension names.
+    pub fn of(path: &Path, given: Option<FileFormat>) -> Result<FileFormat> {
+        if let Some(f) = given {
+            return Ok(f);
+        }
+        let ext = path
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        match ext.as_deref() {
+            Some("csv") | Some("txt") => Ok(FileFormat::Csv),
+            Some("json") => Ok(FileFormat::Json),
+            Some("jsonl") | Some("ndjson") => Ok(FileFormat::Jsonl),
+            _ => bail!(
+                "cannot tell the format of {} from its extension; give --format csv|json|jsonl",
+                path.display()
+            ),
+        }
+    }
+}
+
+/// Reads a file of any supported format into columns; nothing is returned unless every row is good.
+pub fn read_file<C: Columns>(path: &Path, tz: Tz, format: FileFormat) -> Result<C> {
+    let source = path.display().to_string();
+    match format {
+        FileFormat::Csv => read_csv(path, tz),
+        FileFormat::Jsonl => {
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("cannot read {source}"))?;
+            let rows = text
+                .lines()
+                .enumerate()
+                .filter(|(_, l)| !l.trim().is_empty())
+                .map(|(i, l)| json_row::<C>(l, i as u64 + 1, &source))
+                .collect::<Result<Vec<_>>>()?;
+            fill(&rows, tz, &source)
+        }
+        FileFormat::Json => {
+            let file =
+                std::fs::File::open(path).with_context(|| format!("cannot open {source}"))?;
+            let value: serde_json::Value = serde_json::from_reader(std::io::BufReader::new(file))
+                .with_context(|| format!("{source}: not JSON"))?;
+            let items = value
+                .as_array()
+                .ok_or_else(|| anyhow!("{source}: not a JSON array of objects"))?;
+            let source = format!("{source} element");
+            let rows = items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| json_value_row::<C>(v, i as u64 + 1, &source))
+                .collect::<Result<Vec<_>>>()?;
+            fill(&rows, tz, &source)
+        }
+    }
+}
+
+/// Writes columns in `format`: CSV (vn.py Data Manager columns), a JSON array, or JSON Lines.
+pub fn write_file<C: Columns>(
+    mut out: impl Write,
+    key: &SeriesKey,
+    cols: &C,
+    tz: Tz,
+    format: FileFormat,
+) -> Result<()> {
+    match format {
+        FileFormat::Csv => write_csv(out, key, cols, tz, true),
+        FileFormat::Jsonl => write_jsonl(out, key, cols, tz),
+        FileFormat::Json => {
+            let mut lines = Vec::new();
+            write_jsonl(&mut lines, key, cols, tz)?;
+            out.write_all(b"[")?;
+            for (i, line) in lines
+                .split(|&b| b == b'\n')
+                .filter(|l| !l.is_empty())
+                .enumerate()
+            {
+                if i > 0 {
+                    out.write_all(b",\n")?;
+                }
+                out.write_all(line)?;
+            }
+            out.write_all(b"]\n")?;
+            Ok(())
+        }
+    }
 }
 
 /// Reads a CSV file with a header into columns. Naive times are read in `tz`. Any bad value

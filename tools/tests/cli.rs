@@ -409,3 +409,129 @@ fn bench_compares_tickvault_with_sqlite_line_by_line() {
         "bench works in a temporary directory"
     );
 }
+
+#[test]
+fn json_and_json_lines_round_trip_and_inspect_shows_the_layout() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    ok(
+        &db,
+        &[
+            "import",
+            spy().to_str().unwrap(),
+            "--symbol",
+            "SPY",
+            "--exchange",
+            "ARCA",
+            "--interval",
+            "1m",
+        ],
+    );
+    for (ext, symbol) in [("json", "SPYJ"), ("jsonl", "SPYL")] {
+        let file = dir.path().join(format!("spy.{ext}"));
+        ok(
+            &db,
+            &[
+                "export",
+                file.to_str().unwrap(),
+                "--symbol",
+                "SPY",
+                "--exchange",
+                "ARCA",
+                "--interval",
+                "1m",
+            ],
+        );
+        ok(
+            &db,
+            &[
+                "import",
+                file.to_str().unwrap(),
+                "--symbol",
+                symbol,
+                "--exchange",
+                "ARCA",
+                "--interval",
+                "1m",
+            ],
+        );
+        let a = ok(
+            &db,
+            &[
+                "load",
+                "--symbol",
+                "SPY",
+                "--exchange",
+                "ARCA",
+                "--interval",
+                "1m",
+            ],
+        );
+        let b = ok(
+            &db,
+            &[
+                "load",
+                "--symbol",
+                symbol,
+                "--exchange",
+                "ARCA",
+                "--interval",
+                "1m",
+            ],
+        );
+        assert_eq!(
+            a.replace("SPY,", ""),
+            b.replace(&format!("{symbol},"), ""),
+            "{ext}"
+        );
+    }
+    let text = std::fs::read_to_string(dir.path().join("spy.json")).unwrap();
+    let rows: Vec<serde_json::Value> = serde_json::from_str(&text).unwrap();
+    assert_eq!(rows.len(), 14_180);
+    assert_eq!(rows[0]["close_price"], 126.39);
+    // A bad element is named.
+    std::fs::write(dir.path().join("bad.json"), r#"[{"datetime":"2024-01-02T09:00:00Z","open":1,"high":1,"low":1,"close":1,"volume":1},{"datetime":"later","open":1,"high":1,"low":1,"close":1,"volume":1}]"#).unwrap();
+    let out = tv(
+        &db,
+        &[
+            "import",
+            dir.path().join("bad.json").to_str().unwrap(),
+            "--symbol",
+            "B",
+            "--exchange",
+            "SSE",
+            "--interval",
+            "d",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("element line 2"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // inspect: one line for the segment, one per block, with every chunk's checksum verified.
+    let seg = std::fs::read_dir(db.join("data/%53%50%59.arca.1m"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let out = ok(&db, &["inspect", seg.to_str().unwrap(), "--json"]);
+    let lines: Vec<serde_json::Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines[0]["type"], "segment");
+    assert_eq!(lines[0]["rows"], 14_180);
+    assert_eq!(
+        lines.len() - 1,
+        lines[0]["blocks"].as_u64().unwrap() as usize
+    );
+    assert!(lines[1]["chunks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|c| c["crc_ok"] == true));
+    assert_eq!(lines[1]["chunks"][0]["column"], "datetime");
+}

@@ -3,6 +3,7 @@
 mod backup;
 mod bench;
 mod demo;
+mod inspect;
 mod migrate;
 mod query;
 mod record;
@@ -51,6 +52,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Compare(a) => migrate::compare(&cli, a),
         Command::Sync(a) => migrate::sync(&cli, a),
         Command::Bench(a) => bench::run(&cli, a),
+        Command::Inspect(a) => inspect::run(&cli, a),
         Command::Flush => {
             let db = open_existing_write(&cli)?;
             db.flush()?;

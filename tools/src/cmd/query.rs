@@ -193,6 +193,7 @@ pub fn load(cli: &Cli, a: &LoadArgs) -> Result<()> {
 pub fn export(cli: &Cli, a: &ExportArgs) -> Result<()> {
     let key = series_key(&a.series)?;
     let (start, end, tz) = range(&a.range)?;
+    let format = table::FileFormat::of(&a.file, a.format)?;
     let db = open_read(cli)?;
     // Write beside the target and rename, so a failed export leaves no partial file.
     let tmp = a.file.with_extension("tickvault-partial");
@@ -203,8 +204,8 @@ pub fn export(cli: &Cli, a: &ExportArgs) -> Result<()> {
         &key,
         start,
         end,
-        |c| table::write_csv(&mut *written.borrow_mut(), &key, c, tz, true),
-        |c| table::write_csv(&mut *written.borrow_mut(), &key, c, tz, true),
+        |c| table::write_file(&mut *written.borrow_mut(), &key, c, tz, format),
+        |c| table::write_file(&mut *written.borrow_mut(), &key, c, tz, format),
     )
     .and_then(|n| {
         let mut w = written.into_inner();

@@ -13,10 +13,11 @@ use crate::{table, time};
 pub fn import(cli: &Cli, a: &ImportArgs) -> Result<()> {
     let key = series_key(&a.series)?;
     let tz = time::zone(a.tz.as_deref())?;
+    let format = table::FileFormat::of(&a.file, a.format)?;
     // The whole file is read and checked before anything is written: one bad line, no change.
     let (n, first, last) = match key.kind() {
         SeriesKind::Bar => {
-            let cols: BarColumns = table::read_csv(&a.file, tz)?;
+            let cols: BarColumns = table::read_file(&a.file, tz, format)?;
             let db = open_write(cli)?;
             db.save_bar_columns(key.symbol(), key.exchange(), key.interval(), &cols)?;
             (
@@ -26,7 +27,7 @@ pub fn import(cli: &Cli, a: &ImportArgs) -> Result<()> {
             )
         }
         SeriesKind::Tick => {
-            let cols: TickColumns = table::read_csv(&a.file, tz)?;
+            let cols: TickColumns = table::read_file(&a.file, tz, format)?;
             let db = open_write(cli)?;
             db.save_tick_columns(key.symbol(), key.exchange(), &cols)?;
             (
