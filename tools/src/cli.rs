@@ -70,6 +70,19 @@ pub enum Command {
     Bench(BenchArgs),
     /// Show the physical layout of a segment file: blocks, codecs, sizes, checksums.
     Inspect(InspectArgs),
+    /// Statistics of one bar series over a range: count, first and last, open, high, low, close, sums.
+    Stats(StatsArgs),
+}
+
+/// Options of `stats`.
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    /// The series.
+    #[command(flatten)]
+    pub series: SeriesArgs,
+    /// The range.
+    #[command(flatten)]
+    pub range: RangeArgs,
 }
 
 /// Options of `inspect`.

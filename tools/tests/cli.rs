@@ -535,3 +535,73 @@ fn json_and_json_lines_round_trip_and_inspect_shows_the_layout() {
         .all(|c| c["crc_ok"] == true));
     assert_eq!(lines[1]["chunks"][0]["column"], "datetime");
 }
+
+#[test]
+fn stats_summarise_a_range_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    ok(
+        &db,
+        &[
+            "import",
+            spy().to_str().unwrap(),
+            "--symbol",
+            "SPY",
+            "--exchange",
+            "ARCA",
+            "--interval",
+            "1m",
+        ],
+    );
+    let csv = std::fs::read_to_string(spy()).unwrap();
+    let rows: Vec<Vec<f64>> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').skip(1).map(|v| v.parse().unwrap()).collect())
+        .collect();
+    let out = ok(
+        &db,
+        &[
+            "stats",
+            "--symbol",
+            "SPY",
+            "--exchange",
+            "ARCA",
+            "--interval",
+            "1m",
+            "--json",
+            "--tz",
+            "UTC",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["count"], 14_180);
+    assert_eq!(v["first"], "2011-01-03T09:01:00+00:00");
+    assert_eq!(v["open"], rows[0][0]);
+    assert_eq!(v["close"], rows[rows.len() - 1][3]);
+    assert_eq!(
+        v["high"],
+        rows.iter().map(|r| r[1]).fold(f64::MIN, f64::max)
+    );
+    assert_eq!(v["low"], rows.iter().map(|r| r[2]).fold(f64::MAX, f64::min));
+    assert_eq!(v["volume"], rows.iter().map(|r| r[4]).sum::<f64>());
+    // An empty range has a count of zero and no prices.
+    let out = ok(
+        &db,
+        &[
+            "stats",
+            "--symbol",
+            "SPY",
+            "--exchange",
+            "ARCA",
+            "--interval",
+            "1m",
+            "--json",
+            "--start",
+            "2020-01-01T00:00:00Z",
+        ],
+    );
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["count"], 0);
+    assert!(v.get("open").is_none());
+}

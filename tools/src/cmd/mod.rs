@@ -53,6 +53,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sync(a) => migrate::sync(&cli, a),
         Command::Bench(a) => bench::run(&cli, a),
         Command::Inspect(a) => inspect::run(&cli, a),
+        Command::Stats(a) => query::stats(&cli, a),
         Command::Flush => {
             let db = open_existing_write(&cli)?;
             db.flush()?;

@@ -10,7 +10,7 @@ use tickvault::{
 };
 
 use super::{human_bytes, open_read, series_key};
-use crate::cli::{Cli, ExportArgs, LoadArgs, OverviewArgs, RangeArgs};
+use crate::cli::{Cli, ExportArgs, LoadArgs, OverviewArgs, RangeArgs, StatsArgs};
 use crate::{table, time};
 
 pub fn info(cli: &Cli) -> Result<()> {
@@ -228,6 +228,65 @@ pub fn export(cli: &Cli, a: &ExportArgs) -> Result<()> {
         );
     } else {
         eprintln!("exported {n} rows of {key} to {}", a.file.display());
+    }
+    Ok(())
+}
+
+pub fn stats(cli: &Cli, a: &StatsArgs) -> Result<()> {
+    let key = series_key(&a.series)?;
+    let (start, end, tz) = range(&a.range)?;
+    let db = open_read(cli)?;
+    let (count, first, last, price) = match key.kind() {
+        SeriesKind::Bar => {
+            let c: BarColumns = db.load_columns(&key, start, end)?;
+            let n = c.len();
+            let price = (n > 0).then(|| {
+                let max = |v: &[f64]| v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
+                json!({"open": c.open_price[0], "high": max(&c.high_price), "low": min(&c.low_price),
+                       "close": c.close_price[n - 1], "volume": c.volume.iter().sum::<f64>(),
+                       "turnover": c.turnover.iter().sum::<f64>(),
+                       "mean_close": c.close_price.iter().sum::<f64>() / n as f64})
+            });
+            (
+                n,
+                c.datetime.first().copied(),
+                c.datetime.last().copied(),
+                price,
+            )
+        }
+        SeriesKind::Tick => {
+            let c: TickColumns = db.load_columns(&key, start, end)?;
+            let n = c.len();
+            let price = (n > 0).then(|| {
+                let max = c.last_price.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let min = c.last_price.iter().copied().fold(f64::INFINITY, f64::min);
+                json!({"open": c.last_price[0], "high": max, "low": min, "close": c.last_price[n - 1],
+                       "volume": c.last_volume.iter().sum::<f64>(),
+                       "mean_close": c.last_price.iter().sum::<f64>() / n as f64})
+            });
+            (
+                n,
+                c.datetime.first().copied(),
+                c.datetime.last().copied(),
+                price,
+            )
+        }
+    };
+    let mut v = json!({"type": "stats", "series": key.to_string(), "count": count,
+                       "first": first.map(|t| time::format(t, tz)), "last": last.map(|t| time::format(t, tz))});
+    if let (Some(obj), Some(serde_json::Value::Object(p))) = (v.as_object_mut(), price) {
+        obj.extend(p);
+    }
+    if cli.json {
+        println!("{v}");
+    } else if let Some(obj) = v.as_object() {
+        for (k, val) in obj.iter().filter(|(k, _)| *k != "type") {
+            println!(
+                "{k:<12} {}",
+                val.as_str().map_or_else(|| val.to_string(), str::to_string)
+            );
+        }
     }
     Ok(())
 }
