@@ -12,6 +12,7 @@ pub enum Op {
     Save(Vec<BarData>, bool),
     Flush,
     Delete(&'static str),
+    DeleteRange(&'static str, i64, i64),
     Compact,
 }
 
@@ -37,6 +38,7 @@ pub fn scenario() -> Vec<Op> {
         Op::Save(rows("rb", 50, 53, 6.0), false),
         Op::Save(rows("rb", 60, 63, 6.0), false),
         Op::Compact,
+        Op::DeleteRange("rb", 20, 30),
         Op::Save(rows("ag", 0, 2, 8.0), true),
     ]
 }
@@ -64,6 +66,18 @@ pub fn apply(model: &mut Model, op: &Op) {
         Op::Delete(symbol) => {
             model.delete(&(symbol.to_string(), Exchange::SHFE, MIN));
         }
+        Op::DeleteRange(symbol, from, to) => {
+            let (a, b) = (
+                Timestamp::from_secs(from * 60),
+                Timestamp::from_secs(to * 60),
+            );
+            if let Some(rows) = model
+                .series
+                .get_mut(&(symbol.to_string(), Exchange::SHFE, MIN))
+            {
+                rows.retain(|t, _| *t < a || *t > b);
+            }
+        }
         Op::Flush | Op::Compact => {}
     }
 }
@@ -75,6 +89,14 @@ pub fn run(db: &Engine, op: &Op) -> tickvault::Result<()> {
         Op::Flush => db.flush(),
         Op::Delete(symbol) => db.delete_bar_data(symbol, Exchange::SHFE, MIN).map(|_| ()),
         Op::Compact => db.compact().map(|_| ()),
+        Op::DeleteRange(symbol, from, to) => {
+            let key = tickvault::SeriesKey::bar(symbol, Exchange::SHFE, MIN)?;
+            let (a, b) = (
+                Timestamp::from_secs(from * 60),
+                Timestamp::from_secs(to * 60),
+            );
+            db.delete_range(&key, a, b).map(|_| ())
+        }
     }
 }
 

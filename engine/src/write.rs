@@ -440,6 +440,73 @@ impl Engine {
         let _ = self.inner.storage.sync_dir(&self.data_dir());
     }
 
+    /// Deletes the rows of `key` with `start <= datetime <= end`; returns how many. The segments
+    /// the range touches are rewritten without them, in one commit.
+    pub fn delete_range(&self, key: &SeriesKey, start: Timestamp, end: Timestamp) -> Result<u64> {
+        match key.kind() {
+            crate::model::SeriesKind::Bar => self.delete_range_of::<BarColumns>(key, start, end),
+            crate::model::SeriesKind::Tick => self.delete_range_of::<TickColumns>(key, start, end),
+        }
+    }
+
+    fn delete_range_of<C: Columns>(
+        &self,
+        key: &SeriesKey,
+        start: Timestamp,
+        end: Timestamp,
+    ) -> Result<u64> {
+        self.check_writable()?;
+        if start > end {
+            return Ok(0);
+        }
+        let mut writer = self.inner.writer.lock();
+        let writer = writer.as_mut().ok_or(Error::ReadOnly)?;
+        let mut guard = self.inner.wal.get().map(|w| w.lock());
+        if let Some(guard) = guard.as_mut() {
+            self.flush_locked(writer, guard)?;
+        }
+        let touched: Vec<Arc<LiveSegment>> = self
+            .live_segments(key)
+            .into_iter()
+            .filter(|s| s.meta.max_ts >= start && s.meta.min_ts <= end)
+            .collect();
+        if touched.is_empty() {
+            return Ok(0);
+        }
+        let rows: C = self.load_segments(&touched, Timestamp::MIN, Timestamp::MAX)?;
+        let mut kept = C::with_capacity(rows.len());
+        for (i, t) in rows.datetimes().iter().enumerate() {
+            if *t < start || *t > end {
+                kept.push_from(&rows, i);
+            }
+        }
+        let removed = (rows.len() - kept.len()) as u64;
+        if removed == 0 {
+            return Ok(0);
+        }
+        let (mut next_id, flushed_seq) = {
+            let state = self.inner.state.read();
+            (state.manifest.next_id, state.manifest.wal_flushed_seq)
+        };
+        let mut written = Vec::new();
+        let mut edits = match self.write_segments(key, &kept, &mut next_id, &mut written) {
+            Ok(e) => e,
+            Err(e) => {
+                for path in &written {
+                    let _ = self.inner.storage.remove_file(path);
+                }
+                return Err(e);
+            }
+        };
+        if !written.is_empty() {
+            self.sync_dir(&self.partition_dir(key))?;
+        }
+        edits.extend(touched.iter().map(|s| Edit::Remove(key.clone(), s.meta.id)));
+        self.commit(writer, next_id, flushed_seq, edits, false)?;
+        self.remove_files(&touched);
+        Ok(removed)
+    }
+
     /// Deletes a whole series; returns the number of rows removed.
     pub fn delete_series(&self, key: &SeriesKey) -> Result<u64> {
         self.check_writable()?;

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use proptest::prelude::*;
-use tickvault::{Database, Engine, Exchange, Interval, Timestamp};
+use tickvault::{Database, Engine, Exchange, Interval, SeriesKey, Timestamp};
 use tickvault_tests::simfs::SimFs;
 use tickvault_tests::{bar, sort_overview, Model, ModelKey};
 
@@ -15,6 +15,7 @@ const INTERVALS: [Interval; 2] = [Interval::Minute, Interval::Daily];
 enum Op {
     Save(Vec<(usize, usize, i64, f64)>, bool),
     Delete(usize, usize),
+    DeleteRange(usize, usize, i64, i64),
     Load(usize, usize, i64, i64),
     Flush,
     Compact,
@@ -34,6 +35,7 @@ fn op() -> impl Strategy<Value = Op> {
         4 => (prop::collection::vec(row, 0..60), any::<bool>())
             .prop_map(|(rows, stream)| Op::Save(rows.into_iter().map(|(s, i, t, p)| (s, i, t, p as f64 * 0.2)).collect(), stream)),
         1 => (0..SYMBOLS.len(), 0..INTERVALS.len()).prop_map(|(s, i)| Op::Delete(s, i)),
+        1 => (0..SYMBOLS.len(), 0..INTERVALS.len(), -60i64..260, 0i64..80).prop_map(|(s, i, a, n)| Op::DeleteRange(s, i, a, a + n)),
         2 => (0..SYMBOLS.len(), 0..INTERVALS.len(), -60i64..260, -60i64..260).prop_map(|(s, i, a, b)| Op::Load(s, i, a, b)),
         1 => Just(Op::Flush),
         1 => Just(Op::Compact),
@@ -98,6 +100,19 @@ proptest! {
                     let k = key(s, i);
                     let n = db.delete_bar_data(&k.0, k.1, k.2).unwrap();
                     prop_assert_eq!(n, model.delete(&k));
+                }
+                Op::DeleteRange(s, i, a, b) => {
+                    let k = key(s, i);
+                    let (start, end) = (Timestamp::from_secs(a * 60), Timestamp::from_secs(b * 60));
+                    let series = SeriesKey::bar(&k.0, k.1, k.2).unwrap();
+                    let n = db.delete_range(&series, start, end).unwrap();
+                    let mut removed = 0;
+                    if let Some(rows) = model.series.get_mut(&k) {
+                        let before = rows.len();
+                        rows.retain(|t, _| *t < start || *t > end);
+                        removed = (before - rows.len()) as u64;
+                    }
+                    prop_assert_eq!(n, removed);
                 }
                 Op::Load(s, i, a, b) => {
                     let k = key(s, i);

@@ -371,6 +371,9 @@ pub struct DeleteArgs {
     /// The series.
     #[command(flatten)]
     pub series: SeriesArgs,
+    /// Only rows in this range (both ends inclusive; without --start/--end, the whole series).
+    #[command(flatten)]
+    pub range: RangeArgs,
     /// Do not ask for confirmation on a terminal.
     #[arg(long)]
     pub yes: bool,

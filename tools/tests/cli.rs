@@ -605,3 +605,73 @@ fn stats_summarise_a_range_exactly() {
     assert_eq!(v["count"], 0);
     assert!(v.get("open").is_none());
 }
+
+#[test]
+fn delete_a_range_keeps_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    ok(
+        &db,
+        &[
+            "import",
+            spy().to_str().unwrap(),
+            "--symbol",
+            "SPY",
+            "--exchange",
+            "ARCA",
+            "--interval",
+            "1m",
+        ],
+    );
+    let n: u64 = ok(
+        &db,
+        &[
+            "delete",
+            "--symbol",
+            "SPY",
+            "--exchange",
+            "ARCA",
+            "--interval",
+            "1m",
+            "--start",
+            "2011-01-03T14:30:00Z",
+            "--end",
+            "2011-01-03T14:39:00Z",
+            "--yes",
+        ],
+    )
+    .trim()
+    .parse()
+    .unwrap();
+    assert_eq!(n, 10);
+    let v: serde_json::Value =
+        serde_json::from_str(ok(&db, &["overview", "--json"]).trim()).unwrap();
+    assert_eq!(v["count"], 14_170);
+    let rows = ok(
+        &db,
+        &[
+            "load",
+            "--symbol",
+            "SPY",
+            "--exchange",
+            "ARCA",
+            "--interval",
+            "1m",
+            "--start",
+            "2011-01-03T14:29:00Z",
+            "--end",
+            "2011-01-03T14:40:00Z",
+            "--tz",
+            "UTC",
+        ],
+    );
+    let times: Vec<&str> = rows
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(2).unwrap())
+        .collect();
+    assert_eq!(
+        times,
+        ["2011-01-03T14:29:00+00:00", "2011-01-03T14:40:00+00:00"]
+    );
+}

@@ -2,7 +2,7 @@
 
 use std::io::{BufRead, IsTerminal, Write};
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use serde_json::json;
 use tickvault::{BarColumns, Columns, SeriesKind, TickColumns};
 
@@ -54,9 +54,29 @@ pub fn import(cli: &Cli, a: &ImportArgs) -> Result<()> {
 
 pub fn delete(cli: &Cli, a: &DeleteArgs) -> Result<()> {
     let key = series_key(&a.series)?;
+    let tz = time::zone(a.range.tz.as_deref())?;
+    let bound = |s: &Option<String>, what: &str| {
+        s.as_deref()
+            .map(|s| time::parse(s, tz).context(what.to_string()))
+            .transpose()
+    };
+    let (start, end) = (
+        bound(&a.range.start, "--start")?,
+        bound(&a.range.end, "--end")?,
+    );
+    let ranged = start.is_some() || end.is_some();
+    let what = if ranged {
+        format!(
+            "the rows of {key} from {} to {}",
+            start.map_or("the first".into(), |t| time::format(t, tz)),
+            end.map_or("the last".into(), |t| time::format(t, tz))
+        )
+    } else {
+        format!("every row of {key}")
+    };
     let db = open_existing_write(cli)?;
     if !a.yes && std::io::stdin().is_terminal() {
-        eprint!("delete every row of {key}? [y/N] ");
+        eprint!("delete {what}? [y/N] ");
         std::io::stderr().flush()?;
         let mut answer = String::new();
         std::io::stdin().lock().read_line(&mut answer)?;
@@ -64,7 +84,15 @@ pub fn delete(cli: &Cli, a: &DeleteArgs) -> Result<()> {
             bail!("not deleted");
         }
     }
-    let n = db.delete_series(&key)?;
+    let n = if ranged {
+        db.delete_range(
+            &key,
+            start.unwrap_or(tickvault::Timestamp::MIN),
+            end.unwrap_or(tickvault::Timestamp::MAX),
+        )?
+    } else {
+        db.delete_series(&key)?
+    };
     if cli.json {
         println!(
             "{}",
