@@ -286,6 +286,9 @@ pub struct OverviewArgs {
     /// Only tick series.
     #[arg(long)]
     pub ticks: bool,
+    /// Only symbols matching this pattern (`*` and `?`).
+    #[arg(long)]
+    pub symbol: Option<String>,
     /// Zone of printed times (IANA name; default the system's).
     #[arg(long)]
     pub tz: Option<String>,

@@ -94,7 +94,7 @@ pub fn run(cli: &Cli, a: &DemoArgs) -> Result<()> {
             "{}",
             json!({"type": "store", "path": info.root.display().to_string(), "segment_bytes": info.segment_bytes})
         );
-        return query::print_overview(&db, true, true, true, tz);
+        return query::print_overview(&db, true, true, None, true, tz);
     }
     println!("tickvault demo: store at {}\n", info.root.display());
     for (what, rows, secs) in &timings {
@@ -111,5 +111,5 @@ pub fn run(cli: &Cli, a: &DemoArgs) -> Result<()> {
         info.bar_rows,
         info.tick_rows
     );
-    query::print_overview(&db, true, true, false, tz)
+    query::print_overview(&db, true, true, None, false, tz)
 }

@@ -22,7 +22,7 @@ struct Series {
 }
 
 /// `*` matches any run of characters, `?` any one character.
-fn glob(pattern: &str, s: &str) -> bool {
+pub(crate) fn glob(pattern: &str, s: &str) -> bool {
     fn m(p: &[char], s: &[char]) -> bool {
         match (p.first(), s.first()) {
             (None, None) => true,

@@ -50,6 +50,7 @@ pub fn print_overview(
     db: &Engine,
     bars: bool,
     ticks: bool,
+    symbol: Option<&str>,
     json: bool,
     tz: chrono_tz::Tz,
 ) -> Result<()> {
@@ -78,6 +79,7 @@ pub fn print_overview(
             ));
         }
     }
+    rows.retain(|r| symbol.is_none_or(|p| super::migrate::glob(p, &r.0)));
     let out = std::io::stdout();
     let mut out = out.lock();
     if json {
@@ -113,7 +115,7 @@ pub fn print_overview(
 pub fn overview(cli: &Cli, a: &OverviewArgs) -> Result<()> {
     let db = open_read(cli)?;
     let tz = time::zone(a.tz.as_deref())?;
-    print_overview(&db, !a.ticks, !a.bars, cli.json, tz)
+    print_overview(&db, !a.ticks, !a.bars, a.symbol.as_deref(), cli.json, tz)
 }
 
 /// The inclusive range and print zone of `--start/--end/--tz`.
