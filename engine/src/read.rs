@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use crate::codec::ColumnMut;
 use crate::columns::{BarColumns, Columns, TickColumns};
 use crate::engine::{Engine, LiveSegment};
 use crate::error::Result;
@@ -23,6 +24,9 @@ struct Piece {
     seg: Arc<Segment>,
     block: usize,
     keep: Range<usize>,
+    /// The block's decoded times, when planning had to decode them to cut the block: the time
+    /// column is then copied from here instead of being decoded a second time.
+    times: Option<Arc<Vec<Timestamp>>>,
 }
 
 /// The pieces of `segments` that hold rows in `[start, end]`, ascending.
@@ -50,12 +54,20 @@ fn decode<C: Columns>(pieces: &[Piece]) -> Result<C> {
 fn decode_into<C: Columns>(pieces: &[Piece], out: &mut C) -> Result<()> {
     let total: usize = pieces.iter().map(|p| p.keep.len()).sum();
     out.resize(total);
-    let fill = |(col, mut slots): (usize, crate::codec::ColumnMut<'_>)| -> Result<()> {
+    let fill = |(col, mut slots): (usize, ColumnMut<'_>)| -> Result<()> {
         for p in pieces {
             let part = slots.split_off_front(p.keep.len()).ok_or_else(|| {
                 crate::Error::InvalidArgument("piece plan exceeds the output".into())
             })?;
-            p.seg.decode_column(p.block, col, p.keep.clone(), part)?;
+            match (&p.times, part) {
+                (Some(times), ColumnMut::Time(out)) if col == 0 => {
+                    let src = times.get(p.keep.clone()).ok_or_else(|| {
+                        crate::Error::InvalidArgument("piece range outside its block".into())
+                    })?;
+                    out.copy_from_slice(src);
+                }
+                (_, part) => p.seg.decode_column(p.block, col, p.keep.clone(), part)?,
+            }
         }
         Ok(())
     };
@@ -339,16 +351,18 @@ fn plan_block(
         return Ok(None);
     };
     let rows = meta.rows as usize;
-    let keep = if meta.min_ts >= start && meta.max_ts <= end {
-        0..rows
+    let (keep, times) = if meta.min_ts >= start && meta.max_ts <= end {
+        (0..rows, None)
     } else {
         let times = seg.block_times(block)?;
-        times.partition_point(|t| *t < start)..times.partition_point(|t| *t <= end)
+        let keep = times.partition_point(|t| *t < start)..times.partition_point(|t| *t <= end);
+        (keep, Some(Arc::new(times)))
     };
     Ok((!keep.is_empty()).then(|| Piece {
         seg: seg.clone(),
         block,
         keep,
+        times,
     }))
 }
 
