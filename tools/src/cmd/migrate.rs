@@ -4,7 +4,10 @@ use std::hash::{Hash, Hasher};
 
 use anyhow::{Context, Result};
 use serde_json::json;
-use tickvault::{BarData, Database, Exchange, Interval, TickData, Timestamp};
+use tickvault::codec::ColumnRef;
+use tickvault::{
+    BarColumns, BarData, Columns, Database, Exchange, Interval, TickColumns, TickData, Timestamp,
+};
 
 use crate::bridge::{self, redact};
 use crate::cli::{Cli, CompareArgs, MigrateArgs, SyncArgs};
@@ -222,71 +225,26 @@ pub fn sync(cli: &Cli, a: &SyncArgs) -> Result<()> {
     Ok(())
 }
 
-/// A hash of a row's key and every value (floats by their bits).
+/// A hash of every row's values in schema order (floats by their bits), through the kind's
+/// columns, so that no field list is spelled out here.
 fn hash_rows(h: &mut impl Hasher, rows: &Rows) {
+    fn hash<C: Columns>(h: &mut impl Hasher, rows: &[C::Row]) {
+        let mut cols = C::with_capacity(rows.len());
+        rows.iter().for_each(|r| cols.push_row(r));
+        for i in 0..cols.len() {
+            for col in cols.refs() {
+                match col {
+                    ColumnRef::Time(v) => v[i].hash(h),
+                    ColumnRef::OptTime(v) => v[i].hash(h),
+                    ColumnRef::F64(v) => v[i].to_bits().hash(h),
+                    ColumnRef::Str(v) => v[i].hash(h),
+                }
+            }
+        }
+    }
     match rows {
-        Rows::Bars(v) => v.iter().for_each(|b| {
-            b.datetime.hash(h);
-            for x in [
-                b.open_price,
-                b.high_price,
-                b.low_price,
-                b.close_price,
-                b.volume,
-                b.turnover,
-                b.open_interest,
-            ] {
-                x.to_bits().hash(h);
-            }
-        }),
-        Rows::Ticks(v) => v.iter().for_each(|t| {
-            t.datetime.hash(h);
-            t.name.hash(h);
-            t.localtime.hash(h);
-            for x in [
-                t.volume,
-                t.turnover,
-                t.open_interest,
-                t.last_price,
-                t.last_volume,
-                t.limit_up,
-                t.limit_down,
-                t.open_price,
-                t.high_price,
-                t.low_price,
-                t.pre_close,
-            ] {
-                x.to_bits().hash(h);
-            }
-            for x in [
-                t.bid_price_1,
-                t.bid_price_2,
-                t.bid_price_3,
-                t.bid_price_4,
-                t.bid_price_5,
-                t.ask_price_1,
-                t.ask_price_2,
-                t.ask_price_3,
-                t.ask_price_4,
-                t.ask_price_5,
-            ] {
-                x.to_bits().hash(h);
-            }
-            for x in [
-                t.bid_volume_1,
-                t.bid_volume_2,
-                t.bid_volume_3,
-                t.bid_volume_4,
-                t.bid_volume_5,
-                t.ask_volume_1,
-                t.ask_volume_2,
-                t.ask_volume_3,
-                t.ask_volume_4,
-                t.ask_volume_5,
-            ] {
-                x.to_bits().hash(h);
-            }
-        }),
+        Rows::Bars(v) => hash::<BarColumns>(h, v),
+        Rows::Ticks(v) => hash::<TickColumns>(h, v),
     }
 }
 
