@@ -29,6 +29,38 @@ fn row(i: u64) -> String {
     )
 }
 
+/// Starts `tickvault record` of rb2610.SHFE ticks on `db` with `batch` rows per commit and
+/// `--flush-every flush_every`, stdin and stdout piped, stderr as given.
+fn recorder(
+    db: &std::path::Path,
+    batch: u64,
+    flush_every: u64,
+    stderr: Stdio,
+) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_tickvault"))
+        .arg("--db")
+        .arg(db)
+        .args([
+            "record",
+            "--symbol",
+            "rb2610",
+            "--exchange",
+            "SHFE",
+            "--ticks",
+        ])
+        .args([
+            "--batch",
+            &batch.to_string(),
+            "--flush-every",
+            &flush_every.to_string(),
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(stderr)
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn killed_recorders_lose_no_acknowledged_row() {
     let dir = tempfile::tempdir().unwrap();
@@ -38,24 +70,7 @@ fn killed_recorders_lose_no_acknowledged_row() {
     let cycles = 200;
     for cycle in 0..cycles {
         let batch = 1 + rng.below(4);
-        let mut child = Command::new(env!("CARGO_BIN_EXE_tickvault"))
-            .arg("--db")
-            .arg(&db)
-            .args([
-                "record",
-                "--symbol",
-                "rb2610",
-                "--exchange",
-                "SHFE",
-                "--ticks",
-                "--batch",
-            ])
-            .arg(batch.to_string())
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut child = recorder(&db, batch, 0, Stdio::null());
         let mut stdin = child.stdin.take().unwrap();
         let start = acked_total;
         let feeder = std::thread::spawn(move || {
@@ -131,26 +146,7 @@ fn a_reader_process_follows_a_recording_process() {
     let db = dir.path().join("db");
     // Create the store first, so the reader can open it while the recorder starts.
     Engine::open(&db).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tickvault"))
-        .arg("--db")
-        .arg(&db)
-        .args([
-            "record",
-            "--symbol",
-            "rb2610",
-            "--exchange",
-            "SHFE",
-            "--ticks",
-            "--batch",
-            "10",
-            "--flush-every",
-            "200",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = recorder(&db, 10, 200, Stdio::piped());
     let mut stdin = child.stdin.take().unwrap();
     let total = 3_000u64;
     let feeder = std::thread::spawn(move || {
@@ -205,26 +201,7 @@ fn backups_taken_while_another_process_records_restore_gap_free() {
     let dir = tempfile::tempdir().unwrap();
     let (db, repo) = (dir.path().join("db"), dir.path().join("repo"));
     Engine::open(&db).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tickvault"))
-        .arg("--db")
-        .arg(&db)
-        .args([
-            "record",
-            "--symbol",
-            "rb2610",
-            "--exchange",
-            "SHFE",
-            "--ticks",
-            "--batch",
-            "5",
-            "--flush-every",
-            "100",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = recorder(&db, 5, 100, Stdio::null());
     let mut stdin = child.stdin.take().unwrap();
     let feeder = std::thread::spawn(move || {
         for i in 0..4_000u64 {
