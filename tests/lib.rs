@@ -30,6 +30,22 @@ pub fn tick(symbol: &str, exchange: Exchange, secs: i64, price: f64) -> TickData
     t
 }
 
+/// (seconds since the epoch, close) of every 1m bar of `symbol` on SHFE.
+pub fn closes(db: &tickvault::Engine, symbol: &str) -> Vec<(i64, f64)> {
+    use tickvault::Database;
+    db.load_bar_data(
+        symbol,
+        Exchange::SHFE,
+        Interval::Minute,
+        Timestamp::MIN,
+        Timestamp::MAX,
+    )
+    .expect("load")
+    .iter()
+    .map(|b| (b.datetime.as_ns() / 1_000_000_000, b.close_price))
+    .collect()
+}
+
 /// Series key of the reference model.
 pub type ModelKey = (String, Exchange, Interval);
 

@@ -7,21 +7,13 @@ use tickvault::{
     BarColumns, Columns, Database, Engine, Error, Exchange, Interval, SeriesKey, TickColumns,
     Timestamp,
 };
-use tickvault_tests::{bar, sort_overview, tick};
+use tickvault_tests::{bar, closes, sort_overview, tick};
 
 const MIN: Interval = Interval::Minute;
 const ALL: (Timestamp, Timestamp) = (Timestamp::MIN, Timestamp::MAX);
 
 fn open(dir: &Path) -> Engine {
     Engine::open(dir.join("db")).expect("open")
-}
-
-fn closes(db: &Engine, symbol: &str) -> Vec<(i64, f64)> {
-    db.load_bar_data(symbol, Exchange::SHFE, MIN, ALL.0, ALL.1)
-        .unwrap()
-        .iter()
-        .map(|b| (b.datetime.as_ns() / 1_000_000_000, b.close_price))
-        .collect()
 }
 
 #[test]

@@ -7,18 +7,16 @@ use std::sync::Arc;
 
 use tickvault::{
     list_backups, prune_backups, restore, verify, Database, Engine, Error, Exchange, Interval,
-    Timestamp,
 };
 use tickvault_tests::bar;
 
 const MIN: Interval = Interval::Minute;
-const ALL: (Timestamp, Timestamp) = (Timestamp::MIN, Timestamp::MAX);
 
+/// (minute, close) of every 1m bar of `symbol`.
 fn closes(db: &Engine, symbol: &str) -> Vec<(i64, f64)> {
-    db.load_bar_data(symbol, Exchange::SHFE, MIN, ALL.0, ALL.1)
-        .unwrap()
-        .iter()
-        .map(|b| (b.datetime.as_ns() / 60_000_000_000, b.close_price))
+    tickvault_tests::closes(db, symbol)
+        .into_iter()
+        .map(|(s, c)| (s / 60, c))
         .collect()
 }
 

@@ -7,18 +7,10 @@ use std::sync::Arc;
 
 use tickvault::io::{ByteView, DirEntry, LockGuard, RealFs, Storage, StorageFile};
 use tickvault::{Database, Engine, Error, Exchange, Interval, SyncPolicy, Timestamp};
-use tickvault_tests::{bar, tick};
+use tickvault_tests::{bar, closes, tick};
 
 const MIN: Interval = Interval::Minute;
 const ALL: (Timestamp, Timestamp) = (Timestamp::MIN, Timestamp::MAX);
-
-fn closes(db: &Engine, symbol: &str) -> Vec<(i64, f64)> {
-    db.load_bar_data(symbol, Exchange::SHFE, MIN, ALL.0, ALL.1)
-        .unwrap()
-        .iter()
-        .map(|b| (b.datetime.as_ns() / 1_000_000_000, b.close_price))
-        .collect()
-}
 
 fn wal_files(root: &Path) -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = fs::read_dir(root.join("wal"))
