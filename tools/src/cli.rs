@@ -127,6 +127,9 @@ pub struct SyncArgs {
     /// Re-read this much before the target's last time, to pick up late corrections (e.g. 1h, 2d).
     #[arg(long, default_value = "0s")]
     pub overlap: String,
+    /// Rows read and written at a time (bounds memory).
+    #[arg(long, default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_rows: u64,
     /// Only symbols matching this pattern.
     #[arg(long)]
     pub symbol: Option<String>,
@@ -138,7 +141,7 @@ pub struct SyncArgs {
 /// Options of `migrate`.
 #[derive(Debug, Args)]
 pub struct MigrateArgs {
-    /// Source URL: a tickvault path, sqlite:PATH, or vnpy[:DIR].
+    /// Source URL: a tickvault path, sqlite:PATH, postgresql://..., mysql://..., or vnpy[:DIR].
     #[arg(long)]
     pub from: String,
     /// Target URL.
@@ -156,6 +159,9 @@ pub struct MigrateArgs {
     /// Compare the two stores afterwards.
     #[arg(long)]
     pub verify: bool,
+    /// Rows read and written at a time (bounds memory).
+    #[arg(long, default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_rows: u64,
     /// Zone of naive datetimes in SQL databases (default: vn.py's database.timezone, else the system's).
     #[arg(long)]
     pub sql_tz: Option<String>,

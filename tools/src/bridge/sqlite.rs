@@ -1,25 +1,20 @@
-//! vn.py's SQLite database (`vnpy_sqlite`) as a `Database`: the same tables, columns, indexes
-//! and naive wall-clock datetime text, read and written so that vn.py reads the result back.
+//! vn.py's SQLite database (`vnpy_sqlite`) as a SQL backend: the same tables, columns, indexes and
+//! naive wall-clock datetime text, read and written so that vn.py reads the result back.
 //!
-//! Datetimes are stored as vn.py does: naive text in the database's zone (`--sql-tz`), with
-//! microseconds when nonzero (finer digits are not stored). Overviews are recomputed from the data
-//! tables, never read from vn.py's overview tables (which drift); writes keep those tables exact.
+//! Datetimes are text as vn.py writes them, with microseconds when nonzero (finer digits are not
+//! stored). Writes are `INSERT OR REPLACE` in one transaction per series.
 
 use std::path::Path;
-use std::sync::Arc;
 
-use chrono::{DateTime, NaiveDateTime, Timelike};
-use chrono_tz::Tz;
+use chrono::NaiveDateTime;
 use parking_lot::Mutex;
 use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection};
-use tickvault::codec::{ColumnMut, ColumnRef};
-use tickvault::{
-    BarColumns, BarData, BarOverview, Columns, Database, Error, Exchange, Interval, Result,
-    SeriesKey, TickColumns, TickData, TickOverview, Timestamp,
-};
+use tickvault::{Result, SeriesKey};
 
-use crate::time;
+use super::sql::{
+    backend_err, datetime_text, Backend, Cell, Clock, Precision, RowCells, Summary, Table,
+};
 
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS "dbbardata" ("id" INTEGER NOT NULL PRIMARY KEY, "symbol" VARCHAR(255) NOT NULL, "exchange" VARCHAR(255) NOT NULL, "datetime" DATETIME NOT NULL, "interval" VARCHAR(255) NOT NULL, "volume" REAL NOT NULL, "turnover" REAL NOT NULL, "open_interest" REAL NOT NULL, "open_price" REAL NOT NULL, "high_price" REAL NOT NULL, "low_price" REAL NOT NULL, "close_price" REAL NOT NULL);
@@ -32,159 +27,101 @@ CREATE TABLE IF NOT EXISTS "dbtickoverview" ("id" INTEGER NOT NULL PRIMARY KEY, 
 CREATE UNIQUE INDEX IF NOT EXISTS "dbtickoverview_symbol_exchange" ON "dbtickoverview" ("symbol", "exchange");
 "#;
 
-/// (symbol, exchange, interval, count, first, last) of one series.
-type SeriesSummary = (String, Exchange, Interval, u64, Timestamp, Timestamp);
-
 /// A vn.py SQLite database file.
 #[derive(Debug)]
 pub struct VnpySqlite {
-    conn: Mutex<Connection>,
-    tz: Tz,
+    conn: Mutex<Conn>,
+    clock: Clock,
     path: String,
 }
 
-fn sql_err(path: &str, e: rusqlite::Error) -> Error {
-    Error::io(path, std::io::Error::other(e.to_string()))
+/// The connection and whether a transaction spanning several calls is open.
+#[derive(Debug)]
+struct Conn {
+    conn: Connection,
+    in_tx: bool,
 }
 
-/// Which vn.py table a kind of row lives in.
-struct Table {
-    data: &'static str,
-    overview: &'static str,
-    bars: bool,
+fn quoted(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("\"{n}\""))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
-const BARS: Table = Table {
-    data: "dbbardata",
-    overview: "dbbaroverview",
-    bars: true,
-};
-const TICKS: Table = Table {
-    data: "dbtickdata",
-    overview: "dbtickoverview",
-    bars: false,
-};
+/// `"a"=?1 AND "b"=?2 ...` over the key columns.
+fn key_filter(table: &Table) -> String {
+    table
+        .key_names()
+        .iter()
+        .enumerate()
+        .map(|(i, n)| format!("\"{n}\"=?{}", i + 1))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+fn value(cell: &Cell) -> Value {
+    match cell {
+        Cell::Null => Value::Null,
+        Cell::F64(x) => Value::Real(*x),
+        Cell::Text(s) => Value::Text(s.clone()),
+        Cell::Time(t) => Value::Text(datetime_text(*t)),
+    }
+}
+
+fn cell(v: Value) -> Cell {
+    match v {
+        Value::Null => Cell::Null,
+        Value::Real(x) => Cell::F64(x),
+        Value::Integer(n) => Cell::F64(n as f64),
+        Value::Text(s) => Cell::Text(s),
+        Value::Blob(b) => Cell::Text(String::from_utf8_lossy(&b).into_owned()),
+    }
+}
 
 impl VnpySqlite {
-    /// Opens (creating when missing) the database at `path`; naive datetimes are in `tz`.
-    pub fn open(path: &Path, tz: Tz) -> Result<VnpySqlite> {
+    /// Opens (creating when missing) the database at `path`; naive datetimes are in `clock`'s zone.
+    pub fn open(path: &Path, clock: Clock) -> Result<VnpySqlite> {
         let name = path.display().to_string();
-        let conn = Connection::open(path).map_err(|e| sql_err(&name, e))?;
-        conn.execute_batch(SCHEMA).map_err(|e| sql_err(&name, e))?;
+        let conn = Connection::open(path).map_err(|e| backend_err(&name, e))?;
+        conn.execute_batch(SCHEMA)
+            .map_err(|e| backend_err(&name, e))?;
         Ok(VnpySqlite {
-            conn: Mutex::new(conn),
-            tz,
+            conn: Mutex::new(Conn { conn, in_tx: false }),
+            clock,
             path: name,
         })
     }
 
-    fn err(&self, e: rusqlite::Error) -> Error {
-        sql_err(&self.path, e)
+    fn err(&self, e: rusqlite::Error) -> tickvault::Error {
+        backend_err(&self.path, e)
     }
 
-    /// vn.py's text of an instant: naive wall clock in the zone, microseconds when nonzero.
-    fn text(&self, t: Timestamp) -> String {
-        let local = DateTime::from_timestamp_nanos(t.as_ns())
-            .with_timezone(&self.tz)
-            .naive_local();
-        if local.nanosecond() / 1000 == 0 {
-            local.format("%Y-%m-%d %H:%M:%S").to_string()
-        } else {
-            format!(
-                "{}.{:06}",
-                local.format("%Y-%m-%d %H:%M:%S"),
-                local.nanosecond() / 1000
-            )
+    /// Runs `f` in a transaction of its own, or in the one `begin` opened.
+    fn transaction<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        let c = self.conn.lock();
+        if c.in_tx {
+            return f(&c.conn);
         }
-    }
-
-    fn instant(&self, text: &str, table: &str, id: i64) -> Result<Timestamp> {
-        let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f").map_err(|_| {
-            self.bad(
-                table,
-                id,
-                &format!("datetime {text:?} is not vn.py's format"),
-            )
-        })?;
-        time::from_naive(naive, self.tz).map_err(|e| self.bad(table, id, &e.to_string()))
-    }
-
-    fn bad(&self, table: &str, id: i64, what: &str) -> Error {
-        Error::corruption(
-            &self.path,
-            id as u64,
-            format!("{table} row id {id}: {what}"),
-        )
-    }
-
-    fn save<C: Columns>(&self, table: &Table, key: &SeriesKey, cols: &C) -> Result<()> {
-        let schema = C::schema();
-        let mut names: Vec<&str> = vec!["symbol", "exchange"];
-        if table.bars {
-            names.push("interval");
-        }
-        names.extend(schema.iter().map(|s| s.name));
-        let sql = format!(
-            "INSERT OR REPLACE INTO \"{}\" ({}) VALUES ({})",
-            table.data,
-            names
-                .iter()
-                .map(|n| format!("\"{n}\""))
-                .collect::<Vec<_>>()
-                .join(","),
-            vec!["?"; names.len()].join(",")
-        );
-        let mut conn = self.conn.lock();
-        let tx = conn.transaction().map_err(|e| self.err(e))?;
-        {
-            let mut stmt = tx.prepare_cached(&sql).map_err(|e| self.err(e))?;
-            let refs = cols.refs();
-            for i in 0..cols.len() {
-                let mut row: Vec<Value> = vec![
-                    Value::Text(key.symbol().to_string()),
-                    Value::Text(key.exchange().to_string()),
-                ];
-                if table.bars {
-                    row.push(Value::Text(key.interval().to_string()));
-                }
-                for col in &refs {
-                    row.push(match col {
-                        ColumnRef::Time(v) => Value::Text(self.text(v[i])),
-                        ColumnRef::OptTime(v) => {
-                            v[i].map_or(Value::Null, |t| Value::Text(self.text(t)))
-                        }
-                        ColumnRef::F64(v) => Value::Real(v[i]),
-                        ColumnRef::Str(v) => Value::Text(v[i].to_string()),
-                    });
-                }
-                stmt.execute(params_from_iter(row))
-                    .map_err(|e| self.err(e))?;
+        c.conn.execute_batch("BEGIN").map_err(|e| self.err(e))?;
+        match f(&c.conn) {
+            Ok(v) => {
+                c.conn.execute_batch("COMMIT").map_err(|e| self.err(e))?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = c.conn.execute_batch("ROLLBACK");
+                Err(e)
             }
         }
-        self.write_overview(&tx, table, key)?;
-        tx.commit().map_err(|e| self.err(e))
     }
 
-    /// Writes the exact overview row of a series, from its data, so that vn.py shows it right.
+    /// Rewrites the exact overview row of a series from its data, so that vn.py shows it right.
     fn write_overview(&self, conn: &Connection, table: &Table, key: &SeriesKey) -> Result<()> {
-        let (cols, filter) = if table.bars {
-            (
-                "\"symbol\",\"exchange\",\"interval\"",
-                "\"symbol\"=?1 AND \"exchange\"=?2 AND \"interval\"=?3",
-            )
-        } else {
-            (
-                "\"symbol\",\"exchange\"",
-                "\"symbol\"=?1 AND \"exchange\"=?2",
-            )
-        };
-        let mut p: Vec<Value> = vec![
-            Value::Text(key.symbol().to_string()),
-            Value::Text(key.exchange().to_string()),
-        ];
-        if table.bars {
-            p.push(Value::Text(key.interval().to_string()));
-        }
+        let cols = quoted(table.key_names());
+        let filter = key_filter(table);
+        let p: Vec<Value> = table.key_cells(key).iter().map(value).collect();
         conn.execute(
             &format!("DELETE FROM \"{}\" WHERE {filter}", table.overview),
             params_from_iter(p.clone()),
@@ -202,301 +139,141 @@ impl VnpySqlite {
         .map_err(|e| self.err(e))?;
         Ok(())
     }
+}
 
-    fn load<C: Columns>(
+impl Backend for VnpySqlite {
+    fn place(&self) -> &str {
+        &self.path
+    }
+
+    fn clock(&self) -> Clock {
+        self.clock
+    }
+
+    fn precision(&self, _table: &Table) -> Precision {
+        Precision::Micros
+    }
+
+    fn upsert(&self, table: &Table, key: &SeriesKey, rows: &RowCells<'_>) -> Result<()> {
+        let names = table.all_names();
+        let sql = format!(
+            "INSERT OR REPLACE INTO \"{}\" ({}) VALUES ({})",
+            table.data,
+            quoted(&names),
+            vec!["?"; names.len()].join(",")
+        );
+        self.transaction(|tx| {
+            {
+                let mut stmt = tx.prepare_cached(&sql).map_err(|e| self.err(e))?;
+                let mut cells = Vec::with_capacity(names.len());
+                for i in 0..rows.len() {
+                    rows.row(i, &mut cells)?;
+                    stmt.execute(params_from_iter(cells.iter().map(value)))
+                        .map_err(|e| self.err(e))?;
+                }
+            }
+            self.write_overview(tx, table, key)
+        })
+    }
+
+    fn select(
         &self,
         table: &Table,
         key: &SeriesKey,
-        start: Timestamp,
-        end: Timestamp,
-    ) -> Result<C> {
-        if start > end {
-            return Ok(C::default());
-        }
-        let schema = C::schema();
-        let list = schema
-            .iter()
-            .map(|s| format!("\"{}\"", s.name))
-            .collect::<Vec<_>>()
-            .join(",");
-        let mut filter =
-            "\"symbol\"=?1 AND \"exchange\"=?2 AND \"datetime\">=?3 AND \"datetime\"<=?4"
-                .to_string();
-        let mut p: Vec<Value> = vec![
-            Value::Text(key.symbol().to_string()),
-            Value::Text(key.exchange().to_string()),
-            Value::Text(self.text(start)),
-            Value::Text(self.text(end)),
-        ];
-        if table.bars {
-            filter.push_str(" AND \"interval\"=?5");
-            p.push(Value::Text(key.interval().to_string()));
-        }
+        start: NaiveDateTime,
+        end: NaiveDateTime,
+        sink: &mut dyn FnMut(i64, Vec<Cell>) -> Result<()>,
+    ) -> Result<()> {
+        let names = table.value_names();
+        let n = table.key_names().len();
         let sql = format!(
-            "SELECT \"id\",{list} FROM \"{}\" WHERE {filter} ORDER BY \"datetime\"",
-            table.data
+            "SELECT \"id\",{} FROM \"{}\" WHERE {} AND \"datetime\">=?{} AND \"datetime\"<=?{} ORDER BY \"datetime\"",
+            quoted(&names),
+            table.data,
+            key_filter(table),
+            n + 1,
+            n + 2
         );
-        let conn = self.conn.lock();
-        let mut stmt = conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
+        let mut p: Vec<Value> = table.key_cells(key).iter().map(value).collect();
+        p.push(Value::Text(datetime_text(start)));
+        p.push(Value::Text(datetime_text(end)));
+        let c = self.conn.lock();
+        let mut stmt = c.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
         let mut rows = stmt.query(params_from_iter(p)).map_err(|e| self.err(e))?;
-        let mut raw: Vec<(i64, Vec<Value>)> = Vec::new();
         while let Some(row) = rows.next().map_err(|e| self.err(e))? {
             let id: i64 = row.get(0).map_err(|e| self.err(e))?;
-            let values = (1..=schema.len())
-                .map(|i| row.get::<_, Value>(i))
+            let cells = (1..=names.len())
+                .map(|i| row.get::<_, Value>(i).map(cell))
                 .collect::<rusqlite::Result<Vec<_>>>()
                 .map_err(|e| self.err(e))?;
-            raw.push((id, values));
+            sink(id, cells)?;
         }
-        let mut out = C::default();
-        out.resize(raw.len());
-        for (c, (spec, col)) in schema.iter().zip(out.muts()).enumerate() {
-            let cell = |i: usize| {
-                raw.get(i)
-                    .and_then(|(_, v)| v.get(c))
-                    .cloned()
-                    .unwrap_or(Value::Null)
-            };
-            let id = |i: usize| raw.get(i).map_or(0, |(id, _)| *id);
-            match col {
-                ColumnMut::Time(v) => {
-                    for (i, slot) in v.iter_mut().enumerate() {
-                        let Value::Text(t) = cell(i) else {
-                            return Err(self.bad(
-                                table.data,
-                                id(i),
-                                &format!("{} is not text", spec.name),
-                            ));
-                        };
-                        *slot = self.instant(&t, table.data, id(i))?;
-                    }
-                }
-                ColumnMut::OptTime(v) => {
-                    for (i, slot) in v.iter_mut().enumerate() {
-                        *slot = match cell(i) {
-                            Value::Null => None,
-                            Value::Text(t) => Some(self.instant(&t, table.data, id(i))?),
-                            _ => {
-                                return Err(self.bad(
-                                    table.data,
-                                    id(i),
-                                    &format!("{} is not text", spec.name),
-                                ))
-                            }
-                        };
-                    }
-                }
-                ColumnMut::F64(v) => {
-                    for (i, slot) in v.iter_mut().enumerate() {
-                        *slot = match cell(i) {
-                            Value::Real(x) => x,
-                            Value::Integer(n) => n as f64,
-                            // Levels 2-5 are NULLable in vn.py's schema: vn.py reads them as 0.
-                            Value::Null
-                                if !spec.name.ends_with("_1")
-                                    && (spec.name.starts_with("bid_")
-                                        || spec.name.starts_with("ask_")) =>
-                            {
-                                0.0
-                            }
-                            other => {
-                                return Err(self.bad(
-                                    table.data,
-                                    id(i),
-                                    &format!("{} is {other:?}, not a number", spec.name),
-                                ))
-                            }
-                        };
-                    }
-                }
-                ColumnMut::Str(v) => {
-                    for (i, slot) in v.iter_mut().enumerate() {
-                        let Value::Text(t) = cell(i) else {
-                            return Err(self.bad(
-                                table.data,
-                                id(i),
-                                &format!("{} is not text", spec.name),
-                            ));
-                        };
-                        *slot = Arc::from(t.as_str());
-                    }
-                }
-            }
-        }
-        Ok(out)
+        Ok(())
     }
 
     fn delete(&self, table: &Table, key: &SeriesKey) -> Result<u64> {
-        let mut filter = "\"symbol\"=?1 AND \"exchange\"=?2".to_string();
-        let mut p: Vec<Value> = vec![
-            Value::Text(key.symbol().to_string()),
-            Value::Text(key.exchange().to_string()),
-        ];
-        if table.bars {
-            filter.push_str(" AND \"interval\"=?3");
-            p.push(Value::Text(key.interval().to_string()));
-        }
-        let conn = self.conn.lock();
-        let n = conn
-            .execute(
-                &format!("DELETE FROM \"{}\" WHERE {filter}", table.data),
-                params_from_iter(p.clone()),
+        let filter = key_filter(table);
+        let p: Vec<Value> = table.key_cells(key).iter().map(value).collect();
+        self.transaction(|tx| {
+            let n = tx
+                .execute(
+                    &format!("DELETE FROM \"{}\" WHERE {filter}", table.data),
+                    params_from_iter(p.clone()),
+                )
+                .map_err(|e| self.err(e))?;
+            tx.execute(
+                &format!("DELETE FROM \"{}\" WHERE {filter}", table.overview),
+                params_from_iter(p),
             )
             .map_err(|e| self.err(e))?;
-        conn.execute(
-            &format!("DELETE FROM \"{}\" WHERE {filter}", table.overview),
-            params_from_iter(p),
-        )
-        .map_err(|e| self.err(e))?;
-        Ok(n as u64)
+            Ok(n as u64)
+        })
     }
 
-    /// (symbol, exchange, interval, count, start, end) per series, from the data table.
-    fn overview(&self, table: &Table) -> Result<Vec<SeriesSummary>> {
-        let group = if table.bars {
-            "\"symbol\",\"exchange\",\"interval\""
-        } else {
-            "\"symbol\",\"exchange\""
-        };
+    fn begin(&self) -> Result<()> {
+        let mut c = self.conn.lock();
+        c.conn.execute_batch("BEGIN").map_err(|e| self.err(e))?;
+        c.in_tx = true;
+        Ok(())
+    }
+
+    fn end(&self, commit: bool) -> Result<()> {
+        let mut c = self.conn.lock();
+        c.in_tx = false;
+        c.conn
+            .execute_batch(if commit { "COMMIT" } else { "ROLLBACK" })
+            .map_err(|e| self.err(e))
+    }
+
+    fn summaries(&self, table: &Table) -> Result<Vec<Summary>> {
+        let group = quoted(table.key_names());
         let sql = format!(
             "SELECT {group},COUNT(*),MIN(\"datetime\"),MAX(\"datetime\"),MIN(\"id\") FROM \"{}\" GROUP BY {group}",
             table.data
         );
-        let conn = self.conn.lock();
-        let mut stmt = conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let c = self.conn.lock();
+        let mut stmt = c.conn.prepare(&sql).map_err(|e| self.err(e))?;
         let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
+        let k = table.key_names().len();
         let mut out = Vec::new();
         while let Some(r) = rows.next().map_err(|e| self.err(e))? {
-            let off = usize::from(table.bars);
-            let symbol: String = r.get(0).map_err(|e| self.err(e))?;
-            let exchange: String = r.get(1).map_err(|e| self.err(e))?;
-            let interval = if table.bars {
-                r.get::<_, String>(2).map_err(|e| self.err(e))?
-            } else {
-                "tick".into()
-            };
-            let count: i64 = r.get(2 + off).map_err(|e| self.err(e))?;
-            let (first, last): (String, String) = (
-                r.get(3 + off).map_err(|e| self.err(e))?,
-                r.get(4 + off).map_err(|e| self.err(e))?,
-            );
-            let id: i64 = r.get(5 + off).map_err(|e| self.err(e))?;
-            let exchange: Exchange = exchange
-                .parse()
-                .map_err(|_| self.bad(table.data, id, &format!("unknown exchange {exchange:?}")))?;
-            let interval: Interval = interval
-                .parse()
-                .map_err(|_| self.bad(table.data, id, &format!("unknown interval {interval:?}")))?;
-            out.push((
-                symbol,
-                exchange,
-                interval,
-                count as u64,
-                self.instant(&first, table.data, id)?,
-                self.instant(&last, table.data, id)?,
-            ));
+            let get = |i: usize| r.get::<_, Value>(i).map(cell).map_err(|e| self.err(e));
+            let key = (0..k)
+                .map(|i| {
+                    get(i).map(|c| match c {
+                        Cell::Text(s) => s,
+                        other => format!("{other:?}"),
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            out.push(Summary {
+                key,
+                count: r.get(k).map_err(|e| self.err(e))?,
+                first: get(k + 1)?,
+                last: get(k + 2)?,
+                id: r.get(k + 3).map_err(|e| self.err(e))?,
+            });
         }
         Ok(out)
-    }
-}
-
-fn group<R, C: Columns<Row = R>>(
-    rows: &[R],
-    key_of: impl Fn(&R) -> Result<SeriesKey>,
-) -> Result<Vec<(SeriesKey, C)>> {
-    let mut groups: Vec<(SeriesKey, C)> = Vec::new();
-    for r in rows {
-        let key = key_of(r)?;
-        match groups.iter_mut().find(|(k, _)| *k == key) {
-            Some((_, c)) => c.push_row(r),
-            None => {
-                let mut c = C::default();
-                c.push_row(r);
-                groups.push((key, c));
-            }
-        }
-    }
-    Ok(groups)
-}
-
-impl Database for VnpySqlite {
-    fn save_bar_data(&self, bars: &[BarData], _stream: bool) -> Result<()> {
-        for (key, cols) in
-            group::<_, BarColumns>(bars, |b| SeriesKey::bar(&b.symbol, b.exchange, b.interval))?
-        {
-            self.save(&BARS, &key, &cols)?;
-        }
-        Ok(())
-    }
-
-    fn save_tick_data(&self, ticks: &[TickData], _stream: bool) -> Result<()> {
-        for (key, cols) in
-            group::<_, TickColumns>(ticks, |t| SeriesKey::tick(&t.symbol, t.exchange))?
-        {
-            self.save(&TICKS, &key, &cols)?;
-        }
-        Ok(())
-    }
-
-    fn load_bar_data(
-        &self,
-        symbol: &str,
-        exchange: Exchange,
-        interval: Interval,
-        start: Timestamp,
-        end: Timestamp,
-    ) -> Result<Vec<BarData>> {
-        let key = SeriesKey::bar(symbol, exchange, interval)?;
-        let cols: BarColumns = self.load(&BARS, &key, start, end)?;
-        Ok((0..cols.len()).map(|i| cols.row(i, &key)).collect())
-    }
-
-    fn load_tick_data(
-        &self,
-        symbol: &str,
-        exchange: Exchange,
-        start: Timestamp,
-        end: Timestamp,
-    ) -> Result<Vec<TickData>> {
-        let key = SeriesKey::tick(symbol, exchange)?;
-        let cols: TickColumns = self.load(&TICKS, &key, start, end)?;
-        Ok((0..cols.len()).map(|i| cols.row(i, &key)).collect())
-    }
-
-    fn delete_bar_data(&self, symbol: &str, exchange: Exchange, interval: Interval) -> Result<u64> {
-        self.delete(&BARS, &SeriesKey::bar(symbol, exchange, interval)?)
-    }
-
-    fn delete_tick_data(&self, symbol: &str, exchange: Exchange) -> Result<u64> {
-        self.delete(&TICKS, &SeriesKey::tick(symbol, exchange)?)
-    }
-
-    fn get_bar_overview(&self) -> Result<Vec<BarOverview>> {
-        Ok(self
-            .overview(&BARS)?
-            .into_iter()
-            .map(|(s, exchange, interval, count, start, end)| BarOverview {
-                symbol: s.into(),
-                exchange,
-                interval,
-                count,
-                start,
-                end,
-            })
-            .collect())
-    }
-
-    fn get_tick_overview(&self) -> Result<Vec<TickOverview>> {
-        Ok(self
-            .overview(&TICKS)?
-            .into_iter()
-            .map(|(s, exchange, _, count, start, end)| TickOverview {
-                symbol: s.into(),
-                exchange,
-                count,
-                start,
-                end,
-            })
-            .collect())
     }
 }

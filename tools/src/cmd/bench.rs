@@ -10,6 +10,11 @@ use tickvault::{
     sample, BarData, Columns, Database, Engine, Exchange, Interval, SeriesKey, TickData, Timestamp,
 };
 
+use crate::bridge::sql::{Clock, SqlStore};
+
+const UTC: Clock = Clock {
+    tz: chrono_tz::Tz::UTC,
+};
 use crate::bridge::sqlite::VnpySqlite;
 use crate::cli::{BenchArgs, Cli};
 
@@ -114,7 +119,7 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
     let mut lines = Vec::new();
     let mut fresh = 0usize;
     let mut new_stores =
-        || -> Result<(Engine, VnpySqlite, std::path::PathBuf, std::path::PathBuf)> {
+        || -> Result<(Engine, SqlStore<VnpySqlite>, std::path::PathBuf, std::path::PathBuf)> {
             fresh += 1;
             let (tv, sq) = (
                 work.path().join(format!("tv{fresh}")),
@@ -122,7 +127,7 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
             );
             Ok((
                 Engine::open(&tv)?,
-                VnpySqlite::open(&sq, chrono_tz::Tz::UTC)?,
+                SqlStore::new(VnpySqlite::open(&sq, UTC)?),
                 tv,
                 sq,
             ))
@@ -251,7 +256,7 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
                 for w in 0..threads {
                     let (sq, data) = (&sq, &data);
                     s.spawn(move || {
-                        if let Ok(db) = VnpySqlite::open(sq, chrono_tz::Tz::UTC) {
+                        if let Ok(db) = VnpySqlite::open(sq, UTC).map(SqlStore::new) {
                             for i in 0..per {
                                 let _ = data.one(i, w).save(&db, 0..1, true);
                             }

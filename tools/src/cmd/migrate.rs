@@ -88,8 +88,6 @@ fn windows(start: Timestamp, end: Timestamp, count: u64, rows: u64) -> Vec<(Time
     out
 }
 
-const WINDOW_ROWS: u64 = 200_000;
-
 enum Rows {
     Bars(Vec<BarData>),
     Ticks(Vec<TickData>),
@@ -130,9 +128,11 @@ pub fn migrate(cli: &Cli, a: &MigrateArgs) -> Result<()> {
     let list = series(src.db(), bars, ticks, a.symbol.as_deref())?;
     let mut total = 0u64;
     for s in &list {
-        let copied = copy_range(src.db(), dst.db(), s, s.start).with_context(|| {
-            format!("copying {}.{} {} to {to}", s.symbol, s.exchange, s.interval)
-        })?;
+        let copied = dst
+            .atomic(|db| copy_range(src.db(), db, s, s.start, a.batch_rows))
+            .with_context(|| {
+                format!("copying {}.{} {} to {to}", s.symbol, s.exchange, s.interval)
+            })?;
         total += copied;
         if cli.json {
             println!(
@@ -169,10 +169,20 @@ pub fn migrate(cli: &Cli, a: &MigrateArgs) -> Result<()> {
     Ok(())
 }
 
-/// Copies rows `[from, s.end]` of series `s` from `src` to `dst` in windows; returns the count.
-fn copy_range(src: &dyn Database, dst: &dyn Database, s: &Series, from: Timestamp) -> Result<u64> {
+/// Rows per window when `compare` reads two stores side by side.
+const WINDOW_ROWS: u64 = 200_000;
+
+/// Copies rows `[from, s.end]` of series `s` from `src` to `dst` in windows of about
+/// `batch_rows`; returns the count.
+fn copy_range(
+    src: &dyn Database,
+    dst: &dyn Database,
+    s: &Series,
+    from: Timestamp,
+    batch_rows: u64,
+) -> Result<u64> {
     let mut copied = 0;
-    for (lo, hi) in windows(from.max(s.start), s.end, s.count, WINDOW_ROWS) {
+    for (lo, hi) in windows(from.max(s.start), s.end, s.count, batch_rows) {
         let rows = load(src, s, lo, hi)?;
         copied += rows.len() as u64;
         save(dst, &rows)?;
@@ -193,22 +203,27 @@ pub fn sync(cli: &Cli, a: &SyncArgs) -> Result<()> {
         let target = have
             .iter()
             .find(|t| t.symbol == s.symbol && t.exchange == s.exchange && t.interval == s.interval);
-        let start = match (a.full, target) {
-            (true, Some(_)) => {
-                if s.interval == Interval::Tick {
-                    dst.db().delete_tick_data(&s.symbol, s.exchange)?;
-                } else {
-                    dst.db()
-                        .delete_bar_data(&s.symbol, s.exchange, s.interval)?;
-                }
-                s.start
-            }
-            (false, Some(t)) => t
-                .end
-                .add_ns(-i64::try_from(overlap.as_nanos()).unwrap_or(i64::MAX)),
-            (_, None) => s.start,
-        };
-        let copied = copy_range(src.db(), dst.db(), &s, start)?;
+        let copied = dst
+            .atomic(|db| {
+                let start = match (a.full, target) {
+                    (true, Some(_)) => {
+                        if s.interval == Interval::Tick {
+                            db.delete_tick_data(&s.symbol, s.exchange)?;
+                        } else {
+                            db.delete_bar_data(&s.symbol, s.exchange, s.interval)?;
+                        }
+                        s.start
+                    }
+                    (false, Some(t)) => t
+                        .end
+                        .add_ns(-i64::try_from(overlap.as_nanos()).unwrap_or(i64::MAX)),
+                    (_, None) => s.start,
+                };
+                copy_range(src.db(), db, &s, start, a.batch_rows)
+            })
+            .with_context(|| {
+                format!("syncing {}.{} {} to {to}", s.symbol, s.exchange, s.interval)
+            })?;
         total += copied;
         if cli.json {
             println!(
@@ -248,32 +263,47 @@ fn hash_rows(h: &mut impl Hasher, rows: &Rows) {
     }
 }
 
-/// The first row where two windows differ, as text.
+/// The first field that differs between two loads, by time and name; floats by their bits, so
+/// -0.0 and 0.0 differ as they do in the content hash.
 fn first_difference(a: &Rows, b: &Rows, tz: chrono_tz::Tz) -> Option<String> {
-    fn diff<T: PartialEq + std::fmt::Debug>(
-        a: &[T],
-        b: &[T],
-        time: impl Fn(&T) -> Timestamp,
-        tz: chrono_tz::Tz,
-    ) -> Option<String> {
-        let n = a.len().max(b.len());
-        (0..n).find_map(|i| match (a.get(i), b.get(i)) {
-            (Some(x), Some(y)) if x == y => None,
-            (Some(x), Some(y)) => Some(format!("at {}: {x:?} vs {y:?}", time::format(time(x), tz))),
-            (Some(x), None) => Some(format!(
-                "at {}: only in the first",
-                time::format(time(x), tz)
-            )),
-            (None, Some(y)) => Some(format!(
-                "at {}: only in the second",
-                time::format(time(y), tz)
-            )),
-            (None, None) => None,
-        })
+    fn diff<C: Columns>(a: &[C::Row], b: &[C::Row], tz: chrono_tz::Tz) -> Option<String> {
+        let (mut ca, mut cb) = (C::default(), C::default());
+        a.iter().for_each(|r| ca.push_row(r));
+        b.iter().for_each(|r| cb.push_row(r));
+        let at = |t: Timestamp| time::format(t, tz);
+        let (ra, rb) = (ca.refs(), cb.refs());
+        for i in 0..ca.len().max(cb.len()) {
+            match (ca.datetimes().get(i), cb.datetimes().get(i)) {
+                (Some(t), None) => return Some(format!("at {}: only in the first", at(*t))),
+                (None, Some(t)) => return Some(format!("at {}: only in the second", at(*t))),
+                _ => {}
+            }
+            for ((spec, x), y) in C::schema().iter().zip(&ra).zip(&rb) {
+                let d = match (x, y) {
+                    (ColumnRef::Time(x), ColumnRef::Time(y)) => {
+                        (x[i] != y[i]).then(|| format!("{} vs {}", at(x[i]), at(y[i])))
+                    }
+                    (ColumnRef::OptTime(x), ColumnRef::OptTime(y)) => (x[i] != y[i]).then(|| {
+                        let f = |t: Option<Timestamp>| t.map_or("none".into(), at);
+                        format!("{} vs {}", f(x[i]), f(y[i]))
+                    }),
+                    (ColumnRef::F64(x), ColumnRef::F64(y)) => (x[i].to_bits() != y[i].to_bits())
+                        .then(|| format!("{:?} vs {:?}", x[i], y[i])),
+                    (ColumnRef::Str(x), ColumnRef::Str(y)) => {
+                        (x[i] != y[i]).then(|| format!("{:?} vs {:?}", x[i], y[i]))
+                    }
+                    _ => Some("different column types".into()),
+                };
+                if let Some(d) = d {
+                    return Some(format!("at {}: {} {d}", at(ca.datetimes()[i]), spec.name));
+                }
+            }
+        }
+        None
     }
     match (a, b) {
-        (Rows::Bars(x), Rows::Bars(y)) => diff(x, y, |r| r.datetime, tz),
-        (Rows::Ticks(x), Rows::Ticks(y)) => diff(x, y, |r| r.datetime, tz),
+        (Rows::Bars(x), Rows::Bars(y)) => diff::<BarColumns>(x, y, tz),
+        (Rows::Ticks(x), Rows::Ticks(y)) => diff::<TickColumns>(x, y, tz),
         _ => Some("different kinds".into()),
     }
 }
