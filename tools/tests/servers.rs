@@ -759,3 +759,49 @@ fn passwords_never_appear_in_messages() {
     assert!(!err.contains("hunter2secret"), "{err}");
     assert!(err.contains("nobody:***@"), "{err}");
 }
+
+#[test]
+fn a_million_bars_migrate_through_postgres_and_mysql_and_back() {
+    let Some((pg, my)) = both("million") else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    {
+        let db = Engine::open(&a).unwrap();
+        let bars: Vec<BarData> = (0..1_000_000i64)
+            .map(|i| {
+                let mut bar = BarData::new(
+                    "IF9999",
+                    Exchange::CFFEX,
+                    Interval::Minute,
+                    Timestamp::from_secs(1_262_304_000 + 60 * i),
+                );
+                bar.open_price = 3000.0 + (i % 977) as f64 * 0.2;
+                bar.high_price = bar.open_price + 1.0;
+                bar.low_price = bar.open_price - 1.0;
+                bar.close_price = bar.open_price + 0.4;
+                bar.volume = (i % 5000) as f64;
+                bar
+            })
+            .collect();
+        db.save_bar_data(&bars, false).unwrap();
+    }
+    let hops = [a.to_str().unwrap(), &pg.url, &my.url, b.to_str().unwrap()];
+    for pair in hops.windows(2) {
+        ok(&[
+            "migrate", "--from", pair[0], "--to", pair[1], "--sql-tz", "UTC",
+        ]);
+    }
+    let out = ok(&[
+        "compare",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--json",
+    ]);
+    let row: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+    assert_eq!(row["equal"], true, "{row}");
+    assert_eq!(row["left"][0], 1_000_000);
+    assert_eq!(my.column("SELECT `count` FROM dbbaroverview"), ["1000000"]);
+    assert_eq!(pg.column("SELECT count FROM dbbaroverview"), ["1000000"]);
+}

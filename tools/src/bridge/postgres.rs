@@ -301,24 +301,6 @@ impl VnpyPostgres {
             }
             writer.finish().map_err(|e| self.err(e))?;
         }
-        let values = table.value_names();
-        let updates = values
-            .iter()
-            .map(|n| format!("{0}=EXCLUDED.{0}", q(n)))
-            .collect::<Vec<_>>()
-            .join(",");
-        // One row per datetime, the last one given: ON CONFLICT cannot touch a row twice.
-        tx.execute(
-            &format!(
-                "INSERT INTO {data} ({cols}) SELECT DISTINCT ON (\"datetime\") {cols} FROM {stage} \
-                 ORDER BY \"datetime\", \"seq\" DESC ON CONFLICT ({unique}) DO UPDATE SET {updates}",
-                data = q(table.data),
-                cols = list(&names),
-                unique = list(&table.unique_names()),
-            ),
-            &[],
-        )
-        .map_err(|e| self.err(e))?;
         let keys = table.key_cells(key);
         let params: Vec<String> = keys
             .iter()
@@ -328,6 +310,45 @@ impl VnpyPostgres {
             })
             .collect();
         let p: Vec<&(dyn ToSql + Sync)> = params.iter().map(|s| s as _).collect();
+        // A copy into a range the series does not have yet (most of a migration) cannot conflict:
+        // a plain INSERT then spares the upsert's speculative insertion, about a third of the work.
+        let overlaps: bool = tx
+            .query_one(
+                &format!(
+                    "SELECT EXISTS (SELECT 1 FROM {data} WHERE {filter} AND \"datetime\" >= (SELECT MIN(\"datetime\") FROM {stage}) \
+                     AND \"datetime\" <= (SELECT MAX(\"datetime\") FROM {stage}))",
+                    data = q(table.data),
+                    filter = key_filter(table),
+                ),
+                &p,
+            )
+            .and_then(|r| r.try_get(0))
+            .map_err(|e| self.err(e))?;
+        let upsert = if overlaps {
+            let updates = table
+                .value_names()
+                .iter()
+                .map(|n| format!("{0}=EXCLUDED.{0}", q(n)))
+                .collect::<Vec<_>>()
+                .join(",");
+            format!(
+                " ON CONFLICT ({}) DO UPDATE SET {updates}",
+                list(&table.unique_names())
+            )
+        } else {
+            String::new()
+        };
+        // One row per datetime, the last one given: ON CONFLICT cannot touch a row twice.
+        tx.execute(
+            &format!(
+                "INSERT INTO {data} ({cols}) SELECT DISTINCT ON (\"datetime\") {cols} FROM {stage} \
+                 ORDER BY \"datetime\", \"seq\" DESC{upsert}",
+                data = q(table.data),
+                cols = list(&names),
+            ),
+            &[],
+        )
+        .map_err(|e| self.err(e))?;
         let kcols = list(table.key_names());
         let filter = key_filter(table);
         tx.execute(
