@@ -805,3 +805,64 @@ fn a_million_bars_migrate_through_postgres_and_mysql_and_back() {
     assert_eq!(my.column("SELECT `count` FROM dbbaroverview"), ["1000000"]);
     assert_eq!(pg.column("SELECT count FROM dbbaroverview"), ["1000000"]);
 }
+
+#[test]
+fn vnpy_settings_naming_postgresql_or_mysql_open_that_server() {
+    for server in [Server::Postgres, Server::Mysql] {
+        let Some(s) = Scratch::new(server, "settings") else {
+            continue;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let (name, port, user) = match server {
+            Server::Postgres => ("postgresql", 5432, "postgres"),
+            Server::Mysql => ("mysql", 3306, "root"),
+        };
+        let host = s.url.split('@').nth(1).unwrap().split(':').next().unwrap();
+        std::fs::write(
+            dir.path().join("vt_setting.json"),
+            serde_json::json!({
+                "database.name": name,
+                "database.host": host,
+                "database.port": port,
+                "database.user": user,
+                "database.password": "",
+                "database.database": s.name,
+                "database.timezone": "Asia/Shanghai",
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let vnpy = format!("vnpy:{}", dir.path().display());
+        let store = dir.path().join("db");
+        let store = store.to_str().unwrap();
+        ok(&[
+            "migrate",
+            "--from",
+            &vnpy_db(),
+            "--to",
+            store,
+            "--sql-tz",
+            "Asia/Shanghai",
+        ]);
+        // The zone comes from the settings: no --sql-tz.
+        ok(&["migrate", "--from", store, "--to", &vnpy]);
+        let out = ok(&["compare", &vnpy, store]);
+        assert_eq!(
+            out.lines().filter(|l| l.ends_with("equal")).count(),
+            3,
+            "{server:?}: {out}"
+        );
+        let q = if server == Server::Postgres {
+            "\""
+        } else {
+            "`"
+        };
+        assert_eq!(
+            s.column(&format!(
+                "SELECT MIN(datetime) FROM dbbardata WHERE {q}interval{q} = '1m'"
+            )),
+            ["2011-01-03 17:01:00"],
+            "{server:?}"
+        );
+    }
+}
