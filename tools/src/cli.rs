@@ -24,9 +24,52 @@ pub struct Cli {
     /// as in vn.py.
     #[arg(long, global = true)]
     pub keep_same_time_ticks: bool,
+    /// Progress bars on stderr, which must be a terminal: `auto` unless --json, `always` even
+    /// with --json, `never`.
+    #[arg(long, global = true, value_enum, default_value_t = Progress::Auto)]
+    pub progress: Progress,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// When to draw progress bars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Progress {
+    /// When stderr is a terminal and output is not JSON.
+    Auto,
+    /// Whenever stderr is a terminal.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl Cli {
+    /// A progress bar over `total` units, hidden unless `--progress` asks for one.
+    pub fn progress_bar(&self, total: u64, unit: &str) -> indicatif::ProgressBar {
+        use std::io::IsTerminal;
+        let show = match self.progress {
+            Progress::Never => false,
+            Progress::Always => std::io::stderr().is_terminal(),
+            Progress::Auto => !self.json && std::io::stderr().is_terminal(),
+        };
+        if !show {
+            return indicatif::ProgressBar::hidden();
+        }
+        let bar = indicatif::ProgressBar::new(total);
+        let template = format!(
+            "{{msg}} [{{bar:30}}] {{human_pos}}/{{human_len}} {unit} ({{rate}} {unit}/s, {{eta}} left)"
+        );
+        if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
+            bar.set_style(style.progress_chars("=> ").with_key(
+                "rate",
+                |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                    let _ = write!(w, "{}", indicatif::HumanCount(state.per_sec() as u64));
+                },
+            ));
+        }
+        bar
+    }
 }
 
 /// The verbs.

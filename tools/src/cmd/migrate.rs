@@ -126,10 +126,12 @@ pub fn migrate(cli: &Cli, a: &MigrateArgs) -> Result<()> {
         bridge::open(&a.to, a.sql_tz.as_deref(), true).with_context(|| format!("target {to}"))?;
     let (bars, ticks) = (!a.ticks, !a.bars);
     let list = series(src.db(), bars, ticks, a.symbol.as_deref())?;
+    let bar = cli.progress_bar(list.iter().map(|s| s.count).sum(), "rows");
     let mut total = 0u64;
     for s in &list {
+        bar.set_message(format!("{}.{} {}", s.symbol, s.exchange, s.interval));
         let copied = dst
-            .atomic(|db| copy_range(src.db(), db, s, s.start, a.batch_rows))
+            .atomic(|db| copy_range(src.db(), db, s, s.start, a.batch_rows, &bar))
             .with_context(|| {
                 format!("copying {}.{} {} to {to}", s.symbol, s.exchange, s.interval)
             })?;
@@ -140,9 +142,10 @@ pub fn migrate(cli: &Cli, a: &MigrateArgs) -> Result<()> {
                 json!({"type": "migrated", "symbol": s.symbol, "exchange": s.exchange.as_str(), "interval": s.interval.as_str(), "rows": copied})
             );
         } else {
-            eprintln!("{}.{} {}: {copied} rows", s.symbol, s.exchange, s.interval);
+            bar.suspend(|| eprintln!("{}.{} {}: {copied} rows", s.symbol, s.exchange, s.interval));
         }
     }
+    bar.finish_and_clear();
     if !cli.json {
         eprintln!(
             "migrated {total} rows of {} series from {from} to {to}",
@@ -180,12 +183,14 @@ fn copy_range(
     s: &Series,
     from: Timestamp,
     batch_rows: u64,
+    bar: &indicatif::ProgressBar,
 ) -> Result<u64> {
     let mut copied = 0;
     for (lo, hi) in windows(from.max(s.start), s.end, s.count, batch_rows) {
         let rows = load(src, s, lo, hi)?;
         copied += rows.len() as u64;
         save(dst, &rows)?;
+        bar.inc(rows.len() as u64);
     }
     Ok(copied)
 }
@@ -198,8 +203,12 @@ pub fn sync(cli: &Cli, a: &SyncArgs) -> Result<()> {
     let dst =
         bridge::open(&a.to, a.sql_tz.as_deref(), true).with_context(|| format!("target {to}"))?;
     let have = series(dst.db(), true, true, a.symbol.as_deref())?;
+    let list = series(src.db(), true, true, a.symbol.as_deref())?;
+    // The source's counts bound what an incremental sync copies.
+    let bar = cli.progress_bar(list.iter().map(|s| s.count).sum(), "rows");
     let mut total = 0;
-    for s in series(src.db(), true, true, a.symbol.as_deref())? {
+    for s in list {
+        bar.set_message(format!("{}.{} {}", s.symbol, s.exchange, s.interval));
         let target = have
             .iter()
             .find(|t| t.symbol == s.symbol && t.exchange == s.exchange && t.interval == s.interval);
@@ -219,7 +228,7 @@ pub fn sync(cli: &Cli, a: &SyncArgs) -> Result<()> {
                         .add_ns(-i64::try_from(overlap.as_nanos()).unwrap_or(i64::MAX)),
                     (_, None) => s.start,
                 };
-                copy_range(src.db(), db, &s, start, a.batch_rows)
+                copy_range(src.db(), db, &s, start, a.batch_rows, &bar)
             })
             .with_context(|| {
                 format!("syncing {}.{} {} to {to}", s.symbol, s.exchange, s.interval)
@@ -231,9 +240,10 @@ pub fn sync(cli: &Cli, a: &SyncArgs) -> Result<()> {
                 json!({"type": "synced", "symbol": s.symbol, "exchange": s.exchange.as_str(), "interval": s.interval.as_str(), "rows": copied})
             );
         } else {
-            eprintln!("{}.{} {}: {copied} rows", s.symbol, s.exchange, s.interval);
+            bar.suspend(|| eprintln!("{}.{} {}: {copied} rows", s.symbol, s.exchange, s.interval));
         }
     }
+    bar.finish_and_clear();
     if !cli.json {
         eprintln!("synced {total} rows from {from} to {to}");
     }
