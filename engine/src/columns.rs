@@ -4,7 +4,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
-use crate::codec::{ColumnMut, ColumnRef, ColumnType};
+use crate::codec::{ColumnMut, ColumnRef, ColumnType, OwnedColumn};
 use crate::error::{Error, Result};
 use crate::model::{BarData, SeriesKey, SeriesKind, TickData, Timestamp};
 
@@ -61,6 +61,13 @@ pub trait Columns: Default + Clone + Send + Sync + std::fmt::Debug + 'static {
     }
     /// Errors unless every column has the same length.
     fn check_lengths(&self) -> Result<()>;
+
+    /// The columns in schema order, owning their buffers (no copy): for handing decoded data
+    /// to another owner, such as numpy.
+    fn into_owned(self) -> Vec<OwnedColumn>;
+
+    /// Columns from owned buffers in schema order, checked for kind and length.
+    fn from_owned(cols: Vec<OwnedColumn>) -> Result<Self>;
 }
 
 /// Zero-filled vectors that, for numeric types, come from the allocator already zeroed (calloc),
@@ -169,6 +176,30 @@ macro_rules! columns {
                     $($extra: $extra_val,)*
                     $($field: self.$field[i].clone(),)*
                 }
+            }
+
+            fn into_owned(self) -> Vec<OwnedColumn> {
+                vec![$(OwnedColumn::$variant(self.$field)),*]
+            }
+
+            fn from_owned(cols: Vec<OwnedColumn>) -> Result<Self> {
+                let mut it = cols.into_iter();
+                let out = $name {
+                    $($field: match it.next() {
+                        Some(OwnedColumn::$variant(v)) => v,
+                        _ => {
+                            return Err(Error::InvalidArgument(format!(
+                                "column {} is missing or of the wrong type",
+                                stringify!($field)
+                            )))
+                        }
+                    },)*
+                };
+                if it.next().is_some() {
+                    return Err(Error::InvalidArgument("more columns than the schema has".into()));
+                }
+                out.check_lengths()?;
+                Ok(out)
             }
 
             fn check_lengths(&self) -> Result<()> {
@@ -329,6 +360,37 @@ impl TickColumns {
 mod tests {
     use super::*;
     use crate::model::Exchange;
+
+    #[test]
+    fn owned_columns_round_trip_and_are_checked() {
+        let key = SeriesKey::tick("IF", Exchange::CFFEX).unwrap();
+        let mut t = TickData::new("IF", Exchange::CFFEX, Timestamp::from_secs(5));
+        t.name = "沪深".into();
+        t.ask_volume_5 = 7.0;
+        t.localtime = Some(Timestamp::from_secs(6));
+        let mut cols = TickColumns::default();
+        cols.push_row(&t);
+        let owned = cols.clone().into_owned();
+        assert_eq!(owned.len(), TickColumns::schema().len());
+        assert_eq!(owned[0], OwnedColumn::Time(vec![Timestamp::from_secs(5)]));
+        let back = TickColumns::from_owned(owned.clone()).unwrap();
+        assert_eq!(back.row(0, &key).ask_volume_5, 7.0);
+        assert_eq!(back, cols);
+        // A column of the wrong type, a missing one, or one of the wrong length is refused.
+        let mut wrong = owned.clone();
+        wrong[1] = OwnedColumn::F64(vec![1.0]);
+        assert!(TickColumns::from_owned(wrong)
+            .unwrap_err()
+            .to_string()
+            .contains("column localtime"));
+        assert!(TickColumns::from_owned(owned[..3].to_vec()).is_err());
+        let mut short = owned;
+        short[3] = OwnedColumn::F64(vec![]);
+        assert!(TickColumns::from_owned(short)
+            .unwrap_err()
+            .to_string()
+            .contains("column volume has 0 rows but datetime has 1"));
+    }
 
     #[test]
     fn rows_round_trip_through_columns() {

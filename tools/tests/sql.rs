@@ -317,3 +317,35 @@ fn sync_copies_what_is_new_rereads_the_overlap_and_full_replaces() {
     ]);
     ok(&["compare", &src, target, "--sql-tz", "Asia/Shanghai"]);
 }
+
+#[test]
+fn vnpy_settings_naming_tickvault_open_vnpy_tickvaults_store() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("vt_setting.json"),
+        r#"{"database.name": "tickvault", "database.database": "database.db", "database.timezone": "Asia/Shanghai"}"#,
+    )
+    .unwrap();
+    let vnpy = format!("vnpy:{}", dir.path().display());
+    let src = format!("sqlite:{}", vnpy_db().display());
+    ok(&[
+        "migrate",
+        "--from",
+        &src,
+        "--to",
+        &vnpy,
+        "--sql-tz",
+        "Asia/Shanghai",
+    ]);
+    // vn.py's default file name stands for the store directory `tickvault`.
+    let db = Engine::open(dir.path().join("tickvault")).unwrap();
+    assert_eq!(db.get_bar_overview().unwrap().len(), 2);
+    assert_eq!(db.get_tick_overview().unwrap()[0].count, 3_000);
+    drop(db);
+    let out = ok(&["compare", &vnpy, &src, "--sql-tz", "Asia/Shanghai"]);
+    assert_eq!(
+        out.lines().filter(|l| l.ends_with("equal")).count(),
+        3,
+        "{out}"
+    );
+}

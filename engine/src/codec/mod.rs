@@ -147,6 +147,19 @@ impl ColumnType {
     }
 }
 
+/// One column taken out of a batch, owning its values (see `Columns::into_owned`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum OwnedColumn {
+    /// Times.
+    Time(Vec<Timestamp>),
+    /// Optional times.
+    OptTime(Vec<Option<Timestamp>>),
+    /// Floats.
+    F64(Vec<f64>),
+    /// Strings.
+    Str(Vec<Arc<str>>),
+}
+
 /// A borrowed column to encode.
 #[derive(Debug, Clone, Copy)]
 pub enum ColumnRef<'a> {

@@ -155,8 +155,25 @@ pub fn open(url: &str, sql_tz: Option<&str>, write: bool) -> Result<Store> {
                     let url = format!("{name}://{creds}{host}:{port}/{}", percent_encode(&database));
                     server(&url, clock)
                 }
+                "tickvault" => {
+                    // vnpy_tickvault's store: vn.py's default file name becomes `tickvault`.
+                    let name = if database == "database.db" {
+                        "tickvault".to_string()
+                    } else {
+                        database
+                    };
+                    let path = dir.join(name);
+                    let engine = if write {
+                        Engine::open(&path)
+                    } else {
+                        Engine::open_read_only(&path)
+                    };
+                    Ok(Store::Tickvault(engine.with_context(|| {
+                        format!("cannot open vn.py's tickvault store {}", path.display())
+                    })?))
+                }
                 other => bail!(
-                    "vn.py at {} uses database.name = {other:?}; tickvault reads sqlite, postgresql and mysql",
+                    "vn.py at {} uses database.name = {other:?}; tickvault reads sqlite, postgresql, mysql and tickvault",
                     dir.display()
                 ),
             }
