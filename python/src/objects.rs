@@ -5,7 +5,7 @@
 //! keeps them). Reading never changes the caller's objects (vnpy_sqlite rewrites their datetimes
 //! and enum fields in place).
 
-use chrono::{DateTime, Datelike, LocalResult, NaiveDate, TimeZone, Timelike};
+use chrono::{DateTime, Datelike, LocalResult, NaiveDate, Offset, TimeZone, Timelike};
 use chrono_tz::Tz;
 use pyo3::exceptions::PyValueError;
 use pyo3::intern;
@@ -201,12 +201,16 @@ impl<'py> Clock<'py> {
 
     fn datetime(&self, py: Python<'py>, t: Timestamp) -> PyResult<Bound<'py, PyDateTime>> {
         let utc = DateTime::from_timestamp_nanos(t.as_ns());
-        let local = utc.with_timezone(&self.tz).naive_local();
-        // The second time a repeated wall-clock time happens has fold = 1.
-        let fold = match self.tz.from_local_datetime(&local) {
-            LocalResult::Ambiguous(_, b) => b.naive_utc() == utc.naive_utc(),
-            _ => false,
-        };
+        let here = utc.with_timezone(&self.tz);
+        let local = here.naive_local();
+        // The second time a repeated wall-clock time happens has fold = 1. That needs a
+        // backward change of offset in the hours before: look for one cheaply first.
+        let before = (utc - chrono::TimeDelta::hours(3)).with_timezone(&self.tz);
+        let fold = before.offset().fix() != here.offset().fix()
+            && match self.tz.from_local_datetime(&local) {
+                LocalResult::Ambiguous(_, b) => b.naive_utc() == utc.naive_utc(),
+                _ => false,
+            };
         PyDateTime::new_with_fold(
             py,
             local.year(),
@@ -234,16 +238,24 @@ fn build<'py>(
     let vt_symbol = PyString::new(py, &format!("{}.{}", key.symbol(), key.exchange()));
     let gateway = PyString::new(py, "DB");
     let out = PyList::empty(py);
+    if n == 0 {
+        return Ok(out);
+    }
+    // Every object's __dict__ starts as a copy of this one, keys in the dataclass's order; a
+    // row then only replaces values, so the dict never grows or rehashes.
+    let template = PyDict::new(py);
+    template.set_item(intern!(py, "gateway_name"), &gateway)?;
+    template.set_item(intern!(py, "extra"), py.None())?;
+    template.set_item(intern!(py, "symbol"), &symbol)?;
+    template.set_item(intern!(py, "exchange"), &k.exchange)?;
+    fill(0, &template)?;
+    template.set_item(intern!(py, "vt_symbol"), &vt_symbol)?;
+    let dict = intern!(py, "__dict__");
     for i in 0..n {
-        let d = PyDict::new(py);
-        d.set_item(intern!(py, "gateway_name"), &gateway)?;
-        d.set_item(intern!(py, "extra"), py.None())?;
-        d.set_item(intern!(py, "symbol"), &symbol)?;
-        d.set_item(intern!(py, "exchange"), &k.exchange)?;
+        let d = template.copy()?;
         fill(i, &d)?;
-        d.set_item(intern!(py, "vt_symbol"), &vt_symbol)?;
         let obj = k.new.call1((&k.cls,))?;
-        obj.setattr(intern!(py, "__dict__"), d)?;
+        obj.setattr(dict, d)?;
         out.append(obj)?;
     }
     Ok(out)
