@@ -3,6 +3,7 @@
 mod bridge;
 mod cli;
 mod cmd;
+mod pq;
 mod table;
 mod time;
 

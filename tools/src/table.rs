@@ -26,7 +26,7 @@ pub fn csv_name(field: &str) -> &str {
 }
 
 /// Whether a column must be present in an imported file.
-fn required(kind: SeriesKind, field: &str) -> bool {
+pub fn required(kind: SeriesKind, field: &str) -> bool {
     match kind {
         SeriesKind::Bar => matches!(
             field,
@@ -175,6 +175,8 @@ pub enum FileFormat {
     Json,
     /// JSON Lines: one object per line.
     Jsonl,
+    /// Apache Parquet (zstd), timestamps as `Timestamp(ns, "UTC")`.
+    Parquet,
 }
 
 impl FileFormat {
@@ -191,8 +193,9 @@ impl FileFormat {
             Some("csv") | Some("txt") => Ok(FileFormat::Csv),
             Some("json") => Ok(FileFormat::Json),
             Some("jsonl") | Some("ndjson") => Ok(FileFormat::Jsonl),
+            Some("parquet") | Some("pq") => Ok(FileFormat::Parquet),
             _ => bail!(
-                "cannot tell the format of {} from its extension; give --format csv|json|jsonl",
+                "cannot tell the format of {} from its extension; give --format csv|json|jsonl|parquet",
                 path.display()
             ),
         }
@@ -204,6 +207,7 @@ pub fn read_file<C: Columns>(path: &Path, tz: Tz, format: FileFormat) -> Result<
     let source = path.display().to_string();
     match format {
         FileFormat::Csv => read_csv(path, tz),
+        FileFormat::Parquet => crate::pq::read(path, tz),
         FileFormat::Jsonl => {
             let text =
                 std::fs::read_to_string(path).with_context(|| format!("cannot read {source}"))?;
@@ -234,9 +238,10 @@ pub fn read_file<C: Columns>(path: &Path, tz: Tz, format: FileFormat) -> Result<
     }
 }
 
-/// Writes columns in `format`: CSV (vn.py Data Manager columns), a JSON array, or JSON Lines.
+/// Writes columns in `format`: CSV (vn.py Data Manager columns), a JSON array, JSON Lines or
+/// Parquet.
 pub fn write_file<C: Columns>(
-    mut out: impl Write,
+    mut out: impl Write + Send,
     key: &SeriesKey,
     cols: &C,
     tz: Tz,
@@ -245,6 +250,7 @@ pub fn write_file<C: Columns>(
     match format {
         FileFormat::Csv => write_csv(out, key, cols, tz, true),
         FileFormat::Jsonl => write_jsonl(out, key, cols, tz),
+        FileFormat::Parquet => crate::pq::write(out, key, cols),
         FileFormat::Json => {
             let mut lines = Vec::new();
             write_jsonl(&mut lines, key, cols, tz)?;
