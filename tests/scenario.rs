@@ -1,6 +1,6 @@
 //! A scenario touching every write path, shared by the crash-point and I/O-error sweeps.
 
-use tickvault::{BarData, Database, Engine, Exchange, Interval, Timestamp};
+use tickvault::{BarColumns, BarData, Columns, Database, Engine, Exchange, Interval, Timestamp};
 
 use crate::{bar, sort_overview, Model};
 
@@ -14,6 +14,8 @@ pub enum Op {
     Delete(&'static str),
     DeleteRange(&'static str, i64, i64),
     Compact,
+    /// Batches of one series saved as one staged commit (an import).
+    Staged(Vec<Vec<BarData>>),
 }
 
 /// Bars of `symbol` for minutes `from..to`.
@@ -37,6 +39,12 @@ pub fn scenario() -> Vec<Op> {
         Op::Delete("cu"),
         Op::Save(rows("rb", 50, 53, 6.0), false),
         Op::Save(rows("rb", 60, 63, 6.0), false),
+        // An import: batches merged into stored segments and into each other, one commit.
+        Op::Staged(vec![
+            rows("rb", 30, 36, 7.0),
+            rows("rb", 70, 75, 7.5),
+            rows("rb", 33, 34, 8.0),
+        ]),
         Op::Compact,
         Op::DeleteRange("rb", 20, 30),
         Op::Save(rows("ag", 0, 2, 8.0), true),
@@ -78,6 +86,7 @@ pub fn apply(model: &mut Model, op: &Op) {
                 rows.retain(|t, _| *t < a || *t > b);
             }
         }
+        Op::Staged(batches) => batches.iter().for_each(|b| model.save(b)),
         Op::Flush | Op::Compact => {}
     }
 }
@@ -89,6 +98,18 @@ pub fn run(db: &Engine, op: &Op) -> tickvault::Result<()> {
         Op::Flush => db.flush(),
         Op::Delete(symbol) => db.delete_bar_data(symbol, Exchange::SHFE, MIN).map(|_| ()),
         Op::Compact => db.compact().map(|_| ()),
+        Op::Staged(batches) => {
+            let key = tickvault::SeriesKey::bar("rb", Exchange::SHFE, MIN)?;
+            db.save_staged::<BarColumns>(&key, |sink| {
+                for b in batches {
+                    let mut cols = BarColumns::default();
+                    b.iter().for_each(|r| cols.push_row(r));
+                    sink(cols)?;
+                }
+                Ok(())
+            })
+            .map(|_| ())
+        }
         Op::DeleteRange(symbol, from, to) => {
             let key = tickvault::SeriesKey::bar(symbol, Exchange::SHFE, MIN)?;
             let (a, b) = (

@@ -303,6 +303,20 @@ impl Engine {
         next_id: &mut u64,
         written: &mut Vec<std::path::PathBuf>,
     ) -> Result<Planned> {
+        let live = self.live_segments(key);
+        self.plan_against(key, batch, &live, next_id, written)
+    }
+
+    /// Plans `batch` (sorted, unique) against `live`, the segments of `key` as the
+    /// caller sees them: writes the merged segments and returns the edits.
+    fn plan_against<C: Columns>(
+        &self,
+        key: &SeriesKey,
+        batch: &C,
+        live: &[Arc<LiveSegment>],
+        next_id: &mut u64,
+        written: &mut Vec<std::path::PathBuf>,
+    ) -> Result<Planned> {
         let times = batch.datetimes();
         let (Some(&lo), Some(&hi)) = (times.first(), times.last()) else {
             return Ok(Planned {
@@ -316,7 +330,6 @@ impl Engine {
                 lo.as_ns()
             )));
         }
-        let live = self.live_segments(key);
         let overlapping: Vec<Arc<LiveSegment>> = live
             .iter()
             .filter(|s| s.meta.max_ts >= lo && s.meta.min_ts <= hi)
@@ -388,6 +401,103 @@ impl Engine {
             start = end;
         }
         Ok(edits)
+    }
+
+    /// Saves one series from batches a producer hands over one at a time, as ONE commit: each
+    /// batch (any order; repeated times: the last given wins, across batches too) is merged and
+    /// written as segment files as it comes, so memory holds one batch and the segments it
+    /// overlaps, and nothing is visible until the producer returns `Ok` and the manifest edit
+    /// lands. If the producer or the engine fails, every file written is removed and the store
+    /// is exactly as before (a crash leaves only orphan files, collected at the next open).
+    /// Other writers wait until it is done. Returns the rows handed over (after in-batch
+    /// duplicates).
+    pub fn save_staged<C: Columns>(
+        &self,
+        key: &SeriesKey,
+        produce: impl FnOnce(&mut dyn FnMut(C) -> Result<()>) -> Result<()>,
+    ) -> Result<u64> {
+        if key.kind() != C::KIND {
+            return Err(Error::InvalidArgument(format!(
+                "{key}: columns of the wrong kind for this series"
+            )));
+        }
+        self.check_writable()?;
+        let mut writer = self.inner.writer.lock();
+        let writer = writer.as_mut().ok_or(Error::ReadOnly)?;
+        let mut guard = self.inner.wal.get().map(|w| w.lock());
+        self.check_writable()?;
+        if let Some(guard) = guard.as_mut() {
+            self.flush_locked(writer, guard)?;
+        }
+        let (flushed_seq, mut next_id) = {
+            let state = self.inner.state.read();
+            (state.manifest.wal_flushed_seq, state.manifest.next_id)
+        };
+        let original = self.live_segments(key);
+        let mut live = original.clone();
+        let mut written = Vec::new();
+        let mut rows = 0u64;
+        let dedup = self.dedup(key);
+        let result = produce(&mut |batch: C| {
+            let batch = normalize(&batch, dedup)?;
+            if batch.is_empty() {
+                return Ok(());
+            }
+            rows += batch.len() as u64;
+            let planned =
+                self.plan_against(key, batch.as_ref(), &live, &mut next_id, &mut written)?;
+            // The segments as the next batch must see them: staged ones included.
+            live.retain(|s| !planned.removed.iter().any(|r| r.meta.id == s.meta.id));
+            for edit in &planned.edits {
+                if let Edit::Add(_, meta) = edit {
+                    live.push(Arc::new(LiveSegment::new(
+                        *meta,
+                        self.segment_path(key, meta.id),
+                    )));
+                }
+            }
+            live.sort_by_key(|s| s.meta.min_ts);
+            Ok(())
+        })
+        .and_then(|()| {
+            if written.is_empty() {
+                Ok(())
+            } else {
+                self.sync_dir(&self.partition_dir(key))
+            }
+        });
+        if let Err(e) = result {
+            for path in &written {
+                let _ = self.inner.storage.remove_file(path);
+            }
+            return Err(e);
+        }
+        if written.is_empty() {
+            return Ok(rows);
+        }
+        // The net change: staged segments that survived, originals that were replaced.
+        let mut edits: Vec<Edit> = live
+            .iter()
+            .filter(|s| !original.iter().any(|o| o.meta.id == s.meta.id))
+            .map(|s| Edit::Add(key.clone(), s.meta))
+            .collect();
+        let removed: Vec<Arc<LiveSegment>> = original
+            .iter()
+            .filter(|o| !live.iter().any(|s| s.meta.id == o.meta.id))
+            .cloned()
+            .collect();
+        edits.extend(removed.iter().map(|o| Edit::Remove(key.clone(), o.meta.id)));
+        // A failed commit poisons the store; its files are orphans, collected at the next open.
+        self.commit(writer, next_id, flushed_seq, edits, false)?;
+        // Staged segments a later batch replaced were never visible: unlink them with the rest.
+        for path in written
+            .iter()
+            .filter(|p| !live.iter().any(|s| &s.path == *p))
+        {
+            let _ = self.inner.storage.remove_file(path);
+        }
+        self.remove_files(&removed);
+        Ok(rows)
     }
 
     /// Appends the edit to the manifest (the commit point) and publishes it in memory.

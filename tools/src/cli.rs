@@ -374,6 +374,13 @@ pub struct ImportArgs {
     /// Zone of naive times in the file (IANA name; default the system's).
     #[arg(long)]
     pub tz: Option<String>,
+    /// Times are integers since 1970-01-01 UTC in this unit.
+    #[arg(long, value_enum, conflicts_with = "datetime_format")]
+    pub epoch: Option<crate::time::Epoch>,
+    /// Times are text in this strftime format, e.g. "%Y%m%d %H:%M:%S" (naive ones in --tz;
+    /// %z for an offset). Default: ISO 8601.
+    #[arg(long)]
+    pub datetime_format: Option<String>,
 }
 
 /// A time range.

@@ -24,7 +24,6 @@ use arrow_array::{
     Array, ArrayRef, Float64Array, RecordBatch, StringArray, TimestampNanosecondArray,
 };
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
-use chrono_tz::Tz;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
@@ -33,7 +32,7 @@ use tickvault::codec::{ColumnMut, ColumnRef};
 use tickvault::{Columns, SeriesKey, SeriesKind, Timestamp};
 
 use crate::table::{csv_name, required};
-use crate::time;
+use crate::time::{self, TimeReader};
 
 const ROW_GROUP_ROWS: usize = 1 << 20;
 
@@ -158,7 +157,7 @@ fn scale(v: i64, unit: &TimeUnit) -> Option<i64> {
 /// The instants of a time column; `None` for nulls. Naive timestamps are wall clock in `tz`.
 fn times(
     col: &dyn Array,
-    tz: Tz,
+    reader: &TimeReader,
     at: &dyn Fn(usize, String) -> anyhow::Error,
 ) -> Result<Vec<Option<Timestamp>>> {
     let mut out = Vec::with_capacity(col.len());
@@ -191,24 +190,26 @@ fn times(
                         } else {
                             // A naive timestamp: its fields are wall clock in the file's zone.
                             let naive = chrono::DateTime::from_timestamp_nanos(ns).naive_utc();
-                            time::from_naive(naive, tz).map_err(|e| at(i, e.to_string()))?
+                            time::from_naive(naive, reader.tz).map_err(|e| at(i, e.to_string()))?
                         })
                     }
                 });
             }
         }
         DataType::Int64 => {
-            out.extend(
-                col.as_primitive::<Int64Type>()
-                    .iter()
-                    .map(|v| v.map(Timestamp::from_ns)),
-            );
+            let unit = reader.epoch.unwrap_or(time::Epoch::Ns);
+            for (i, v) in col.as_primitive::<Int64Type>().iter().enumerate() {
+                out.push(match v {
+                    None => None,
+                    Some(v) => Some(time::at_epoch(v, unit).map_err(|e| at(i, e.to_string()))?),
+                });
+            }
         }
         DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => {
             for (i, v) in strings(col)?.into_iter().enumerate() {
                 out.push(match v.filter(|s| !s.is_empty()) {
                     None => None,
-                    Some(s) => Some(time::parse(&s, tz).map_err(|e| at(i, e.to_string()))?),
+                    Some(s) => Some(reader.read(&s).map_err(|e| at(i, e.to_string()))?),
                 });
             }
         }
@@ -262,8 +263,13 @@ fn numbers(col: &dyn Array) -> Result<Vec<Option<f64>>> {
     })
 }
 
-/// Reads a Parquet file into columns of `C`; nothing is returned unless every row is good.
-pub fn read<C: Columns>(path: &Path, tz: Tz) -> Result<C> {
+/// Reads a Parquet file in batches of columns of `C` (one per record batch of up to 65,536
+/// rows), handing each to `sink`; stops at the first bad value, naming its row and column.
+pub fn read_batches<C: Columns>(
+    path: &Path,
+    times_in: &TimeReader,
+    sink: &mut dyn FnMut(C) -> Result<()>,
+) -> Result<()> {
     let source = path.display().to_string();
     let file = File::open(path).with_context(|| format!("cannot open {source}"))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
@@ -271,7 +277,6 @@ pub fn read<C: Columns>(path: &Path, tz: Tz) -> Result<C> {
         .with_batch_size(65_536)
         .build()
         .with_context(|| format!("{source}: cannot read"))?;
-    let mut out = C::default();
     let mut row0 = 0usize;
     for batch in reader {
         let batch = batch.with_context(|| format!("{source}: cannot read row group"))?;
@@ -305,14 +310,17 @@ pub fn read<C: Columns>(path: &Path, tz: Tz) -> Result<C> {
                 ColumnMut::Time(v) => {
                     for (i, (slot, t)) in v
                         .iter_mut()
-                        .zip(times(array, tz, &at).map_err(typed)?)
+                        .zip(times(array, times_in, &at).map_err(typed)?)
                         .enumerate()
                     {
                         *slot = t.ok_or_else(|| at(i, "no value".into()))?;
                     }
                 }
                 ColumnMut::OptTime(v) => {
-                    for (slot, t) in v.iter_mut().zip(times(array, tz, &at).map_err(typed)?) {
+                    for (slot, t) in v
+                        .iter_mut()
+                        .zip(times(array, times_in, &at).map_err(typed)?)
+                    {
                         *slot = t;
                     }
                 }
@@ -334,8 +342,8 @@ pub fn read<C: Columns>(path: &Path, tz: Tz) -> Result<C> {
                 }
             }
         }
-        out.extend_from(&cols, 0..n);
+        sink(cols)?;
         row0 += n;
     }
-    Ok(out)
+    Ok(())
 }

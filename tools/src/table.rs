@@ -13,7 +13,7 @@ use chrono_tz::Tz;
 use tickvault::codec::{ColumnMut, ColumnRef};
 use tickvault::{Columns, Exchange, SeriesKey, SeriesKind, Timestamp};
 
-use crate::time;
+use crate::time::{self, TimeReader};
 
 /// The CSV name of a schema column.
 pub fn csv_name(field: &str) -> &str {
@@ -113,7 +113,7 @@ pub fn json_value_row<C: Columns>(
 
 /// Parses raw rows into columns, column by column. Naive times are read in `tz`. Any bad value
 /// fails the whole batch, naming the source, line and column.
-pub fn fill<C: Columns>(rows: &[RawRow], tz: Tz, source: &str) -> Result<C> {
+pub fn fill<C: Columns>(rows: &[RawRow], times: &TimeReader, source: &str) -> Result<C> {
     let mut cols = C::default();
     cols.resize(rows.len());
     for (c, (spec, col)) in C::schema().iter().zip(cols.muts()).enumerate() {
@@ -134,14 +134,14 @@ pub fn fill<C: Columns>(rows: &[RawRow], tz: Tz, source: &str) -> Result<C> {
             ColumnMut::Time(out) => {
                 for (i, slot) in out.iter_mut().enumerate() {
                     let v = value(i).ok_or_else(|| at(i, "no value".into()))?;
-                    *slot = time::parse(v, tz).map_err(|e| at(i, e.to_string()))?;
+                    *slot = times.read(v).map_err(|e| at(i, e.to_string()))?;
                 }
             }
             ColumnMut::OptTime(out) => {
                 for (i, slot) in out.iter_mut().enumerate() {
                     *slot = match value(i).filter(|v| !v.is_empty()) {
                         None => None,
-                        Some(v) => Some(time::parse(v, tz).map_err(|e| at(i, e.to_string()))?),
+                        Some(v) => Some(times.read(v).map_err(|e| at(i, e.to_string()))?),
                     };
                 }
             }
@@ -202,39 +202,133 @@ impl FileFormat {
     }
 }
 
-/// Reads a file of any supported format into columns; nothing is returned unless every row is good.
-pub fn read_file<C: Columns>(path: &Path, tz: Tz, format: FileFormat) -> Result<C> {
+/// Rows per batch of a streamed import: memory holds one batch's text and columns.
+pub fn batch_rows(kind: SeriesKind) -> usize {
+    match kind {
+        SeriesKind::Bar => 65_536,
+        SeriesKind::Tick => 16_384,
+    }
+}
+
+/// Reads a file of any supported format in batches of columns of `C`, handing each to `sink`;
+/// stops at the first bad value (naming file, line or row, and column) or sink error.
+pub fn read_batches<C: Columns>(
+    path: &Path,
+    times: &TimeReader,
+    format: FileFormat,
+    sink: &mut dyn FnMut(C) -> Result<()>,
+) -> Result<()> {
     let source = path.display().to_string();
+    let rows_per = batch_rows(C::KIND);
+    let mut batch: Vec<RawRow> = Vec::with_capacity(rows_per);
+    let mut push = |row: RawRow, source: &str, batch: &mut Vec<RawRow>| -> Result<()> {
+        batch.push(row);
+        if batch.len() >= rows_per {
+            sink(fill(batch, times, source)?)?;
+            batch.clear();
+        }
+        Ok(())
+    };
     match format {
-        FileFormat::Csv => read_csv(path, tz),
-        FileFormat::Parquet => crate::pq::read(path, tz),
+        FileFormat::Parquet => return crate::pq::read_batches(path, times, sink),
+        FileFormat::Csv => {
+            let mut rdr = csv::ReaderBuilder::new()
+                .trim(csv::Trim::All)
+                .from_path(path)
+                .with_context(|| format!("cannot open {source}"))?;
+            let headers = rdr
+                .headers()
+                .with_context(|| format!("{source}: cannot read the header"))?
+                .clone();
+            let layout = csv_layout::<C>(&headers, &source)?;
+            let mut rec = csv::StringRecord::new();
+            while rdr
+                .read_record(&mut rec)
+                .with_context(|| format!("{source}: malformed CSV"))?
+            {
+                push(csv_row(&rec, &layout), &source, &mut batch)?;
+            }
+        }
         FileFormat::Jsonl => {
-            let text =
-                std::fs::read_to_string(path).with_context(|| format!("cannot read {source}"))?;
-            let rows = text
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| !l.trim().is_empty())
-                .map(|(i, l)| json_row::<C>(l, i as u64 + 1, &source))
-                .collect::<Result<Vec<_>>>()?;
-            fill(&rows, tz, &source)
+            let file =
+                std::fs::File::open(path).with_context(|| format!("cannot open {source}"))?;
+            for (i, line) in std::io::BufRead::lines(std::io::BufReader::new(file)).enumerate() {
+                let line = line.with_context(|| format!("{source} line {}: cannot read", i + 1))?;
+                if line.trim().is_empty() {
+                    continue;
+                }
+                push(
+                    json_row::<C>(&line, i as u64 + 1, &source)?,
+                    &source,
+                    &mut batch,
+                )?;
+            }
         }
         FileFormat::Json => {
             let file =
                 std::fs::File::open(path).with_context(|| format!("cannot open {source}"))?;
-            let value: serde_json::Value = serde_json::from_reader(std::io::BufReader::new(file))
-                .with_context(|| format!("{source}: not JSON"))?;
-            let items = value
-                .as_array()
-                .ok_or_else(|| anyhow!("{source}: not a JSON array of objects"))?;
-            let source = format!("{source} element");
-            let rows = items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| json_value_row::<C>(v, i as u64 + 1, &source))
-                .collect::<Result<Vec<_>>>()?;
-            fill(&rows, tz, &source)
+            let element = format!("{source} element");
+            let mut n = 0u64;
+            let mut failed: Option<anyhow::Error> = None;
+            let mut each = |v: serde_json::Value| -> bool {
+                n += 1;
+                let r = json_value_row::<C>(&v, n, &element)
+                    .and_then(|row| push(row, &element, &mut batch));
+                match r {
+                    Ok(()) => true,
+                    Err(e) => {
+                        failed = Some(e);
+                        false
+                    }
+                }
+            };
+            let mut de = serde_json::Deserializer::from_reader(std::io::BufReader::new(file));
+            let parsed = serde::de::DeserializeSeed::deserialize(JsonArray(&mut each), &mut de);
+            if let Some(e) = failed {
+                return Err(e);
+            }
+            parsed.map_err(|e| anyhow!("{source}: not a JSON array of objects: {e}"))?;
+            de.end()
+                .map_err(|e| anyhow!("{source}: text after the array: {e}"))?;
+            if !batch.is_empty() {
+                sink(fill(&batch, times, &element)?)?;
+            }
+            return Ok(());
         }
+    }
+    if !batch.is_empty() {
+        sink(fill(&batch, times, &source)?)?;
+    }
+    Ok(())
+}
+
+/// Streams the elements of a JSON array to a callback, one at a time; the callback returns
+/// `false` to stop.
+struct JsonArray<'a>(&'a mut dyn FnMut(serde_json::Value) -> bool);
+
+impl<'de> serde::de::DeserializeSeed<'de> for JsonArray<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_seq(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for JsonArray<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an array of objects")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while let Some(v) = seq.next_element::<serde_json::Value>()? {
+            if !(self.0)(v) {
+                // Stop reading; the caller reports why.
+                return Ok(());
+            }
+        }
+        Ok(())
     }
 }
 
@@ -269,29 +363,6 @@ pub fn write_file<C: Columns>(
             Ok(())
         }
     }
-}
-
-/// Reads a CSV file with a header into columns. Naive times are read in `tz`. Any bad value
-/// fails the whole file, naming the line and column.
-pub fn read_csv<C: Columns>(path: &Path, tz: Tz) -> Result<C> {
-    let source = path.display().to_string();
-    let mut rdr = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .with_context(|| format!("cannot open {source}"))?;
-    let headers = rdr
-        .headers()
-        .with_context(|| format!("{source}: cannot read the header"))?
-        .clone();
-    let layout = csv_layout::<C>(&headers, &source)?;
-    let mut rows = Vec::new();
-    for rec in rdr.records() {
-        rows.push(csv_row(
-            &rec.with_context(|| format!("{source}: malformed CSV"))?,
-            &layout,
-        ));
-    }
-    fill(&rows, tz, &source)
 }
 
 fn cell(col: &ColumnRef<'_>, i: usize, tz: Tz) -> String {

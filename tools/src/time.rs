@@ -69,6 +69,92 @@ pub fn parse(s: &str, tz: Tz) -> Result<Timestamp> {
     bail!("cannot read {s:?} as a time (expected ISO 8601, e.g. 2024-01-02T09:30:00+08:00 or 2024-01-02 09:30:00)")
 }
 
+/// The unit of integer times in an imported file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Epoch {
+    /// Seconds since 1970-01-01 UTC.
+    S,
+    /// Milliseconds.
+    Ms,
+    /// Microseconds.
+    Us,
+    /// Nanoseconds.
+    Ns,
+}
+
+impl Epoch {
+    /// Nanoseconds per unit.
+    pub fn nanos(self) -> i64 {
+        match self {
+            Epoch::S => 1_000_000_000,
+            Epoch::Ms => 1_000_000,
+            Epoch::Us => 1_000,
+            Epoch::Ns => 1,
+        }
+    }
+}
+
+/// The instant `v` units after 1970-01-01 UTC.
+pub fn at_epoch(v: i64, unit: Epoch) -> Result<Timestamp> {
+    v.checked_mul(unit.nanos())
+        .map(Timestamp::from_ns)
+        .ok_or_else(|| anyhow!("{v} {unit:?} is outside the years 1678 to 2261"))
+}
+
+/// How an import reads time values: naive ones in `tz`; integers in `epoch` units when given;
+/// text in a strftime `format` when given (else ISO 8601).
+#[derive(Debug, Clone)]
+pub struct TimeReader {
+    /// Zone of naive times.
+    pub tz: Tz,
+    /// Unit of integer times.
+    pub epoch: Option<Epoch>,
+    /// A strftime format such as `%Y%m%d %H:%M:%S` (with `%z` for an offset).
+    pub format: Option<String>,
+}
+
+impl TimeReader {
+    /// ISO 8601 text, naive times in `tz`.
+    pub fn iso(tz: Tz) -> TimeReader {
+        TimeReader {
+            tz,
+            epoch: None,
+            format: None,
+        }
+    }
+
+    /// Reads one value.
+    pub fn read(&self, s: &str) -> Result<Timestamp> {
+        let s = s.trim();
+        if let Some(unit) = self.epoch {
+            let v: i64 = s
+                .parse()
+                .map_err(|_| anyhow!("cannot read {s:?} as an integer time (--epoch {unit:?})"))?;
+            return at_epoch(v, unit);
+        }
+        if let Some(f) = &self.format {
+            if f.contains("%z") || f.contains("%:z") || f.contains("%#z") {
+                let dt = DateTime::parse_from_str(s, f)
+                    .map_err(|e| anyhow!("cannot read {s:?} with format {f:?}: {e}"))?;
+                return from_chrono(&dt);
+            }
+            if let Ok(naive) = NaiveDateTime::parse_from_str(s, f) {
+                return from_naive(naive, self.tz);
+            }
+            let date = NaiveDate::parse_from_str(s, f)
+                .map_err(|e| anyhow!("cannot read {s:?} with format {f:?}: {e}"))?;
+            return from_naive(date.and_hms_opt(0, 0, 0).context("midnight")?, self.tz);
+        }
+        parse(s, self.tz).map_err(|e| {
+            if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+                anyhow!("{e}; for epoch times give --epoch s|ms|us|ns")
+            } else {
+                e
+            }
+        })
+    }
+}
+
 /// RFC 3339 in `tz` with its offset; the fraction only when nonzero.
 pub fn format(ts: Timestamp, tz: Tz) -> String {
     DateTime::from_timestamp_nanos(ts.as_ns())

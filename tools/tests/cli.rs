@@ -675,3 +675,194 @@ fn delete_a_range_keeps_the_rest() {
         ["2011-01-03T14:29:00+00:00", "2011-01-03T14:40:00+00:00"]
     );
 }
+
+const EPOCH: [&str; 2] = ["--epoch", "ns"];
+
+#[test]
+fn imports_stream_in_batches_and_commit_all_or_nothing() {
+    use std::fmt::Write as _;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let series = ["--symbol", "BIG", "--exchange", "SSE", "--interval", "1m"];
+    // 150,000 bars: three batches of the streamed import.
+    let mut csv = String::from("datetime,open,high,low,close,volume\n");
+    let mut json = String::from("[");
+    for i in 0..150_000i64 {
+        let t = 1_700_000_000 + 60 * i;
+        writeln!(csv, "{t}000000000,1,2,0.5,{i},1").unwrap();
+        if i > 0 {
+            json.push(',');
+        }
+        write!(
+            json,
+            r#"{{"datetime":"{t}000000000","open":1,"high":2,"low":0.5,"close":{i},"volume":1}}"#
+        )
+        .unwrap();
+    }
+    json.push(']');
+    let good = dir.path().join("good.csv");
+    std::fs::write(&good, &csv).unwrap();
+    ok(
+        &db,
+        &[&["import", good.to_str().unwrap()][..], &series, &EPOCH].concat(),
+    );
+    let overview = ok(&db, &["overview", "--json"]);
+    assert!(overview.contains("\"count\":150000"), "{overview}");
+    // A bad value in the third batch: the store stays exactly as it was, though two batches
+    // were already written.
+    let bad = dir.path().join("bad.csv");
+    let broken = csv.replacen(",1,2,0.5,140000,1", ",1,2,0.5,oops,1", 1);
+    std::fs::write(&bad, broken.replace(",1,2,0.5,", ",7,8,6.5,")).unwrap();
+    let out = tv(
+        &db,
+        &[&["import", bad.to_str().unwrap()][..], &series, &EPOCH].concat(),
+    );
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 140002") && err.contains("oops"), "{err}");
+    let after = ok(
+        &db,
+        &[
+            "load",
+            "--symbol",
+            "BIG",
+            "--exchange",
+            "SSE",
+            "--interval",
+            "1m",
+        ],
+    );
+    assert_eq!(after.lines().count(), 150_001);
+    assert!(
+        !after.contains(",7,8,6.5,"),
+        "no row of the failed import is visible"
+    );
+    // A JSON array streams the same way, element by element.
+    let good_json = dir.path().join("good.json");
+    std::fs::write(&good_json, json.replace(r#""open":1"#, r#""open":5"#)).unwrap();
+    ok(
+        &db,
+        &[
+            &["import", good_json.to_str().unwrap()][..],
+            &series,
+            &EPOCH,
+        ]
+        .concat(),
+    );
+    let after = ok(
+        &db,
+        &[
+            "load",
+            "--symbol",
+            "BIG",
+            "--exchange",
+            "SSE",
+            "--interval",
+            "1m",
+        ],
+    );
+    assert_eq!(
+        after.lines().filter(|l| l.contains(",5,2,0.5,")).count(),
+        150_000
+    );
+    let bad_json = dir.path().join("bad.json");
+    std::fs::write(
+        &bad_json,
+        json.replacen(r#""close":149999"#, r#""close":"x""#, 1),
+    )
+    .unwrap();
+    let out = tv(
+        &db,
+        &[&["import", bad_json.to_str().unwrap()][..], &series, &EPOCH].concat(),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("element line 150000") && err.contains("\"x\""),
+        "{err}"
+    );
+}
+
+#[test]
+fn import_reads_epoch_units_and_strftime_formats() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let series = ["--symbol", "F", "--exchange", "SSE", "--interval", "1m"];
+    let csv = dir.path().join("ms.csv");
+    std::fs::write(
+        &csv,
+        "datetime,open,high,low,close,volume\n1704186000000,1,2,0.5,1.5,9\n",
+    )
+    .unwrap();
+    // Digits without --epoch: the error says what to do.
+    let out = tv(
+        &db,
+        &[&["import", csv.to_str().unwrap()][..], &series].concat(),
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("give --epoch s|ms|us|ns"));
+    ok(
+        &db,
+        &[
+            &["import", csv.to_str().unwrap(), "--epoch", "ms"][..],
+            &series,
+        ]
+        .concat(),
+    );
+    let txt = dir.path().join("fmt.csv");
+    std::fs::write(
+        &txt,
+        "datetime,open,high,low,close,volume\n20240102 09:01:00,1,2,0.5,2.5,9\n",
+    )
+    .unwrap();
+    ok(
+        &db,
+        &[
+            &[
+                "import",
+                txt.to_str().unwrap(),
+                "--datetime-format",
+                "%Y%m%d %H:%M:%S",
+                "--tz",
+                "Asia/Shanghai",
+            ][..],
+            &series,
+        ]
+        .concat(),
+    );
+    let rows = ok(
+        &db,
+        &[
+            "load",
+            "--symbol",
+            "F",
+            "--exchange",
+            "SSE",
+            "--interval",
+            "1m",
+            "--tz",
+            "UTC",
+        ],
+    );
+    assert!(
+        rows.contains("2024-01-02T09:00:00+00:00") && rows.contains(",1.5,"),
+        "{rows}"
+    );
+    assert!(
+        rows.contains("2024-01-02T01:01:00+00:00") && rows.contains(",2.5,"),
+        "{rows}"
+    );
+    // A value the format does not fit names the format.
+    let out = tv(
+        &db,
+        &[
+            &[
+                "import",
+                csv.to_str().unwrap(),
+                "--datetime-format",
+                "%Y%m%d",
+            ][..],
+            &series,
+        ]
+        .concat(),
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("with format \"%Y%m%d\""));
+}

@@ -56,7 +56,11 @@ impl<C: Columns> Acks<'_, C> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let cols: C = fill(&self.pending, self.tz, "stdin")?;
+        let cols: C = fill(
+            &self.pending,
+            &crate::time::TimeReader::iso(self.tz),
+            "stdin",
+        )?;
         self.db.save_columns(self.key, &cols, true)?;
         self.acked += self.pending.len() as u64;
         self.pending.clear();

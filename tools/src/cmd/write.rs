@@ -4,7 +4,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use anyhow::{bail, Context, Result};
 use serde_json::json;
-use tickvault::{BarColumns, Columns, SeriesKind, TickColumns};
+use tickvault::{BarColumns, Columns, SeriesKind, TickColumns, Timestamp};
 
 use super::{open_existing_write, open_write, series_key};
 use crate::cli::{Cli, DeleteArgs, ImportArgs};
@@ -13,28 +13,30 @@ use crate::{table, time};
 pub fn import(cli: &Cli, a: &ImportArgs) -> Result<()> {
     let key = series_key(&a.series)?;
     let tz = time::zone(a.tz.as_deref())?;
+    let reader = time::TimeReader {
+        tz,
+        epoch: a.epoch,
+        format: a.datetime_format.clone(),
+    };
     let format = table::FileFormat::of(&a.file, a.format)?;
-    // The whole file is read and checked before anything is written: one bad line, no change.
-    let (n, first, last) = match key.kind() {
-        SeriesKind::Bar => {
-            let cols: BarColumns = table::read_file(&a.file, tz, format)?;
-            let db = open_write(cli)?;
-            db.save_bar_columns(key.symbol(), key.exchange(), key.interval(), &cols)?;
-            (
-                cols.len(),
-                cols.datetime.iter().min().copied(),
-                cols.datetime.iter().max().copied(),
-            )
-        }
-        SeriesKind::Tick => {
-            let cols: TickColumns = table::read_file(&a.file, tz, format)?;
-            let db = open_write(cli)?;
-            db.save_tick_columns(key.symbol(), key.exchange(), &cols)?;
-            (
-                cols.len(),
-                cols.datetime.iter().min().copied(),
-                cols.datetime.iter().max().copied(),
-            )
+    let existed = cli.db.exists();
+    let db = open_write(cli)?;
+    let imported = match key.kind() {
+        SeriesKind::Bar => import_as::<BarColumns>(&db, &key, &a.file, &reader, format),
+        SeriesKind::Tick => import_as::<TickColumns>(&db, &key, &a.file, &reader, format),
+    };
+    let (n, first, last) = match imported {
+        Ok(v) => v,
+        Err(e) => {
+            // A store this import created, and left empty, goes with it.
+            let empty = db
+                .info()
+                .is_ok_and(|i| i.bar_series == 0 && i.tick_series == 0 && i.segments == 0);
+            drop(db);
+            if !existed && empty {
+                let _ = std::fs::remove_dir_all(&cli.db);
+            }
+            return Err(e);
         }
     };
     let span = match (first, last) {
@@ -50,6 +52,41 @@ pub fn import(cli: &Cli, a: &ImportArgs) -> Result<()> {
         eprintln!("imported {n} rows into {key}{span}");
     }
     Ok(())
+}
+
+/// Streams the file into one staged save: batches are parsed and written as they come (bounded
+/// memory), and the store changes only if every row is good (one commit at the end).
+fn import_as<C: Columns>(
+    db: &tickvault::Engine,
+    key: &tickvault::SeriesKey,
+    file: &std::path::Path,
+    reader: &time::TimeReader,
+    format: table::FileFormat,
+) -> Result<(u64, Option<Timestamp>, Option<Timestamp>)> {
+    let (mut first, mut last): (Option<Timestamp>, Option<Timestamp>) = (None, None);
+    let mut failure: Option<anyhow::Error> = None;
+    let saved = db.save_staged::<C>(key, |sink| {
+        let mut each = |cols: C| -> Result<()> {
+            let t = cols.datetimes();
+            if let (Some(lo), Some(hi)) = (t.iter().min(), t.iter().max()) {
+                first = Some(first.map_or(*lo, |f| f.min(*lo)));
+                last = Some(last.map_or(*hi, |l| l.max(*hi)));
+            }
+            sink(cols).map_err(anyhow::Error::from)
+        };
+        table::read_batches::<C>(file, reader, format, &mut each).map_err(|e| {
+            let engine = tickvault::Error::InvalidArgument(format!("{e:#}"));
+            failure = Some(e);
+            engine
+        })
+    });
+    match saved {
+        Ok(n) => Ok((n, first, last)),
+        Err(_) if failure.is_some() => Err(failure
+            .take()
+            .unwrap_or_else(|| anyhow::anyhow!("import failed"))),
+        Err(e) => Err(e.into()),
+    }
 }
 
 pub fn delete(cli: &Cli, a: &DeleteArgs) -> Result<()> {
