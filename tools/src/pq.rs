@@ -135,15 +135,6 @@ impl<W: Write + Send> Writer<W> {
     }
 }
 
-/// Writes columns as one Parquet file.
-pub fn write<C: Columns>(out: impl Write + Send, key: &SeriesKey, cols: &C) -> Result<()> {
-    let mut w = Writer::new::<C>(out, key)?;
-    w.write(cols)?;
-    let mut out = w.finish()?;
-    out.flush()?;
-    Ok(())
-}
-
 /// Nanoseconds of a timestamp value in `unit`, or `None` beyond the years 1678 to 2261.
 fn scale(v: i64, unit: &TimeUnit) -> Option<i64> {
     match unit {

@@ -332,35 +332,72 @@ impl<'de> serde::de::Visitor<'de> for JsonArray<'_> {
     }
 }
 
-/// Writes columns in `format`: CSV (vn.py Data Manager columns), a JSON array, JSON Lines or
-/// Parquet.
-pub fn write_file<C: Columns>(
-    mut out: impl Write + Send,
-    key: &SeriesKey,
-    cols: &C,
-    tz: Tz,
-    format: FileFormat,
-) -> Result<()> {
-    match format {
-        FileFormat::Csv => write_csv(out, key, cols, tz, true),
-        FileFormat::Jsonl => write_jsonl(out, key, cols, tz),
-        FileFormat::Parquet => crate::pq::write(out, key, cols),
-        FileFormat::Json => {
-            let mut lines = Vec::new();
-            write_jsonl(&mut lines, key, cols, tz)?;
-            out.write_all(b"[")?;
-            for (i, line) in lines
-                .split(|&b| b == b'\n')
-                .filter(|l| !l.is_empty())
-                .enumerate()
-            {
-                if i > 0 {
-                    out.write_all(b",\n")?;
-                }
-                out.write_all(line)?;
+/// A file being written batch by batch, in any export format.
+pub enum FileWriter<W: Write + Send> {
+    /// CSV; the header goes before the first row.
+    Csv(W, bool),
+    /// JSON Lines.
+    Jsonl(W),
+    /// A JSON array; whether an element has been written.
+    Json(W, bool),
+    /// Parquet.
+    Parquet(Box<crate::pq::Writer<W>>),
+}
+
+impl<W: Write + Send> FileWriter<W> {
+    /// Starts a file of series `key` (of kind `C`).
+    pub fn new<C: Columns>(mut out: W, key: &SeriesKey, format: FileFormat) -> Result<Self> {
+        Ok(match format {
+            FileFormat::Csv => FileWriter::Csv(out, false),
+            FileFormat::Jsonl => FileWriter::Jsonl(out),
+            FileFormat::Json => {
+                out.write_all(b"[")?;
+                FileWriter::Json(out, false)
             }
-            out.write_all(b"]\n")?;
-            Ok(())
+            FileFormat::Parquet => {
+                FileWriter::Parquet(Box::new(crate::pq::Writer::new::<C>(out, key)?))
+            }
+        })
+    }
+
+    /// Appends rows.
+    pub fn write<C: Columns>(&mut self, key: &SeriesKey, cols: &C, tz: Tz) -> Result<()> {
+        match self {
+            FileWriter::Csv(out, header_done) => {
+                write_csv(&mut *out, key, cols, tz, !*header_done)?;
+                *header_done = true;
+                Ok(())
+            }
+            FileWriter::Jsonl(out) => write_jsonl(out, key, cols, tz),
+            FileWriter::Json(out, started) => {
+                let mut lines = Vec::new();
+                write_jsonl(&mut lines, key, cols, tz)?;
+                for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+                    if *started {
+                        out.write_all(b",\n")?;
+                    }
+                    out.write_all(line)?;
+                    *started = true;
+                }
+                Ok(())
+            }
+            FileWriter::Parquet(w) => w.write(cols),
+        }
+    }
+
+    /// Finishes the file; an empty CSV still gets its header.
+    pub fn finish<C: Columns>(self, key: &SeriesKey, tz: Tz) -> Result<W> {
+        match self {
+            FileWriter::Csv(mut out, false) => {
+                write_csv(&mut out, key, &C::default(), tz, true)?;
+                Ok(out)
+            }
+            FileWriter::Csv(out, true) | FileWriter::Jsonl(out) => Ok(out),
+            FileWriter::Json(mut out, _) => {
+                out.write_all(b"]\n")?;
+                Ok(out)
+            }
+            FileWriter::Parquet(w) => w.finish(),
         }
     }
 }

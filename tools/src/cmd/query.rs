@@ -138,25 +138,42 @@ fn range(a: &RangeArgs) -> Result<(Timestamp, Timestamp, chrono_tz::Tz)> {
     ))
 }
 
-/// Loads `key` in the range and writes it with `write`.
-fn with_rows(
+/// Streams the rows of `[start, end]` through `fw` in scan batches (bounded memory); returns
+/// the count.
+fn stream_rows<C: Columns, W: Write + Send>(
     db: &Engine,
     key: &SeriesKey,
     start: Timestamp,
     end: Timestamp,
-    bars: impl FnOnce(&BarColumns) -> Result<()>,
-    ticks: impl FnOnce(&TickColumns) -> Result<()>,
-) -> Result<usize> {
+    tz: chrono_tz::Tz,
+    mut fw: table::FileWriter<W>,
+) -> Result<(u64, W)> {
+    let mut n = 0u64;
+    for batch in db.scan::<C>(key, start, end, table::batch_rows(C::KIND))? {
+        let batch = batch?;
+        n += batch.len() as u64;
+        fw.write(key, &batch, tz)?;
+    }
+    Ok((n, fw.finish::<C>(key, tz)?))
+}
+
+fn stream_any<W: Write + Send>(
+    db: &Engine,
+    key: &SeriesKey,
+    start: Timestamp,
+    end: Timestamp,
+    tz: chrono_tz::Tz,
+    out: W,
+    format: table::FileFormat,
+) -> Result<(u64, W)> {
     match key.kind() {
         SeriesKind::Bar => {
-            let cols: BarColumns = db.load_columns(key, start, end)?;
-            bars(&cols)?;
-            Ok(cols.len())
+            let fw = table::FileWriter::new::<BarColumns>(out, key, format)?;
+            stream_rows::<BarColumns, W>(db, key, start, end, tz, fw)
         }
         SeriesKind::Tick => {
-            let cols: TickColumns = db.load_columns(key, start, end)?;
-            ticks(&cols)?;
-            Ok(cols.len())
+            let fw = table::FileWriter::new::<TickColumns>(out, key, format)?;
+            stream_rows::<TickColumns, W>(db, key, start, end, tz, fw)
         }
     }
 }
@@ -165,30 +182,15 @@ pub fn load(cli: &Cli, a: &LoadArgs) -> Result<()> {
     let key = series_key(&a.series)?;
     let (start, end, tz) = range(&a.range)?;
     let db = open_read(cli)?;
-    let out = BufWriter::new(std::io::stdout().lock());
-    let json = cli.json;
-    let out = std::cell::RefCell::new(out);
-    with_rows(
-        &db,
-        &key,
-        start,
-        end,
-        |c| {
-            if json {
-                table::write_jsonl(&mut *out.borrow_mut(), &key, c, tz)
-            } else {
-                table::write_csv(&mut *out.borrow_mut(), &key, c, tz, true)
-            }
-        },
-        |c| {
-            if json {
-                table::write_jsonl(&mut *out.borrow_mut(), &key, c, tz)
-            } else {
-                table::write_csv(&mut *out.borrow_mut(), &key, c, tz, true)
-            }
-        },
-    )?;
-    out.into_inner().flush()?;
+    // `Stdout` (not its lock) is `Send`, as the Parquet writer needs of any output.
+    let out = BufWriter::with_capacity(1 << 16, std::io::stdout());
+    let format = if cli.json {
+        table::FileFormat::Jsonl
+    } else {
+        table::FileFormat::Csv
+    };
+    let (_, mut out) = stream_any(&db, &key, start, end, tz, out, format)?;
+    out.flush()?;
     Ok(())
 }
 
@@ -200,21 +202,13 @@ pub fn export(cli: &Cli, a: &ExportArgs) -> Result<()> {
     // Write beside the target and rename, so a failed export leaves no partial file.
     let tmp = a.file.with_extension("tickvault-partial");
     let file = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    let written = std::cell::RefCell::new(BufWriter::new(file));
-    let result = with_rows(
-        &db,
-        &key,
-        start,
-        end,
-        |c| table::write_file(&mut *written.borrow_mut(), &key, c, tz, format),
-        |c| table::write_file(&mut *written.borrow_mut(), &key, c, tz, format),
-    )
-    .and_then(|n| {
-        let mut w = written.into_inner();
-        w.flush()?;
-        w.get_ref().sync_all()?;
-        Ok(n)
-    });
+    let result = stream_any(&db, &key, start, end, tz, BufWriter::new(file), format).and_then(
+        |(n, mut w)| {
+            w.flush()?;
+            w.get_ref().sync_all()?;
+            Ok(n)
+        },
+    );
     let n = match result {
         Ok(n) => n,
         Err(e) => {
