@@ -381,6 +381,12 @@ pub struct ImportArgs {
     /// %z for an offset). Default: ISO 8601.
     #[arg(long)]
     pub datetime_format: Option<String>,
+    /// Fields under other column names: FIELD=COLUMN pairs, e.g. "open=Open,datetime=Date".
+    #[arg(long)]
+    pub map: Option<String>,
+    /// The file's column names, in order, for a CSV file without a header line.
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
 }
 
 /// A time range.

@@ -32,7 +32,7 @@ use tickvault::codec::{ColumnMut, ColumnRef};
 use tickvault::{Columns, SeriesKey, SeriesKind, Timestamp};
 
 use crate::table::{csv_name, required};
-use crate::time::{self, TimeReader};
+use crate::time::{self, ReadOptions};
 
 const ROW_GROUP_ROWS: usize = 1 << 20;
 
@@ -148,7 +148,7 @@ fn scale(v: i64, unit: &TimeUnit) -> Option<i64> {
 /// The instants of a time column; `None` for nulls. Naive timestamps are wall clock in `tz`.
 fn times(
     col: &dyn Array,
-    reader: &TimeReader,
+    reader: &ReadOptions,
     at: &dyn Fn(usize, String) -> anyhow::Error,
 ) -> Result<Vec<Option<Timestamp>>> {
     let mut out = Vec::with_capacity(col.len());
@@ -258,7 +258,7 @@ fn numbers(col: &dyn Array) -> Result<Vec<Option<f64>>> {
 /// rows), handing each to `sink`; stops at the first bad value, naming its row and column.
 pub fn read_batches<C: Columns>(
     path: &Path,
-    times_in: &TimeReader,
+    times_in: &ReadOptions,
     sink: &mut dyn FnMut(C) -> Result<()>,
 ) -> Result<()> {
     let source = path.display().to_string();
@@ -277,9 +277,10 @@ pub fn read_batches<C: Columns>(
         cols.resize(n);
         for (spec, col) in C::schema().iter().zip(cols.muts()) {
             let short = csv_name(spec.name);
-            let idx = schema.fields().iter().position(|f| {
-                f.name().eq_ignore_ascii_case(spec.name) || f.name().eq_ignore_ascii_case(short)
-            });
+            let idx = schema
+                .fields()
+                .iter()
+                .position(|f| times_in.holds(spec.name, short, f.name()));
             let needed = required(C::KIND, spec.name);
             let Some(idx) = idx else {
                 if needed {

@@ -13,7 +13,7 @@ use chrono_tz::Tz;
 use tickvault::codec::{ColumnMut, ColumnRef};
 use tickvault::{Columns, Exchange, SeriesKey, SeriesKind, Timestamp};
 
-use crate::time::{self, TimeReader};
+use crate::time::{self, ReadOptions};
 
 /// The CSV name of a schema column.
 pub fn csv_name(field: &str) -> &str {
@@ -49,14 +49,13 @@ pub struct RawRow {
 /// missing required column.
 pub fn csv_layout<C: Columns>(
     headers: &csv::StringRecord,
+    opts: &ReadOptions,
     source: &str,
 ) -> Result<Vec<Option<usize>>> {
     let mut layout = Vec::new();
     for spec in C::schema() {
         let short = csv_name(spec.name);
-        let idx = headers
-            .iter()
-            .position(|h| h.eq_ignore_ascii_case(spec.name) || h.eq_ignore_ascii_case(short));
+        let idx = headers.iter().position(|h| opts.holds(spec.name, short, h));
         if idx.is_none() && required(C::KIND, spec.name) {
             bail!(
                 "{source}: no column {short:?} in the header (found: {})",
@@ -80,16 +79,22 @@ pub fn csv_row(rec: &csv::StringRecord, layout: &[Option<usize>]) -> RawRow {
 }
 
 /// A JSON object (one line of JSON Lines) as a raw row of `C`.
-pub fn json_row<C: Columns>(text: &str, line: u64, source: &str) -> Result<RawRow> {
+pub fn json_row<C: Columns>(
+    text: &str,
+    line: u64,
+    opts: &ReadOptions,
+    source: &str,
+) -> Result<RawRow> {
     let value: serde_json::Value =
         serde_json::from_str(text).with_context(|| format!("{source} line {line}: not JSON"))?;
-    json_value_row::<C>(&value, line, source)
+    json_value_row::<C>(&value, line, opts, source)
 }
 
 /// A parsed JSON object as a raw row of `C`.
 pub fn json_value_row<C: Columns>(
     value: &serde_json::Value,
     line: u64,
+    opts: &ReadOptions,
     source: &str,
 ) -> Result<RawRow> {
     let obj = value
@@ -98,9 +103,14 @@ pub fn json_value_row<C: Columns>(
     let cells = C::schema()
         .iter()
         .map(|spec| {
-            let v = obj
-                .get(spec.name)
-                .or_else(|| obj.get(csv_name(spec.name)))?;
+            let short = csv_name(spec.name);
+            let v = match obj.get(spec.name).or_else(|| obj.get(short)) {
+                Some(v) if opts.map.is_empty() => v,
+                _ => obj
+                    .iter()
+                    .find(|(k, _)| opts.holds(spec.name, short, k))
+                    .map(|(_, v)| v)?,
+            };
             match v {
                 serde_json::Value::Null => None,
                 serde_json::Value::String(s) => Some(s.clone()),
@@ -113,7 +123,7 @@ pub fn json_value_row<C: Columns>(
 
 /// Parses raw rows into columns, column by column. Naive times are read in `tz`. Any bad value
 /// fails the whole batch, naming the source, line and column.
-pub fn fill<C: Columns>(rows: &[RawRow], times: &TimeReader, source: &str) -> Result<C> {
+pub fn fill<C: Columns>(rows: &[RawRow], times: &ReadOptions, source: &str) -> Result<C> {
     let mut cols = C::default();
     cols.resize(rows.len());
     for (c, (spec, col)) in C::schema().iter().zip(cols.muts()).enumerate() {
@@ -214,7 +224,7 @@ pub fn batch_rows(kind: SeriesKind) -> usize {
 /// stops at the first bad value (naming file, line or row, and column) or sink error.
 pub fn read_batches<C: Columns>(
     path: &Path,
-    times: &TimeReader,
+    times: &ReadOptions,
     format: FileFormat,
     sink: &mut dyn FnMut(C) -> Result<()>,
 ) -> Result<()> {
@@ -234,13 +244,17 @@ pub fn read_batches<C: Columns>(
         FileFormat::Csv => {
             let mut rdr = csv::ReaderBuilder::new()
                 .trim(csv::Trim::All)
+                .has_headers(times.columns.is_none())
                 .from_path(path)
                 .with_context(|| format!("cannot open {source}"))?;
-            let headers = rdr
-                .headers()
-                .with_context(|| format!("{source}: cannot read the header"))?
-                .clone();
-            let layout = csv_layout::<C>(&headers, &source)?;
+            let headers = match &times.columns {
+                Some(names) => csv::StringRecord::from(names.clone()),
+                None => rdr
+                    .headers()
+                    .with_context(|| format!("{source}: cannot read the header"))?
+                    .clone(),
+            };
+            let layout = csv_layout::<C>(&headers, times, &source)?;
             let mut rec = csv::StringRecord::new();
             while rdr
                 .read_record(&mut rec)
@@ -258,7 +272,7 @@ pub fn read_batches<C: Columns>(
                     continue;
                 }
                 push(
-                    json_row::<C>(&line, i as u64 + 1, &source)?,
+                    json_row::<C>(&line, i as u64 + 1, times, &source)?,
                     &source,
                     &mut batch,
                 )?;
@@ -272,7 +286,7 @@ pub fn read_batches<C: Columns>(
             let mut failed: Option<anyhow::Error> = None;
             let mut each = |v: serde_json::Value| -> bool {
                 n += 1;
-                let r = json_value_row::<C>(&v, n, &element)
+                let r = json_value_row::<C>(&v, n, times, &element)
                     .and_then(|row| push(row, &element, &mut batch));
                 match r {
                     Ok(()) => true,

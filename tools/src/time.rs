@@ -101,26 +101,58 @@ pub fn at_epoch(v: i64, unit: Epoch) -> Result<Timestamp> {
         .ok_or_else(|| anyhow!("{v} {unit:?} is outside the years 1678 to 2261"))
 }
 
-/// How an import reads time values: naive ones in `tz`; integers in `epoch` units when given;
-/// text in a strftime `format` when given (else ISO 8601).
+/// How an import reads a file: naive times in `tz`; integers in `epoch` units when given; text
+/// in a strftime `format` when given (else ISO 8601); fields under other column names (`map`,
+/// field to file column); and, for a CSV file without a header, its column names (`columns`).
 #[derive(Debug, Clone)]
-pub struct TimeReader {
+pub struct ReadOptions {
     /// Zone of naive times.
     pub tz: Tz,
     /// Unit of integer times.
     pub epoch: Option<Epoch>,
     /// A strftime format such as `%Y%m%d %H:%M:%S` (with `%z` for an offset).
     pub format: Option<String>,
+    /// (field, file column) pairs; a field is vn.py's name or the Data Manager's short one.
+    pub map: Vec<(String, String)>,
+    /// The names of a header-less CSV file's columns, in order.
+    pub columns: Option<Vec<String>>,
 }
 
-impl TimeReader {
-    /// ISO 8601 text, naive times in `tz`.
-    pub fn iso(tz: Tz) -> TimeReader {
-        TimeReader {
+impl ReadOptions {
+    /// ISO 8601 text, naive times in `tz`, columns by their own names.
+    pub fn iso(tz: Tz) -> ReadOptions {
+        ReadOptions {
             tz,
             epoch: None,
             format: None,
+            map: Vec::new(),
+            columns: None,
         }
+    }
+
+    /// Whether the file column `name` holds `field` (whose short name is `short`).
+    pub fn holds(&self, field: &str, short: &str, name: &str) -> bool {
+        match self
+            .map
+            .iter()
+            .find(|(f, _)| f.eq_ignore_ascii_case(field) || f.eq_ignore_ascii_case(short))
+        {
+            Some((_, col)) => name.eq_ignore_ascii_case(col),
+            None => name.eq_ignore_ascii_case(field) || name.eq_ignore_ascii_case(short),
+        }
+    }
+
+    /// Parses `--map open=Open,datetime=Date`.
+    pub fn parse_map(text: &str) -> Result<Vec<(String, String)>> {
+        text.split(',')
+            .filter(|p| !p.trim().is_empty())
+            .map(|pair| {
+                let (field, col) = pair
+                    .split_once('=')
+                    .ok_or_else(|| anyhow!("--map wants FIELD=COLUMN pairs, got {pair:?}"))?;
+                Ok((field.trim().to_string(), col.trim().to_string()))
+            })
+            .collect()
     }
 
     /// Reads one value.

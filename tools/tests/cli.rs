@@ -866,3 +866,90 @@ fn import_reads_epoch_units_and_strftime_formats() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("with format \"%Y%m%d\""));
 }
+
+#[test]
+fn import_maps_column_names_and_reads_header_less_csv() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let series = ["--symbol", "M", "--exchange", "SSE", "--interval", "d"];
+    let csv = dir.path().join("yahoo.csv");
+    std::fs::write(
+        &csv,
+        "Date,Open,High,Low,Close,Adj Close,Volume\n2024-01-02,10,12,9,11,10.9,1000\n",
+    )
+    .unwrap();
+    ok(
+        &db,
+        &[
+            &[
+                "import",
+                csv.to_str().unwrap(),
+                "--tz",
+                "UTC",
+                "--map",
+                "datetime=Date,close=Adj Close",
+            ][..],
+            &series,
+        ]
+        .concat(),
+    );
+    let rows = ok(
+        &db,
+        &[
+            "load",
+            "--symbol",
+            "M",
+            "--exchange",
+            "SSE",
+            "--interval",
+            "d",
+        ],
+    );
+    // Open, High, Low and Volume matched by name (any case); close came from "Adj Close".
+    assert!(
+        rows.contains("2024-01-02T00:00:00+00:00,10,12,9,10.9,1000"),
+        "{rows}"
+    );
+    let bare = dir.path().join("bare.csv");
+    std::fs::write(&bare, "2024-01-03,1,2,0.5,1.5,7\n").unwrap();
+    ok(
+        &db,
+        &[
+            &[
+                "import",
+                bare.to_str().unwrap(),
+                "--tz",
+                "UTC",
+                "--columns",
+                "datetime,open,high,low,close,volume",
+            ][..],
+            &series,
+        ]
+        .concat(),
+    );
+    let rows = ok(
+        &db,
+        &[
+            "load",
+            "--symbol",
+            "M",
+            "--exchange",
+            "SSE",
+            "--interval",
+            "d",
+        ],
+    );
+    assert!(
+        rows.contains("2024-01-03T00:00:00+00:00,1,2,0.5,1.5,7"),
+        "{rows}"
+    );
+    let out = tv(
+        &db,
+        &[
+            &["import", bare.to_str().unwrap(), "--map", "open"][..],
+            &series,
+        ]
+        .concat(),
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("FIELD=COLUMN"));
+}

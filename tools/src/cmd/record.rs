@@ -58,7 +58,7 @@ impl<C: Columns> Acks<'_, C> {
         }
         let cols: C = fill(
             &self.pending,
-            &crate::time::TimeReader::iso(self.tz),
+            &crate::time::ReadOptions::iso(self.tz),
             "stdin",
         )?;
         self.db.save_columns(self.key, &cols, true)?;
@@ -93,7 +93,12 @@ fn record<C: Columns>(db: &Engine, key: &SeriesKey, a: &RecordArgs, tz: Tz) -> R
             for (i, line) in stdin.lines().enumerate() {
                 let line = line.context("reading stdin")?;
                 if !line.trim().is_empty() {
-                    acks.push(json_row::<C>(&line, i as u64 + 1, "stdin")?)?;
+                    acks.push(json_row::<C>(
+                        &line,
+                        i as u64 + 1,
+                        &crate::time::ReadOptions::iso(tz),
+                        "stdin",
+                    )?)?;
                 }
             }
         }
@@ -105,7 +110,7 @@ fn record<C: Columns>(db: &Engine, key: &SeriesKey, a: &RecordArgs, tz: Tz) -> R
                 .headers()
                 .context("stdin: cannot read the CSV header")?
                 .clone();
-            let layout = csv_layout::<C>(&headers, "stdin")?;
+            let layout = csv_layout::<C>(&headers, &crate::time::ReadOptions::iso(tz), "stdin")?;
             for rec in rdr.records() {
                 acks.push(csv_row(&rec.context("stdin: malformed CSV")?, &layout))?;
             }

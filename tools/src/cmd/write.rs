@@ -13,10 +13,17 @@ use crate::{table, time};
 pub fn import(cli: &Cli, a: &ImportArgs) -> Result<()> {
     let key = series_key(&a.series)?;
     let tz = time::zone(a.tz.as_deref())?;
-    let reader = time::TimeReader {
+    let reader = time::ReadOptions {
         tz,
         epoch: a.epoch,
         format: a.datetime_format.clone(),
+        map: a
+            .map
+            .as_deref()
+            .map(time::ReadOptions::parse_map)
+            .transpose()?
+            .unwrap_or_default(),
+        columns: a.columns.clone(),
     };
     let format = table::FileFormat::of(&a.file, a.format)?;
     let existed = cli.db.exists();
@@ -60,7 +67,7 @@ fn import_as<C: Columns>(
     db: &tickvault::Engine,
     key: &tickvault::SeriesKey,
     file: &std::path::Path,
-    reader: &time::TimeReader,
+    reader: &time::ReadOptions,
     format: table::FileFormat,
 ) -> Result<(u64, Option<Timestamp>, Option<Timestamp>)> {
     let (mut first, mut last): (Option<Timestamp>, Option<Timestamp>) = (None, None);
