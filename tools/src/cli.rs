@@ -406,14 +406,28 @@ pub struct RangeArgs {
 /// Options of `export`.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// The file to write: .csv (vn.py Data Manager columns), .json or .jsonl.
+    /// The file to write: .csv (vn.py Data Manager columns), .json, .jsonl or .parquet; with
+    /// --all, a directory that gets one file per series.
     pub file: PathBuf,
-    /// The file's format (default: from its extension).
+    /// The file's format (default: from its extension; with --all, csv).
     #[arg(long, value_enum)]
     pub format: Option<crate::table::FileFormat>,
-    /// The series.
-    #[command(flatten)]
-    pub series: SeriesArgs,
+    /// Every series (or those --symbol/--exchange/--interval/--ticks select, `*` and `?` in
+    /// --symbol), in parallel, one file each.
+    #[arg(long)]
+    pub all: bool,
+    /// Instrument code (a pattern with --all).
+    #[arg(long, required_unless_present = "all")]
+    pub symbol: Option<String>,
+    /// Exchange code.
+    #[arg(long, required_unless_present = "all")]
+    pub exchange: Option<String>,
+    /// Bar interval: 1m, 1h, d or w.
+    #[arg(long, conflicts_with = "ticks")]
+    pub interval: Option<String>,
+    /// The tick series instead of bars.
+    #[arg(long)]
+    pub ticks: bool,
     /// The range.
     #[command(flatten)]
     pub range: RangeArgs,

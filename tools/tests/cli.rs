@@ -953,3 +953,100 @@ fn import_maps_column_names_and_reads_header_less_csv() {
     );
     assert!(String::from_utf8_lossy(&out.stderr).contains("FIELD=COLUMN"));
 }
+
+#[test]
+fn export_all_writes_one_file_per_selected_series() {
+    use tickvault::{BarData, Database, Engine, Exchange, Interval, TickData, Timestamp};
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    {
+        let e = Engine::open(&db).unwrap();
+        for (symbol, n) in [("rb2610", 3), ("rb/2701", 2), ("cu2610", 1)] {
+            let bars: Vec<BarData> = (0..n)
+                .map(|i| {
+                    BarData::new(
+                        symbol,
+                        Exchange::SHFE,
+                        Interval::Minute,
+                        Timestamp::from_secs(60 * i),
+                    )
+                })
+                .collect();
+            e.save_bar_data(&bars, false).unwrap();
+        }
+        e.save_tick_data(
+            &[TickData::new(
+                "rb2610",
+                Exchange::SHFE,
+                Timestamp::from_secs(1),
+            )],
+            false,
+        )
+        .unwrap();
+    }
+    let out_dir = dir.path().join("out");
+    ok(
+        &db,
+        &[
+            "export",
+            "--all",
+            out_dir.to_str().unwrap(),
+            "--symbol",
+            "rb*",
+            "--format",
+            "parquet",
+        ],
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&out_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "rb%2F2701.SHFE.1m.parquet",
+            "rb2610.SHFE.1m.parquet",
+            "rb2610.SHFE.tick.parquet"
+        ]
+    );
+    // Each file imports back to its series.
+    let back = dir.path().join("back");
+    ok(
+        &back,
+        &[
+            "import",
+            out_dir.join("rb%2F2701.SHFE.1m.parquet").to_str().unwrap(),
+            "--symbol",
+            "rb/2701",
+            "--exchange",
+            "SHFE",
+            "--interval",
+            "1m",
+        ],
+    );
+    let rows = ok(
+        &back,
+        &[
+            "load",
+            "--symbol",
+            "rb/2701",
+            "--exchange",
+            "SHFE",
+            "--interval",
+            "1m",
+        ],
+    );
+    assert_eq!(rows.lines().count(), 3);
+    // Ticks only, as CSV by default.
+    let csv_dir = dir.path().join("csv");
+    ok(
+        &db,
+        &["export", "--all", csv_dir.to_str().unwrap(), "--ticks"],
+    );
+    assert_eq!(std::fs::read_dir(&csv_dir).unwrap().count(), 1);
+    assert!(csv_dir.join("rb2610.SHFE.tick.csv").exists());
+    // Without --all, the series must be named.
+    let out = tv(&db, &["export", "x.csv", "--symbol", "rb2610"]);
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -194,29 +194,150 @@ pub fn load(cli: &Cli, a: &LoadArgs) -> Result<()> {
     Ok(())
 }
 
-pub fn export(cli: &Cli, a: &ExportArgs) -> Result<()> {
-    let key = series_key(&a.series)?;
+/// A file name for a series: `SYMBOL.EXCHANGE.INTERVAL.ext`, with characters that file systems
+/// or shells treat specially percent-encoded.
+fn series_file_name(key: &SeriesKey, ext: &str) -> String {
+    let mut symbol = String::new();
+    for (i, c) in key.symbol().chars().enumerate() {
+        if c.is_control() || "/\\:*?\"<>|%".contains(c) || (i == 0 && c == '.') {
+            for b in c.to_string().bytes() {
+                symbol.push_str(&format!("%{b:02X}"));
+            }
+        } else {
+            symbol.push(c);
+        }
+    }
+    format!("{symbol}.{}.{}.{ext}", key.exchange(), key.interval())
+}
+
+/// `export --all DIR`: every selected series into its own file, one series per core at a time,
+/// each streamed in batches (memory: a batch per worker).
+fn export_all(cli: &Cli, a: &ExportArgs) -> Result<()> {
+    use rayon::prelude::*;
+    use tickvault::Database;
     let (start, end, tz) = range(&a.range)?;
-    let format = table::FileFormat::of(&a.file, a.format)?;
+    let format = a.format.unwrap_or(table::FileFormat::Csv);
+    let ext = match format {
+        table::FileFormat::Csv => "csv",
+        table::FileFormat::Json => "json",
+        table::FileFormat::Jsonl => "jsonl",
+        table::FileFormat::Parquet => "parquet",
+    };
     let db = open_read(cli)?;
-    // Write beside the target and rename, so a failed export leaves no partial file.
-    let tmp = a.file.with_extension("tickvault-partial");
+    let exchange = a.exchange.as_deref().map(table::exchange).transpose()?;
+    let mut keys: Vec<SeriesKey> = Vec::new();
+    if !a.ticks {
+        for o in db.get_bar_overview()? {
+            if a.interval
+                .as_deref()
+                .is_none_or(|i| i == o.interval.as_str())
+            {
+                keys.push(SeriesKey::bar(&o.symbol, o.exchange, o.interval)?);
+            }
+        }
+    }
+    if a.ticks || a.interval.is_none() {
+        for o in db.get_tick_overview()? {
+            keys.push(SeriesKey::tick(&o.symbol, o.exchange)?);
+        }
+    }
+    keys.retain(|k| {
+        a.symbol
+            .as_deref()
+            .is_none_or(|p| super::migrate::glob(p, k.symbol()))
+            && exchange.is_none_or(|e| e == k.exchange())
+    });
+    std::fs::create_dir_all(&a.file)
+        .with_context(|| format!("cannot create {}", a.file.display()))?;
+    let bar = cli.progress_bar(keys.len() as u64, "series");
+    let results: Vec<(SeriesKey, Result<u64>)> = keys
+        .par_iter()
+        .map(|key| {
+            let path = a.file.join(series_file_name(key, ext));
+            let r = export_one(&db, key, start, end, tz, &path, format);
+            bar.inc(1);
+            (key.clone(), r)
+        })
+        .collect();
+    bar.finish_and_clear();
+    let mut failed = 0;
+    let mut total = 0;
+    for (key, r) in results {
+        match r {
+            Ok(n) => {
+                total += n;
+                if cli.json {
+                    println!(
+                        "{}",
+                        json!({"type": "export", "series": key.to_string(), "rows": n})
+                    );
+                }
+            }
+            Err(e) => {
+                failed += 1;
+                eprintln!("{key}: {e:#}");
+            }
+        }
+    }
+    if !cli.json {
+        eprintln!(
+            "exported {total} rows of {} series to {}",
+            keys.len() - failed,
+            a.file.display()
+        );
+    }
+    if failed > 0 {
+        anyhow::bail!("{failed} series could not be exported");
+    }
+    Ok(())
+}
+
+/// Streams one series into `path` (through a temporary file renamed at the end).
+fn export_one(
+    db: &Engine,
+    key: &SeriesKey,
+    start: Timestamp,
+    end: Timestamp,
+    tz: chrono_tz::Tz,
+    path: &std::path::Path,
+    format: table::FileFormat,
+) -> Result<u64> {
+    let tmp = path.with_extension("tickvault-partial");
     let file = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    let result = stream_any(&db, &key, start, end, tz, BufWriter::new(file), format).and_then(
-        |(n, mut w)| {
+    let result =
+        stream_any(db, key, start, end, tz, BufWriter::new(file), format).and_then(|(n, mut w)| {
             w.flush()?;
             w.get_ref().sync_all()?;
             Ok(n)
-        },
-    );
-    let n = match result {
-        Ok(n) => n,
+        });
+    match result {
+        Ok(n) => {
+            std::fs::rename(&tmp, path)
+                .with_context(|| format!("cannot write {}", path.display()))?;
+            Ok(n)
+        }
         Err(e) => {
             let _ = std::fs::remove_file(&tmp);
-            return Err(e);
+            Err(e)
         }
-    };
-    std::fs::rename(&tmp, &a.file).with_context(|| format!("cannot write {}", a.file.display()))?;
+    }
+}
+
+pub fn export(cli: &Cli, a: &ExportArgs) -> Result<()> {
+    if a.all {
+        return export_all(cli, a);
+    }
+    let key = series_key(&crate::cli::SeriesArgs {
+        symbol: a.symbol.clone().unwrap_or_default(),
+        exchange: a.exchange.clone().unwrap_or_default(),
+        interval: a.interval.clone(),
+        ticks: a.ticks,
+    })?;
+    let (start, end, tz) = range(&a.range)?;
+    let format = table::FileFormat::of(&a.file, a.format)?;
+    let db = open_read(cli)?;
+    // Written beside the target and renamed, so a failed export leaves no partial file.
+    let n = export_one(&db, &key, start, end, tz, &a.file, format)?;
     if cli.json {
         println!(
             "{}",
