@@ -387,6 +387,16 @@ pub struct ImportArgs {
     /// The file's column names, in order, for a CSV file without a header line.
     #[arg(long, value_delimiter = ',')]
     pub columns: Option<Vec<String>>,
+    /// A row that cannot be read: `abort` the import (nothing is written), or `skip` it.
+    #[arg(long, value_enum, default_value_t = crate::table::OnError::Abort)]
+    pub on_error: crate::table::OnError,
+    /// Write skipped rows' line numbers and errors here (CSV).
+    #[arg(long)]
+    pub rejects: Option<PathBuf>,
+    /// Rows that look wrong (high below low, negative volume, NaN or infinite prices, a repeated
+    /// time) are errors, not warnings.
+    #[arg(long)]
+    pub strict: bool,
 }
 
 /// A time range.

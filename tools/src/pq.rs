@@ -259,6 +259,7 @@ fn numbers(col: &dyn Array) -> Result<Vec<Option<f64>>> {
 pub fn read_batches<C: Columns>(
     path: &Path,
     times_in: &ReadOptions,
+    checker: &mut crate::table::Checker,
     sink: &mut dyn FnMut(C) -> Result<()>,
 ) -> Result<()> {
     let source = path.display().to_string();
@@ -334,6 +335,8 @@ pub fn read_batches<C: Columns>(
                 }
             }
         }
+        checker.read += n as u64;
+        checker.check(&cols, &|i| format!("{source} row {}", row0 + i + 1))?;
         sink(cols)?;
         row0 += n;
     }

@@ -220,30 +220,203 @@ pub fn batch_rows(kind: SeriesKind) -> usize {
     }
 }
 
+/// What an import does with a row it cannot read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum OnError {
+    /// Fail the import; nothing is written.
+    Abort,
+    /// Skip the row, count it, and list it in --rejects.
+    Skip,
+}
+
+/// Turns raw rows into columns under the import's policy: bad rows abort or are skipped (and
+/// written to the rejects file), and rows that parse but look wrong are counted as warnings
+/// (errors with `strict`).
+#[derive(Debug)]
+pub struct Checker {
+    on_error: OnError,
+    strict: bool,
+    rejects: Option<csv::Writer<std::fs::File>>,
+    /// Rows read from the file.
+    pub read: u64,
+    /// Rows skipped.
+    pub skipped: u64,
+    /// Warnings by kind.
+    pub warnings: std::collections::BTreeMap<&'static str, u64>,
+}
+
+impl Checker {
+    /// A checker; `rejects` is created (with a `line,error` header) when given.
+    pub fn new(on_error: OnError, strict: bool, rejects: Option<&Path>) -> Result<Checker> {
+        let rejects = match rejects {
+            None => None,
+            Some(p) => {
+                let mut w = csv::Writer::from_path(p)
+                    .with_context(|| format!("cannot create {}", p.display()))?;
+                w.write_record(["line", "error"])?;
+                Some(w)
+            }
+        };
+        Ok(Checker {
+            on_error,
+            strict,
+            rejects,
+            read: 0,
+            skipped: 0,
+            warnings: Default::default(),
+        })
+    }
+
+    /// Warnings in all.
+    pub fn warning_count(&self) -> u64 {
+        self.warnings.values().sum()
+    }
+
+    /// Finishes the rejects file.
+    pub fn finish(&mut self) -> Result<()> {
+        if let Some(w) = self.rejects.as_mut() {
+            w.flush()?;
+        }
+        Ok(())
+    }
+
+    /// A row that could not even be split into cells: an error, or skipped.
+    pub fn reject(&mut self, line: u64, e: anyhow::Error) -> Result<()> {
+        if self.on_error == OnError::Abort {
+            return Err(e);
+        }
+        self.read += 1;
+        self.skipped += 1;
+        if let Some(w) = self.rejects.as_mut() {
+            w.write_record([line.to_string(), format!("{e:#}")])?;
+        }
+        Ok(())
+    }
+
+    /// Columns of the good rows of a batch.
+    pub fn convert<C: Columns>(
+        &mut self,
+        rows: &[RawRow],
+        opts: &ReadOptions,
+        source: &str,
+    ) -> Result<C> {
+        self.read += rows.len() as u64;
+        let cols = match fill::<C>(rows, opts, source) {
+            Ok(cols) => cols,
+            Err(e) if self.on_error == OnError::Abort => return Err(e),
+            Err(_) => {
+                // Find the bad rows one by one (only batches that have one pay for this).
+                let mut good = Vec::with_capacity(rows.len());
+                for row in rows {
+                    match fill::<C>(std::slice::from_ref(row), opts, source) {
+                        Ok(_) => good.push(row.clone()),
+                        Err(e) => {
+                            self.skipped += 1;
+                            if let Some(w) = self.rejects.as_mut() {
+                                w.write_record([row.line.to_string(), format!("{e:#}")])?;
+                            }
+                        }
+                    }
+                }
+                fill::<C>(&good, opts, source)?
+            }
+        };
+        let lines: Vec<u64> = rows.iter().map(|r| r.line).collect();
+        self.check(&cols, &|i| {
+            format!("{source} line {}", lines.get(i).copied().unwrap_or(0))
+        })?;
+        Ok(cols)
+    }
+
+    /// Counts rows that parse but look wrong: high below low, a negative volume, a price that
+    /// is NaN or infinite, a time repeated within the batch. With `strict`, the first is an
+    /// error naming `at(row)`.
+    pub fn check<C: Columns>(&mut self, cols: &C, at: &dyn Fn(usize) -> String) -> Result<()> {
+        let refs = cols.refs();
+        let col = |name: &str| {
+            C::schema()
+                .iter()
+                .position(|s| s.name == name)
+                .and_then(|i| match refs.get(i) {
+                    Some(ColumnRef::F64(v)) => Some(*v),
+                    _ => None,
+                })
+        };
+        let mut found: Vec<(&'static str, usize, &str)> = Vec::new();
+        if let (Some(high), Some(low)) = (col("high_price"), col("low_price")) {
+            if C::KIND == SeriesKind::Bar {
+                found.extend(
+                    high.iter()
+                        .zip(low)
+                        .enumerate()
+                        .filter(|(_, (h, l))| h < l)
+                        .map(|(i, _)| ("high below low", i, "high")),
+                );
+            }
+        }
+        if let Some(v) = col("volume") {
+            found.extend(
+                v.iter()
+                    .enumerate()
+                    .filter(|(_, x)| **x < 0.0)
+                    .map(|(i, _)| ("negative volume", i, "volume")),
+            );
+        }
+        for spec in C::schema().iter().filter(|s| s.name.ends_with("_price")) {
+            if let Some(v) = col(spec.name) {
+                found.extend(
+                    v.iter()
+                        .enumerate()
+                        .filter(|(_, x)| !x.is_finite())
+                        .map(|(i, _)| ("NaN or infinite price", i, csv_name(spec.name))),
+                );
+            }
+        }
+        let mut seen = std::collections::HashSet::with_capacity(cols.len());
+        for (i, t) in cols.datetimes().iter().enumerate() {
+            if !seen.insert(*t) {
+                found.push(("repeated time", i, "datetime"));
+            }
+        }
+        if self.strict {
+            if let Some((what, i, column)) = found.iter().min_by_key(|(_, i, _)| *i) {
+                bail!("{}: column {column:?}: {what} (--strict)", at(*i));
+            }
+        }
+        for (what, _, _) in found {
+            *self.warnings.entry(what).or_default() += 1;
+        }
+        Ok(())
+    }
+}
+
 /// Reads a file of any supported format in batches of columns of `C`, handing each to `sink`;
-/// stops at the first bad value (naming file, line or row, and column) or sink error.
+/// bad rows abort or are skipped as `checker` says (naming file, line or row, and column).
 pub fn read_batches<C: Columns>(
     path: &Path,
     times: &ReadOptions,
     format: FileFormat,
+    checker: &mut Checker,
     sink: &mut dyn FnMut(C) -> Result<()>,
 ) -> Result<()> {
     let source = path.display().to_string();
     let rows_per = batch_rows(C::KIND);
     let mut batch: Vec<RawRow> = Vec::with_capacity(rows_per);
-    let mut push = |row: RawRow, source: &str, batch: &mut Vec<RawRow>| -> Result<()> {
-        batch.push(row);
-        if batch.len() >= rows_per {
-            sink(fill(batch, times, source)?)?;
-            batch.clear();
-        }
-        Ok(())
-    };
+    let mut push =
+        |row: RawRow, source: &str, batch: &mut Vec<RawRow>, checker: &mut Checker| -> Result<()> {
+            batch.push(row);
+            if batch.len() >= rows_per {
+                sink(checker.convert(batch, times, source)?)?;
+                batch.clear();
+            }
+            Ok(())
+        };
     match format {
-        FileFormat::Parquet => return crate::pq::read_batches(path, times, sink),
+        FileFormat::Parquet => return crate::pq::read_batches(path, times, checker, sink),
         FileFormat::Csv => {
             let mut rdr = csv::ReaderBuilder::new()
                 .trim(csv::Trim::All)
+                .flexible(true)
                 .has_headers(times.columns.is_none())
                 .from_path(path)
                 .with_context(|| format!("cannot open {source}"))?;
@@ -256,11 +429,29 @@ pub fn read_batches<C: Columns>(
             };
             let layout = csv_layout::<C>(&headers, times, &source)?;
             let mut rec = csv::StringRecord::new();
-            while rdr
-                .read_record(&mut rec)
-                .with_context(|| format!("{source}: malformed CSV"))?
-            {
-                push(csv_row(&rec, &layout), &source, &mut batch)?;
+            let width = headers.len();
+            loop {
+                match rdr.read_record(&mut rec) {
+                    Ok(false) => break,
+                    Ok(true) if rec.len() != width => {
+                        let line = rec.position().map_or(0, |p| p.line());
+                        let e = anyhow!(
+                            "{source} line {line}: {} fields where the header has {width}",
+                            rec.len()
+                        );
+                        checker.reject(line, e)?;
+                    }
+                    Ok(true) => push(csv_row(&rec, &layout), &source, &mut batch, checker)?,
+                    Err(e) if e.is_io_error() => {
+                        return Err(anyhow!("{source}: cannot read: {e}"));
+                    }
+                    Err(e) => {
+                        // Not UTF-8, say: the reader moves past the record.
+                        let line = e.position().map_or(0, |p| p.line());
+                        checker
+                            .reject(line, anyhow!("{source} line {line}: malformed CSV: {e}"))?;
+                    }
+                }
             }
         }
         FileFormat::Jsonl => {
@@ -271,11 +462,10 @@ pub fn read_batches<C: Columns>(
                 if line.trim().is_empty() {
                     continue;
                 }
-                push(
-                    json_row::<C>(&line, i as u64 + 1, times, &source)?,
-                    &source,
-                    &mut batch,
-                )?;
+                match json_row::<C>(&line, i as u64 + 1, times, &source) {
+                    Ok(row) => push(row, &source, &mut batch, checker)?,
+                    Err(e) => checker.reject(i as u64 + 1, e)?,
+                }
             }
         }
         FileFormat::Json => {
@@ -286,8 +476,10 @@ pub fn read_batches<C: Columns>(
             let mut failed: Option<anyhow::Error> = None;
             let mut each = |v: serde_json::Value| -> bool {
                 n += 1;
-                let r = json_value_row::<C>(&v, n, times, &element)
-                    .and_then(|row| push(row, &element, &mut batch));
+                let r = match json_value_row::<C>(&v, n, times, &element) {
+                    Ok(row) => push(row, &element, &mut batch, checker),
+                    Err(e) => checker.reject(n, e),
+                };
                 match r {
                     Ok(()) => true,
                     Err(e) => {
@@ -305,13 +497,13 @@ pub fn read_batches<C: Columns>(
             de.end()
                 .map_err(|e| anyhow!("{source}: text after the array: {e}"))?;
             if !batch.is_empty() {
-                sink(fill(&batch, times, &element)?)?;
+                sink(checker.convert(&batch, times, &element)?)?;
             }
             return Ok(());
         }
     }
     if !batch.is_empty() {
-        sink(fill(&batch, times, &source)?)?;
+        sink(checker.convert(&batch, times, &source)?)?;
     }
     Ok(())
 }

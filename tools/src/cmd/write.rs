@@ -26,12 +26,22 @@ pub fn import(cli: &Cli, a: &ImportArgs) -> Result<()> {
         columns: a.columns.clone(),
     };
     let format = table::FileFormat::of(&a.file, a.format)?;
+    if a.rejects.is_some() && a.on_error == table::OnError::Abort {
+        bail!("--rejects lists skipped rows: give --on-error skip too");
+    }
+    let mut checker = table::Checker::new(a.on_error, a.strict, a.rejects.as_deref())?;
+    let began = std::time::Instant::now();
     let existed = cli.db.exists();
     let db = open_write(cli)?;
     let imported = match key.kind() {
-        SeriesKind::Bar => import_as::<BarColumns>(&db, &key, &a.file, &reader, format),
-        SeriesKind::Tick => import_as::<TickColumns>(&db, &key, &a.file, &reader, format),
+        SeriesKind::Bar => {
+            import_as::<BarColumns>(&db, &key, &a.file, &reader, format, &mut checker)
+        }
+        SeriesKind::Tick => {
+            import_as::<TickColumns>(&db, &key, &a.file, &reader, format, &mut checker)
+        }
     };
+    checker.finish()?;
     let (n, first, last) = match imported {
         Ok(v) => v,
         Err(e) => {
@@ -50,13 +60,30 @@ pub fn import(cli: &Cli, a: &ImportArgs) -> Result<()> {
         (Some(a), Some(b)) => format!(" from {} to {}", table::when(a, tz), table::when(b, tz)),
         _ => String::new(),
     };
+    let secs = began.elapsed().as_secs_f64();
+    let rate = checker.read as f64 / secs.max(1e-9);
     if cli.json {
         println!(
             "{}",
-            json!({"type": "import", "series": key.to_string(), "rows": n})
+            json!({"type": "import", "series": key.to_string(), "read": checker.read, "rows": n,
+                   "skipped": checker.skipped, "warnings": checker.warnings, "seconds": secs,
+                   "rows_per_second": rate})
         );
     } else {
-        eprintln!("imported {n} rows into {key}{span}");
+        eprintln!(
+            "imported {n} rows into {key}{span}: {} read, {} skipped, {} warnings, {secs:.2} s ({} rows/s)",
+            checker.read,
+            checker.skipped,
+            checker.warning_count(),
+            rate as u64
+        );
+        for (what, count) in &checker.warnings {
+            eprintln!("  warning: {count} rows with {what}");
+        }
+    }
+    if checker.skipped > 0 {
+        // The import ran, but left rows out: exit 1.
+        std::process::exit(1);
     }
     Ok(())
 }
@@ -69,6 +96,7 @@ fn import_as<C: Columns>(
     file: &std::path::Path,
     reader: &time::ReadOptions,
     format: table::FileFormat,
+    checker: &mut table::Checker,
 ) -> Result<(u64, Option<Timestamp>, Option<Timestamp>)> {
     let (mut first, mut last): (Option<Timestamp>, Option<Timestamp>) = (None, None);
     let mut failure: Option<anyhow::Error> = None;
@@ -81,7 +109,7 @@ fn import_as<C: Columns>(
             }
             sink(cols).map_err(anyhow::Error::from)
         };
-        table::read_batches::<C>(file, reader, format, &mut each).map_err(|e| {
+        table::read_batches::<C>(file, reader, format, checker, &mut each).map_err(|e| {
             let engine = tickvault::Error::InvalidArgument(format!("{e:#}"));
             failure = Some(e);
             engine
