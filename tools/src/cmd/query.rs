@@ -349,47 +349,93 @@ pub fn export(cli: &Cli, a: &ExportArgs) -> Result<()> {
     Ok(())
 }
 
+/// Running statistics of a range, batch by batch.
+#[derive(Debug, Default)]
+struct Stats {
+    count: u64,
+    first: Option<Timestamp>,
+    last: Option<Timestamp>,
+    open: f64,
+    high: f64,
+    low: f64,
+    close: f64,
+    volume: f64,
+    turnover: f64,
+    close_sum: f64,
+}
+
+impl Stats {
+    #[allow(clippy::too_many_arguments)]
+    fn add(
+        &mut self,
+        t: &[Timestamp],
+        open: &[f64],
+        high: &[f64],
+        low: &[f64],
+        close: &[f64],
+        volume: &[f64],
+        turnover: Option<&[f64]>,
+    ) {
+        if t.is_empty() {
+            return;
+        }
+        if self.count == 0 {
+            self.first = t.first().copied();
+            self.open = open[0];
+            self.high = f64::NEG_INFINITY;
+            self.low = f64::INFINITY;
+        }
+        self.count += t.len() as u64;
+        self.last = t.last().copied();
+        self.close = close[close.len() - 1];
+        self.high = high.iter().copied().fold(self.high, f64::max);
+        self.low = low.iter().copied().fold(self.low, f64::min);
+        self.volume += volume.iter().sum::<f64>();
+        self.turnover += turnover.map_or(0.0, |v| v.iter().sum::<f64>());
+        self.close_sum += close.iter().sum::<f64>();
+    }
+}
+
 pub fn stats(cli: &Cli, a: &StatsArgs) -> Result<()> {
     let key = series_key(&a.series)?;
     let (start, end, tz) = range(&a.range)?;
     let db = open_read(cli)?;
-    let (count, first, last, price) = match key.kind() {
+    // Streamed in scan batches: memory stays at one batch whatever the range.
+    let mut acc = Stats::default();
+    match key.kind() {
         SeriesKind::Bar => {
-            let c: BarColumns = db.load_columns(&key, start, end)?;
-            let n = c.len();
-            let price = (n > 0).then(|| {
-                let max = |v: &[f64]| v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                let min = |v: &[f64]| v.iter().copied().fold(f64::INFINITY, f64::min);
-                json!({"open": c.open_price[0], "high": max(&c.high_price), "low": min(&c.low_price),
-                       "close": c.close_price[n - 1], "volume": c.volume.iter().sum::<f64>(),
-                       "turnover": c.turnover.iter().sum::<f64>(),
-                       "mean_close": c.close_price.iter().sum::<f64>() / n as f64})
-            });
-            (
-                n,
-                c.datetime.first().copied(),
-                c.datetime.last().copied(),
-                price,
-            )
+            for c in db.scan::<BarColumns>(&key, start, end, table::batch_rows(SeriesKind::Bar))? {
+                let c = c?;
+                acc.add(
+                    &c.datetime,
+                    &c.open_price,
+                    &c.high_price,
+                    &c.low_price,
+                    &c.close_price,
+                    &c.volume,
+                    Some(&c.turnover),
+                );
+            }
         }
         SeriesKind::Tick => {
-            let c: TickColumns = db.load_columns(&key, start, end)?;
-            let n = c.len();
-            let price = (n > 0).then(|| {
-                let max = c.last_price.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                let min = c.last_price.iter().copied().fold(f64::INFINITY, f64::min);
-                json!({"open": c.last_price[0], "high": max, "low": min, "close": c.last_price[n - 1],
-                       "volume": c.last_volume.iter().sum::<f64>(),
-                       "mean_close": c.last_price.iter().sum::<f64>() / n as f64})
-            });
-            (
-                n,
-                c.datetime.first().copied(),
-                c.datetime.last().copied(),
-                price,
-            )
+            for c in
+                db.scan::<TickColumns>(&key, start, end, table::batch_rows(SeriesKind::Tick))?
+            {
+                let c = c?;
+                let p = &c.last_price;
+                acc.add(&c.datetime, p, p, p, p, &c.last_volume, None);
+            }
         }
-    };
+    }
+    let (count, first, last) = (acc.count, acc.first, acc.last);
+    let price = (acc.count > 0).then(|| {
+        let mut p = json!({"open": acc.open, "high": acc.high, "low": acc.low, "close": acc.close,
+                           "volume": acc.volume, "mean_close": acc.close_sum / acc.count as f64});
+        if key.kind() == SeriesKind::Bar {
+            p["turnover"] = json!(acc.turnover);
+        }
+        p
+    });
     let mut v = json!({"type": "stats", "series": key.to_string(), "count": count,
                        "first": first.map(|t| time::format(t, tz)), "last": last.map(|t| time::format(t, tz))});
     if let (Some(obj), Some(serde_json::Value::Object(p))) = (v.as_object_mut(), price) {
