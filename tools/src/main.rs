@@ -6,6 +6,7 @@ mod cmd;
 mod pq;
 mod table;
 mod time;
+mod xlsx;
 
 use std::process::ExitCode;
 

@@ -187,6 +187,8 @@ pub enum FileFormat {
     Jsonl,
     /// Apache Parquet (zstd), timestamps as `Timestamp(ns, "UTC")`.
     Parquet,
+    /// An Excel workbook (.xlsx; .xls and .ods are read too).
+    Xlsx,
 }
 
 impl FileFormat {
@@ -204,8 +206,9 @@ impl FileFormat {
             Some("json") => Ok(FileFormat::Json),
             Some("jsonl") | Some("ndjson") => Ok(FileFormat::Jsonl),
             Some("parquet") | Some("pq") => Ok(FileFormat::Parquet),
+            Some("xlsx") | Some("xlsm") | Some("xls") | Some("ods") => Ok(FileFormat::Xlsx),
             _ => bail!(
-                "cannot tell the format of {} from its extension; give --format csv|json|jsonl|parquet",
+                "cannot tell the format of {} from its extension; give --format csv|json|jsonl|parquet|xlsx",
                 path.display()
             ),
         }
@@ -413,6 +416,7 @@ pub fn read_batches<C: Columns>(
         };
     match format {
         FileFormat::Parquet => return crate::pq::read_batches(path, times, checker, sink),
+        FileFormat::Xlsx => return crate::xlsx::read_batches(path, times, checker, sink),
         FileFormat::Csv => {
             let mut rdr = csv::ReaderBuilder::new()
                 .trim(csv::Trim::All)
@@ -548,6 +552,8 @@ pub enum FileWriter<W: Write + Send> {
     Json(W, bool),
     /// Parquet.
     Parquet(Box<crate::pq::Writer<W>>),
+    /// An Excel workbook.
+    Xlsx(Box<crate::xlsx::Writer<W>>),
 }
 
 impl<W: Write + Send> FileWriter<W> {
@@ -563,6 +569,7 @@ impl<W: Write + Send> FileWriter<W> {
             FileFormat::Parquet => {
                 FileWriter::Parquet(Box::new(crate::pq::Writer::new::<C>(out, key)?))
             }
+            FileFormat::Xlsx => FileWriter::Xlsx(Box::new(crate::xlsx::Writer::new::<C>(out)?)),
         })
     }
 
@@ -588,6 +595,7 @@ impl<W: Write + Send> FileWriter<W> {
                 Ok(())
             }
             FileWriter::Parquet(w) => w.write(cols),
+            FileWriter::Xlsx(w) => w.write(key, cols, tz),
         }
     }
 
@@ -604,6 +612,7 @@ impl<W: Write + Send> FileWriter<W> {
                 Ok(out)
             }
             FileWriter::Parquet(w) => w.finish(),
+            FileWriter::Xlsx(w) => w.finish(),
         }
     }
 }

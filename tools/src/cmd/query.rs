@@ -222,6 +222,7 @@ fn export_all(cli: &Cli, a: &ExportArgs) -> Result<()> {
         table::FileFormat::Json => "json",
         table::FileFormat::Jsonl => "jsonl",
         table::FileFormat::Parquet => "parquet",
+        table::FileFormat::Xlsx => "xlsx",
     };
     let db = open_read(cli)?;
     let exchange = a.exchange.as_deref().map(table::exchange).transpose()?;
@@ -302,6 +303,33 @@ fn export_one(
     path: &std::path::Path,
     format: table::FileFormat,
 ) -> Result<u64> {
+    if format == table::FileFormat::Xlsx && start == Timestamp::MIN && end == Timestamp::MAX {
+        // Refuse a whole series too long for a sheet before writing anything.
+        use tickvault::Database;
+        let count = match key.kind() {
+            SeriesKind::Bar => db
+                .get_bar_overview()?
+                .iter()
+                .find(|o| {
+                    *o.symbol == **key.symbol()
+                        && o.exchange == key.exchange()
+                        && o.interval == key.interval()
+                })
+                .map_or(0, |o| o.count),
+            SeriesKind::Tick => db
+                .get_tick_overview()?
+                .iter()
+                .find(|o| *o.symbol == **key.symbol() && o.exchange == key.exchange())
+                .map_or(0, |o| o.count),
+        };
+        if count > crate::xlsx::MAX_ROWS {
+            anyhow::bail!(
+                "an Excel sheet holds at most {} rows and {key} has {count}: narrow it with \
+                 --start/--end, or export CSV or Parquet",
+                crate::xlsx::MAX_ROWS
+            );
+        }
+    }
     let tmp = path.with_extension("tickvault-partial");
     let file = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     let result =

@@ -1,0 +1,231 @@
+//! Excel workbooks: written with `rust_xlsxwriter` (constant-memory worksheets), read with
+//! `calamine` (.xlsx, .xlsm, .xls, .ods).
+//!
+//! A workbook holds one sheet: a header row with the CSV column names, then one row per bar or
+//! tick. Times are Excel datetimes of the wall clock in `--tz` (Excel keeps milliseconds and has
+//! no zones; times before 1900 are written as ISO text), numbers are numbers (NaN and infinities,
+//! which Excel cannot hold, as the text `NaN`, `inf`, `-inf`). A sheet holds at most 1,048,575
+//! data rows: a longer export is refused with a message saying so, and leaves no file.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context, Result};
+use calamine::{Data, Reader};
+use chrono::Datelike;
+use chrono_tz::Tz;
+use rust_xlsxwriter::{Format, Workbook};
+use tickvault::codec::ColumnRef;
+use tickvault::{Columns, SeriesKey, SeriesKind, Timestamp};
+
+use crate::table::{csv_layout, csv_name, Checker, RawRow};
+use crate::time::ReadOptions;
+
+/// Data rows a worksheet holds (1,048,576 rows, less the header).
+pub const MAX_ROWS: u64 = 1_048_575;
+
+/// An Excel workbook being written batch by batch.
+pub struct Writer<W: Write + Send> {
+    out: W,
+    book: Workbook,
+    date: Format,
+    row: u32,
+}
+
+fn xerr(e: rust_xlsxwriter::XlsxError) -> anyhow::Error {
+    anyhow!("Excel: {e}")
+}
+
+impl<W: Write + Send> Writer<W> {
+    /// Starts a workbook for series `key` of kind `C`, with the header row.
+    pub fn new<C: Columns>(out: W) -> Result<Self> {
+        let mut book = Workbook::new();
+        let sheet = book.add_worksheet_with_constant_memory().map_err(xerr)?;
+        let mut names = vec!["symbol", "exchange"];
+        if C::KIND == SeriesKind::Bar {
+            names.push("interval");
+        }
+        names.extend(C::schema().iter().map(|s| csv_name(s.name)));
+        for (c, name) in names.iter().enumerate() {
+            sheet.write_string(0, c as u16, *name).map_err(xerr)?;
+        }
+        Ok(Writer {
+            out,
+            book,
+            date: Format::new().set_num_format("yyyy-mm-dd hh:mm:ss.000"),
+            row: 1,
+        })
+    }
+
+    /// Appends rows; fails once the sheet would pass `MAX_ROWS`.
+    pub fn write<C: Columns>(&mut self, key: &SeriesKey, cols: &C, tz: Tz) -> Result<()> {
+        if u64::from(self.row) - 1 + cols.len() as u64 > MAX_ROWS {
+            bail!(
+                "an Excel sheet holds at most {MAX_ROWS} rows and {key} has more in this range: \
+                 narrow it with --start/--end, or export CSV or Parquet"
+            );
+        }
+        let sheet = self.book.worksheet_from_index(0).map_err(xerr)?;
+        let refs = cols.refs();
+        let (symbol, exchange, interval) = (
+            key.symbol().to_string(),
+            key.exchange().as_str(),
+            key.interval().as_str(),
+        );
+        for i in 0..cols.len() {
+            let r = self.row;
+            let mut c: u16 = 0;
+            let text = |sheet: &mut rust_xlsxwriter::Worksheet, c: &mut u16, s: &str| {
+                let res = sheet.write_string(r, *c, s).map(|_| ()).map_err(xerr);
+                *c += 1;
+                res
+            };
+            text(sheet, &mut c, &symbol)?;
+            text(sheet, &mut c, exchange)?;
+            if C::KIND == SeriesKind::Bar {
+                text(sheet, &mut c, interval)?;
+            }
+            for col in &refs {
+                match col {
+                    ColumnRef::Time(v) => write_time(sheet, r, c, Some(v[i]), tz, &self.date)?,
+                    ColumnRef::OptTime(v) => write_time(sheet, r, c, v[i], tz, &self.date)?,
+                    ColumnRef::F64(v) if v[i].is_finite() => {
+                        sheet.write_number(r, c, v[i]).map_err(xerr)?;
+                    }
+                    ColumnRef::F64(v) => {
+                        sheet.write_string(r, c, v[i].to_string()).map_err(xerr)?;
+                    }
+                    ColumnRef::Str(v) => {
+                        sheet.write_string(r, c, &*v[i]).map_err(xerr)?;
+                    }
+                }
+                c += 1;
+            }
+            self.row += 1;
+        }
+        Ok(())
+    }
+
+    /// Finishes the workbook into the output.
+    pub fn finish(mut self) -> Result<W> {
+        self.book.save_to_writer(&mut self.out).map_err(xerr)?;
+        Ok(self.out)
+    }
+}
+
+fn write_time(
+    sheet: &mut rust_xlsxwriter::Worksheet,
+    r: u32,
+    c: u16,
+    t: Option<Timestamp>,
+    tz: Tz,
+    date: &Format,
+) -> Result<()> {
+    let Some(t) = t else {
+        return Ok(()); // an empty cell: no local time
+    };
+    let local = chrono::DateTime::from_timestamp_nanos(t.as_ns())
+        .with_timezone(&tz)
+        .naive_local();
+    if (1900..10_000).contains(&local.year()) {
+        sheet
+            .write_datetime_with_format(r, c, local, date)
+            .map_err(xerr)?;
+    } else {
+        sheet
+            .write_string(r, c, local.format("%Y-%m-%dT%H:%M:%S%.f").to_string())
+            .map_err(xerr)?;
+    }
+    Ok(())
+}
+
+/// A cell as the text the importers parse.
+fn cell_text(d: &Data) -> Option<String> {
+    match d {
+        Data::Empty => None,
+        Data::Int(v) => Some(v.to_string()),
+        Data::Float(v) => Some(v.to_string()),
+        Data::String(s) | Data::DateTimeIso(s) | Data::DurationIso(s) => Some(s.clone()),
+        Data::Bool(b) => Some(b.to_string()),
+        Data::DateTime(dt) => Some(
+            dt.as_datetime()
+                .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.f").to_string())
+                .unwrap_or_else(|| dt.to_string()),
+        ),
+        Data::Error(e) => Some(format!("#{e:?}")),
+    }
+}
+
+/// Reads the first sheet of a workbook in batches of columns of `C`, as CSV is read: the first
+/// row is the header; rows are named by their Excel row number.
+pub fn read_batches<C: Columns>(
+    path: &Path,
+    opts: &ReadOptions,
+    checker: &mut Checker,
+    sink: &mut dyn FnMut(C) -> Result<()>,
+) -> Result<()> {
+    let source = path.display().to_string();
+    let mut book = calamine::open_workbook_auto(path)
+        .with_context(|| format!("{source}: not an Excel workbook"))?;
+    let range = book
+        .worksheet_range_at(0)
+        .ok_or_else(|| anyhow!("{source}: the workbook has no sheet"))?
+        .with_context(|| format!("{source}: cannot read the first sheet"))?;
+    let mut rows = range.rows();
+    let headers: Vec<String> = match &opts.columns {
+        Some(names) => names.clone(),
+        None => rows
+            .next()
+            .map(|r| r.iter().map(|d| cell_text(d).unwrap_or_default()).collect())
+            .unwrap_or_default(),
+    };
+    let layout = csv_layout::<C>(&csv::StringRecord::from(headers.clone()), opts, &source)?;
+    let first = range.start().map_or(0, |(r, _)| r as u64) + u64::from(opts.columns.is_none());
+    let per = crate::table::batch_rows(C::KIND);
+    let mut batch: Vec<RawRow> = Vec::with_capacity(per);
+    for (i, row) in rows.enumerate() {
+        if row.iter().all(|d| matches!(d, Data::Empty)) {
+            continue;
+        }
+        batch.push(RawRow {
+            line: first + i as u64 + 1,
+            cells: layout
+                .iter()
+                .zip(C::schema())
+                .map(|(c, spec)| {
+                    let cell = c.and_then(|c| row.get(c))?;
+                    // A number in a time column without a date format is still an Excel
+                    // serial date (unless --epoch says it counts from 1970).
+                    match cell {
+                        Data::Float(_) | Data::Int(_)
+                            if spec.ty == tickvault::codec::ColumnType::I64
+                                && opts.epoch.is_none() =>
+                        {
+                            let serial = match cell {
+                                Data::Float(v) => *v,
+                                Data::Int(v) => *v as f64,
+                                _ => 0.0,
+                            };
+                            calamine::ExcelDateTime::new(
+                                serial,
+                                calamine::ExcelDateTimeType::DateTime,
+                                false,
+                            )
+                            .as_datetime()
+                            .map(|t| t.format("%Y-%m-%dT%H:%M:%S%.f").to_string())
+                        }
+                        other => cell_text(other),
+                    }
+                })
+                .collect(),
+        });
+        if batch.len() >= per {
+            sink(checker.convert(&batch, opts, &source)?)?;
+            batch.clear();
+        }
+    }
+    if !batch.is_empty() {
+        sink(checker.convert(&batch, opts, &source)?)?;
+    }
+    Ok(())
+}
