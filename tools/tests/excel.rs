@@ -176,10 +176,12 @@ fn a_series_longer_than_a_sheet_is_refused_and_bad_cells_are_named() {
     let db = dir.path().join("db");
     {
         let e = Engine::open(&db).unwrap();
-        let mut cols = tickvault::BarColumns::default();
-        cols.datetime = (0..1_048_576)
-            .map(|i| Timestamp::from_secs(60 * i))
-            .collect();
+        let mut cols = tickvault::BarColumns {
+            datetime: (0..1_048_576)
+                .map(|i| Timestamp::from_secs(60 * i))
+                .collect(),
+            ..Default::default()
+        };
         cols.resize(cols.datetime.len());
         e.save_bar_columns("L", Exchange::SSE, Interval::Minute, &cols)
             .unwrap();
