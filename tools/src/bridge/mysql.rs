@@ -13,7 +13,9 @@ use mysql::{Conn, Opts, Value};
 use parking_lot::Mutex;
 use tickvault::{Result, SeriesKey};
 
-use super::sql::{backend_err, Backend, Cell, Clock, Precision, RowCells, Summary, Table};
+use super::sql::{
+    self, backend_err, Backend, Cell, Clock, Dialect, Precision, RowCells, Summary, Table,
+};
 use super::sql::{BARS, TICKS};
 
 /// A MySQL or MariaDB database with vn.py's tables.
@@ -39,21 +41,10 @@ struct State {
     in_tx: bool,
 }
 
+const D: Dialect = sql::MYSQL;
+
 fn q(name: &str) -> String {
-    format!("`{name}`")
-}
-
-fn list(names: &[&str]) -> String {
-    names.iter().map(|n| q(n)).collect::<Vec<_>>().join(",")
-}
-
-fn key_filter(table: &Table) -> String {
-    table
-        .key_names()
-        .iter()
-        .map(|n| format!("{}=?", q(n)))
-        .collect::<Vec<_>>()
-        .join(" AND ")
+    D.q(name)
 }
 
 fn schema(table: &Table) -> [String; 2] {
@@ -70,7 +61,7 @@ fn schema(table: &Table) -> [String; 2] {
             data = q(table.data),
             cols = table.data_ddl(&q, time, "DOUBLE"),
             index = q(&format!("{}_{}", table.data, unique.join("_"))),
-            unique = list(&unique),
+            unique = D.list(&unique),
         ),
         format!(
             "CREATE TABLE IF NOT EXISTS {ov} (`id` BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, {cols}, \
@@ -78,7 +69,7 @@ fn schema(table: &Table) -> [String; 2] {
             ov = q(table.overview),
             cols = table.overview_ddl(&q, time),
             index = q(&format!("{}_{}", table.overview, table.key_names().join("_"))),
-            unique = list(table.key_names()),
+            unique = D.list(table.key_names()),
         ),
     ]
 }
@@ -231,7 +222,7 @@ impl Backend for VnpyMysql {
             format!(
                 "REPLACE INTO {} ({}) VALUES {}",
                 q(table.data),
-                list(&names),
+                D.list(&names),
                 vec![one.as_str(); n].join(",")
             )
         };
@@ -250,8 +241,8 @@ impl Backend for VnpyMysql {
             start = end;
         }
         let keys: Vec<Value> = table.key_cells(key).iter().map(value).collect();
-        let kcols = list(table.key_names());
-        let filter = key_filter(table);
+        let kcols = D.list(table.key_names());
+        let filter = D.key_filter(table);
         tx.exec_drop(
             format!("DELETE FROM {} WHERE {filter}", q(table.overview)),
             keys.clone(),
@@ -299,9 +290,9 @@ impl Backend for VnpyMysql {
         let names = table.value_names();
         let sql = format!(
             "SELECT `id`,{} FROM {} WHERE {} AND `datetime`>=? AND `datetime`<=? ORDER BY `datetime`",
-            list(&names),
+            D.list(&names),
             q(table.data),
-            key_filter(table),
+            D.key_filter(table),
         );
         let mut params: Vec<Value> = table.key_cells(key).iter().map(value).collect();
         params.push(value(&Cell::Time(start)));
@@ -323,7 +314,7 @@ impl Backend for VnpyMysql {
 
     fn delete(&self, table: &Table, key: &SeriesKey) -> Result<u64> {
         let keys: Vec<Value> = table.key_cells(key).iter().map(value).collect();
-        let filter = key_filter(table);
+        let filter = D.key_filter(table);
         self.transaction(|tx| {
             tx.exec_drop(
                 format!("DELETE FROM {} WHERE {filter}", q(table.data)),
@@ -341,7 +332,7 @@ impl Backend for VnpyMysql {
     }
 
     fn summaries(&self, table: &Table) -> Result<Vec<Summary>> {
-        let group = list(table.key_names());
+        let group = D.list(table.key_names());
         let sql = format!(
             "SELECT {group},COUNT(*),MIN(`datetime`),MAX(`datetime`),MIN(`id`) FROM {} GROUP BY {group}",
             q(table.data)

@@ -15,7 +15,9 @@ use postgres::types::{ToSql, Type};
 use postgres::{Client, NoTls};
 use tickvault::{Result, SeriesKey};
 
-use super::sql::{backend_err, Backend, Cell, Clock, Kind, Precision, RowCells, Summary, Table};
+use super::sql::{
+    self, backend_err, Backend, Cell, Clock, Dialect, Kind, Precision, RowCells, Summary, Table,
+};
 use super::sql::{BARS, TICKS};
 
 /// A PostgreSQL database with vn.py's tables.
@@ -39,23 +41,10 @@ struct Conn {
     in_tx: bool,
 }
 
+const D: Dialect = sql::POSTGRES;
+
 fn q(name: &str) -> String {
-    format!("\"{name}\"")
-}
-
-fn list(names: &[&str]) -> String {
-    names.iter().map(|n| q(n)).collect::<Vec<_>>().join(",")
-}
-
-/// `"a"=$1 AND "b"=$2 ...` over the key columns.
-fn key_filter(table: &Table) -> String {
-    table
-        .key_names()
-        .iter()
-        .enumerate()
-        .map(|(i, n)| format!("{}=${}", q(n), i + 1))
-        .collect::<Vec<_>>()
-        .join(" AND ")
+    D.q(name)
 }
 
 fn stage(table: &Table) -> String {
@@ -73,11 +62,11 @@ fn schema(table: &Table) -> String {
         data = q(table.data),
         cols = table.data_ddl(&q, "TIMESTAMP", "DOUBLE PRECISION"),
         data_index = q(&format!("{}_{}", table.data, unique.join("_"))),
-        unique = list(&unique),
+        unique = D.list(&unique),
         ov = q(table.overview),
         ov_cols = table.overview_ddl(&q, "TIMESTAMP"),
         ov_index = q(&format!("{}_{}", table.overview, overview_unique.join("_"))),
-        ov_unique = list(overview_unique),
+        ov_unique = D.list(overview_unique),
     )
 }
 
@@ -202,7 +191,7 @@ impl Backend for VnpyPostgres {
             })
             .collect();
         let p: Vec<&(dyn ToSql + Sync)> = keys.iter().map(|s| s as _).collect();
-        let filter = key_filter(table);
+        let filter = D.key_filter(table);
         self.transaction(|tx| {
             let n = tx
                 .execute(&format!("DELETE FROM {} WHERE {filter}", q(table.data)), &p)
@@ -217,7 +206,7 @@ impl Backend for VnpyPostgres {
     }
 
     fn summaries(&self, table: &Table) -> Result<Vec<Summary>> {
-        let group = list(table.key_names());
+        let group = D.list(table.key_names());
         let sql = format!(
             "SELECT {group},COUNT(*),MIN(\"datetime\"),MAX(\"datetime\"),MIN(\"id\")::int8 FROM {} GROUP BY {group}",
             q(table.data)
@@ -277,7 +266,7 @@ impl VnpyPostgres {
             let sink = tx
                 .copy_in(&format!(
                     "COPY {stage} (\"seq\",{}) FROM STDIN (FORMAT binary)",
-                    list(&names)
+                    D.list(&names)
                 ))
                 .map_err(|e| self.err(e))?;
             let types = types(table);
@@ -318,7 +307,7 @@ impl VnpyPostgres {
                     "SELECT EXISTS (SELECT 1 FROM {data} WHERE {filter} AND \"datetime\" >= (SELECT MIN(\"datetime\") FROM {stage}) \
                      AND \"datetime\" <= (SELECT MAX(\"datetime\") FROM {stage}))",
                     data = q(table.data),
-                    filter = key_filter(table),
+                    filter = D.key_filter(table),
                 ),
                 &p,
             )
@@ -333,7 +322,7 @@ impl VnpyPostgres {
                 .join(",");
             format!(
                 " ON CONFLICT ({}) DO UPDATE SET {updates}",
-                list(&table.unique_names())
+                D.list(&table.unique_names())
             )
         } else {
             String::new()
@@ -344,13 +333,13 @@ impl VnpyPostgres {
                 "INSERT INTO {data} ({cols}) SELECT DISTINCT ON (\"datetime\") {cols} FROM {stage} \
                  ORDER BY \"datetime\", \"seq\" DESC{upsert}",
                 data = q(table.data),
-                cols = list(&names),
+                cols = D.list(&names),
             ),
             &[],
         )
         .map_err(|e| self.err(e))?;
-        let kcols = list(table.key_names());
-        let filter = key_filter(table);
+        let kcols = D.list(table.key_names());
+        let filter = D.key_filter(table);
         tx.execute(
             &format!("DELETE FROM {} WHERE {filter}", q(table.overview)),
             &p,
@@ -391,7 +380,7 @@ impl VnpyPostgres {
         let sql = format!(
             "SELECT \"id\"::int8,{cols} FROM {} WHERE {} AND \"datetime\">=${} AND \"datetime\"<=${} ORDER BY \"datetime\"",
             q(table.data),
-            key_filter(table),
+            D.key_filter(table),
             n + 1,
             n + 2
         );

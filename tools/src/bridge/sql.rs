@@ -161,6 +161,58 @@ impl Table {
     }
 }
 
+/// How a SQL dialect spells identifiers and numbered parameters.
+#[derive(Debug, Clone, Copy)]
+pub struct Dialect {
+    /// The identifier quote.
+    pub quote: char,
+    /// The text of parameter `i` (1-based).
+    pub param: fn(usize) -> String,
+}
+
+/// SQLite: `"name"`, `?1`.
+pub const SQLITE: Dialect = Dialect {
+    quote: '"',
+    param: |i| format!("?{i}"),
+};
+/// PostgreSQL: `"name"`, `$1`.
+pub const POSTGRES: Dialect = Dialect {
+    quote: '"',
+    param: |i| format!("${i}"),
+};
+/// MySQL and MariaDB: `` `name` ``, `?`.
+pub const MYSQL: Dialect = Dialect {
+    quote: '`',
+    param: |_| "?".to_string(),
+};
+
+impl Dialect {
+    /// A quoted identifier.
+    pub fn q(&self, name: &str) -> String {
+        format!("{0}{name}{0}", self.quote)
+    }
+
+    /// Quoted identifiers, comma-separated.
+    pub fn list(&self, names: &[&str]) -> String {
+        names
+            .iter()
+            .map(|n| self.q(n))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// `key1 = param1 AND ...` over a table's key columns.
+    pub fn key_filter(&self, table: &Table) -> String {
+        table
+            .key_names()
+            .iter()
+            .enumerate()
+            .map(|(i, n)| format!("{}={}", self.q(n), (self.param)(i + 1)))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    }
+}
+
 /// What a value column holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

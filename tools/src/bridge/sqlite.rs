@@ -13,7 +13,8 @@ use rusqlite::{params_from_iter, Connection};
 use tickvault::{Result, SeriesKey};
 
 use super::sql::{
-    backend_err, datetime_text, Backend, Cell, Clock, Precision, RowCells, Summary, Table,
+    self, backend_err, datetime_text, Backend, Cell, Clock, Dialect, Precision, RowCells, Summary,
+    Table,
 };
 
 const SCHEMA: &str = r#"
@@ -42,24 +43,7 @@ struct Conn {
     in_tx: bool,
 }
 
-fn quoted(names: &[&str]) -> String {
-    names
-        .iter()
-        .map(|n| format!("\"{n}\""))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// `"a"=?1 AND "b"=?2 ...` over the key columns.
-fn key_filter(table: &Table) -> String {
-    table
-        .key_names()
-        .iter()
-        .enumerate()
-        .map(|(i, n)| format!("\"{n}\"=?{}", i + 1))
-        .collect::<Vec<_>>()
-        .join(" AND ")
-}
+const D: Dialect = sql::SQLITE;
 
 fn value(cell: &Cell) -> Value {
     match cell {
@@ -119,8 +103,8 @@ impl VnpySqlite {
 
     /// Rewrites the exact overview row of a series from its data, so that vn.py shows it right.
     fn write_overview(&self, conn: &Connection, table: &Table, key: &SeriesKey) -> Result<()> {
-        let cols = quoted(table.key_names());
-        let filter = key_filter(table);
+        let cols = D.list(table.key_names());
+        let filter = D.key_filter(table);
         let p: Vec<Value> = table.key_cells(key).iter().map(value).collect();
         conn.execute(
             &format!("DELETE FROM \"{}\" WHERE {filter}", table.overview),
@@ -159,7 +143,7 @@ impl Backend for VnpySqlite {
         let sql = format!(
             "INSERT OR REPLACE INTO \"{}\" ({}) VALUES ({})",
             table.data,
-            quoted(&names),
+            D.list(&names),
             vec!["?"; names.len()].join(",")
         );
         self.transaction(|tx| {
@@ -188,9 +172,9 @@ impl Backend for VnpySqlite {
         let n = table.key_names().len();
         let sql = format!(
             "SELECT \"id\",{} FROM \"{}\" WHERE {} AND \"datetime\">=?{} AND \"datetime\"<=?{} ORDER BY \"datetime\"",
-            quoted(&names),
+            D.list(&names),
             table.data,
-            key_filter(table),
+            D.key_filter(table),
             n + 1,
             n + 2
         );
@@ -212,7 +196,7 @@ impl Backend for VnpySqlite {
     }
 
     fn delete(&self, table: &Table, key: &SeriesKey) -> Result<u64> {
-        let filter = key_filter(table);
+        let filter = D.key_filter(table);
         let p: Vec<Value> = table.key_cells(key).iter().map(value).collect();
         self.transaction(|tx| {
             let n = tx
@@ -246,7 +230,7 @@ impl Backend for VnpySqlite {
     }
 
     fn summaries(&self, table: &Table) -> Result<Vec<Summary>> {
-        let group = quoted(table.key_names());
+        let group = D.list(table.key_names());
         let sql = format!(
             "SELECT {group},COUNT(*),MIN(\"datetime\"),MAX(\"datetime\"),MIN(\"id\") FROM \"{}\" GROUP BY {group}",
             table.data
