@@ -2,18 +2,9 @@
 //! line and column named, the offending text quoted) and nothing stored; `--on-error skip` with
 //! `--rejects`; warnings and `--strict`.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
-fn tv(db: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tickvault"))
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .env("TZ", "UTC")
-        .output()
-        .expect("run tickvault")
-}
+use common::tv;
 
 const HEADER: &str = "datetime,open,high,low,close,volume\n";
 const GOOD: &str = "2024-01-02 09:00:00,1,2,0.5,1.5,10\n";

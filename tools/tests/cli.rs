@@ -1,27 +1,10 @@
 //! Black-box tests of the `tickvault` binary: the contract scripts rely on.
 
+mod common;
+
+use common::{ok, tv};
+
 use std::path::Path;
-use std::process::{Command, Output};
-
-fn tv(db: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tickvault"))
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .env("TZ", "UTC")
-        .output()
-        .expect("run tickvault")
-}
-
-fn ok(db: &Path, args: &[&str]) -> String {
-    let out = tv(db, args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 fn spy() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/real/SPY.ARCA_1m_2011-01.csv")
@@ -333,7 +316,7 @@ fn a_closed_pipe_is_not_an_error() {
     let db = dir.path().join("db");
     ok(&db, &["demo", "--bars", "50000", "--ticks", "10"]);
     for json in [false, true] {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_tickvault"));
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tickvault"));
         cmd.arg("--db").arg(&db).args([
             "load",
             "--symbol",

@@ -2,30 +2,11 @@
 //! 1900, NaN, Unicode), workbooks from other tools read by column name, the row limit refused,
 //! and bad cells named by row and column.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
+
+use common::{ok, tv};
 
 use tickvault::{BarData, Columns, Database, Engine, Exchange, Interval, TickData, Timestamp};
-
-fn tv(db: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tickvault"))
-        .arg("--db")
-        .arg(db)
-        .args(args)
-        .env("TZ", "UTC")
-        .output()
-        .expect("run tickvault")
-}
-
-fn ok(db: &Path, args: &[&str]) -> String {
-    let out = tv(db, args);
-    assert!(
-        out.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 #[test]
 fn bars_and_ticks_round_trip_through_excel() {

@@ -2,8 +2,11 @@
 //! (naive millisecond timestamps, float32 and integer columns, short names), and bad files named
 //! by row and column with nothing stored.
 
+mod common;
+
+use common::{run as tv, run_ok as ok};
+
 use std::path::Path;
-use std::process::{Command, Output};
 use std::sync::Arc;
 
 use arrow_array::{
@@ -12,24 +15,6 @@ use arrow_array::{
 };
 use arrow_schema::{DataType, Field, Schema, TimeUnit};
 use tickvault::{BarData, Database, Engine, Exchange, Interval, TickData, Timestamp};
-
-fn tv(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tickvault"))
-        .args(args)
-        .env("TZ", "UTC")
-        .output()
-        .expect("run tickvault")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = tv(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 fn write_parquet(path: &Path, batch: RecordBatch) {
     let file = std::fs::File::create(path).unwrap();

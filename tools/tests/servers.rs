@@ -5,38 +5,14 @@
 //! test works in a database of its own, created and dropped here. A test whose server URL is not
 //! set prints why and returns; one whose server does not answer fails.
 
+mod common;
+
+use common::{run as tv, run_fails as fails, run_ok as ok};
+
 use std::path::Path;
-use std::process::{Command, Output};
 
 use mysql::prelude::Queryable;
 use tickvault::{BarData, Database, Engine, Exchange, Interval, TickData, Timestamp};
-
-fn tv(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tickvault"))
-        .args(args)
-        .env("TZ", "UTC")
-        .output()
-        .expect("run tickvault")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = tv(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// Runs a command expected to fail with exit code 2; returns its stderr.
-fn fails(args: &[&str]) -> String {
-    let out = tv(args);
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-    err
-}
 
 fn vnpy_db() -> String {
     format!(

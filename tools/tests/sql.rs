@@ -1,30 +1,14 @@
 //! The SQL bridge with vn.py's SQLite schema: the database vn.py itself wrote migrates in and back
 //! out unchanged; compare finds differences; hostile symbols are data; bad rows are named.
 
+mod common;
+
+use common::{run as tv, run_ok as ok};
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use rusqlite::Connection;
 use tickvault::{Database, Engine, Exchange, Interval, Timestamp};
-
-fn tv(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tickvault"))
-        .args(args)
-        .env("TZ", "UTC")
-        .output()
-        .expect("run tickvault")
-}
-
-fn ok(args: &[&str]) -> String {
-    let out = tv(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 fn vnpy_db() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/data/vnpy/database.db")
