@@ -452,6 +452,26 @@ pub struct LoadArgs {
     /// The range.
     #[command(flatten)]
     pub range: RangeArgs,
+    /// Only these columns, in this order (CSV names: datetime, open, close, last_price...).
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
+    /// At most this many rows (the first ones).
+    #[arg(long)]
+    pub limit: Option<u64>,
+    /// How to print rows (default csv; jsonl with --json; table aligns columns).
+    #[arg(long, value_enum)]
+    pub format: Option<LoadFormat>,
+}
+
+/// How `load` prints rows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LoadFormat {
+    /// CSV with a header.
+    Csv,
+    /// JSON Lines with a `type` field.
+    Jsonl,
+    /// An aligned table (rows are collected before printing).
+    Table,
 }
 
 /// Options of `delete`.

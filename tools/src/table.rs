@@ -617,7 +617,8 @@ impl<W: Write + Send> FileWriter<W> {
     }
 }
 
-fn cell(col: &ColumnRef<'_>, i: usize, tz: Tz) -> String {
+/// The text of row `i` of a column, as CSV prints it.
+pub fn cell(col: &ColumnRef<'_>, i: usize, tz: Tz) -> String {
     match col {
         ColumnRef::Time(v) => v.get(i).map(|t| time::format(*t, tz)).unwrap_or_default(),
         ColumnRef::OptTime(v) => v

@@ -1033,3 +1033,46 @@ fn export_all_writes_one_file_per_selected_series() {
     let out = tv(&db, &["export", "x.csv", "--symbol", "rb2610"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn load_picks_columns_limits_rows_and_prints_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let spy = spy();
+    let series = ["--symbol", "SPY", "--exchange", "ARCA", "--interval", "1m"];
+    ok(
+        &db,
+        &[&["import", spy.to_str().unwrap()][..], &series].concat(),
+    );
+    let some = [
+        "--limit",
+        "2",
+        "--columns",
+        "datetime,close,volume",
+        "--tz",
+        "UTC",
+    ];
+    let csv = ok(&db, &[&["load"][..], &series, &some].concat());
+    assert_eq!(
+        csv,
+        "datetime,close,volume\n2011-01-03T09:01:00+00:00,126.39,1579\n2011-01-03T09:02:00+00:00,126.45,300\n"
+    );
+    let table = ok(
+        &db,
+        &[&["load", "--format", "table"][..], &series, &some].concat(),
+    );
+    assert_eq!(
+        table.lines().collect::<Vec<_>>(),
+        [
+            "datetime                   close   volume",
+            "2011-01-03T09:01:00+00:00  126.39  1579",
+            "2011-01-03T09:02:00+00:00  126.45  300"
+        ]
+    );
+    let jsonl = ok(&db, &[&["load", "--json"][..], &series, &some].concat());
+    let first: serde_json::Value = serde_json::from_str(jsonl.lines().next().unwrap()).unwrap();
+    assert_eq!(first["close"], 126.39);
+    assert_eq!(first["type"], "bar");
+    let out = tv(&db, &[&["load", "--columns", "nope"][..], &series].concat());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no column \"nope\" (one of: symbol"));
+}

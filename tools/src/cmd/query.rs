@@ -10,7 +10,7 @@ use tickvault::{
 };
 
 use super::{human_bytes, open_read, series_key};
-use crate::cli::{Cli, ExportArgs, LoadArgs, OverviewArgs, RangeArgs, StatsArgs};
+use crate::cli::{Cli, ExportArgs, LoadArgs, LoadFormat, OverviewArgs, RangeArgs, StatsArgs};
 use crate::{table, time};
 
 pub fn info(cli: &Cli) -> Result<()> {
@@ -182,14 +182,138 @@ pub fn load(cli: &Cli, a: &LoadArgs) -> Result<()> {
     let key = series_key(&a.series)?;
     let (start, end, tz) = range(&a.range)?;
     let db = open_read(cli)?;
-    // `Stdout` (not its lock) is `Send`, as the Parquet writer needs of any output.
-    let out = BufWriter::with_capacity(1 << 16, std::io::stdout());
-    let format = if cli.json {
-        table::FileFormat::Jsonl
+    let format = a.format.unwrap_or(if cli.json {
+        LoadFormat::Jsonl
     } else {
-        table::FileFormat::Csv
+        LoadFormat::Csv
+    });
+    if format != LoadFormat::Table && a.columns.is_none() && a.limit.is_none() {
+        // Every column of every row: the export writers, streamed.
+        // `Stdout` (not its lock) is `Send`, as the Parquet writer needs of any output.
+        let out = BufWriter::with_capacity(1 << 16, std::io::stdout());
+        let file_format = match format {
+            LoadFormat::Jsonl => table::FileFormat::Jsonl,
+            _ => table::FileFormat::Csv,
+        };
+        let (_, mut out) = stream_any(&db, &key, start, end, tz, out, file_format)?;
+        out.flush()?;
+        return Ok(());
+    }
+    match key.kind() {
+        SeriesKind::Bar => load_some::<BarColumns>(&db, &key, start, end, tz, a, format),
+        SeriesKind::Tick => load_some::<TickColumns>(&db, &key, start, end, tz, a, format),
+    }
+}
+
+/// `load` with chosen columns, a row limit or as a table.
+fn load_some<C: Columns>(
+    db: &Engine,
+    key: &SeriesKey,
+    start: Timestamp,
+    end: Timestamp,
+    tz: chrono_tz::Tz,
+    a: &LoadArgs,
+    format: LoadFormat,
+) -> Result<()> {
+    let mut names: Vec<String> = vec!["symbol".into(), "exchange".into()];
+    if C::KIND == SeriesKind::Bar {
+        names.push("interval".into());
+    }
+    names.extend(
+        C::schema()
+            .iter()
+            .map(|s| table::csv_name(s.name).to_string()),
+    );
+    let chosen: Vec<usize> = match &a.columns {
+        None => (0..names.len()).collect(),
+        Some(cols) => cols
+            .iter()
+            .map(|c| {
+                names
+                    .iter()
+                    .position(|n| n.eq_ignore_ascii_case(c.trim()))
+                    .ok_or_else(|| {
+                        anyhow::anyhow!("no column {c:?} (one of: {})", names.join(", "))
+                    })
+            })
+            .collect::<Result<_>>()?,
     };
-    let (_, mut out) = stream_any(&db, &key, start, end, tz, out, format)?;
+    let fixed = names.len() - C::schema().len();
+    let limit = a.limit.unwrap_or(u64::MAX);
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    let mut csv_out =
+        (format == LoadFormat::Csv).then(|| csv::Writer::from_writer(std::io::stdout()));
+    let mut table_rows: Vec<Vec<String>> = Vec::new();
+    if let Some(w) = csv_out.as_mut() {
+        w.write_record(chosen.iter().map(|&i| &names[i]))?;
+    }
+    let mut printed = 0u64;
+    'scan: for batch in db.scan::<C>(key, start, end, table::batch_rows(C::KIND))? {
+        let batch = batch?;
+        let refs = batch.refs();
+        for r in 0..batch.len() {
+            if printed >= limit {
+                break 'scan;
+            }
+            let text = |i: usize| -> String {
+                match i {
+                    0 => key.symbol().to_string(),
+                    1 => key.exchange().to_string(),
+                    2 if fixed == 3 => key.interval().to_string(),
+                    i => table::cell(&refs[i - fixed], r, tz),
+                }
+            };
+            match format {
+                LoadFormat::Csv => {
+                    if let Some(w) = csv_out.as_mut() {
+                        w.write_record(chosen.iter().map(|&i| text(i)))?;
+                    }
+                }
+                LoadFormat::Jsonl => {
+                    let mut obj = serde_json::Map::new();
+                    obj.insert(
+                        "type".into(),
+                        if fixed == 3 { "bar" } else { "tick" }.into(),
+                    );
+                    for &i in &chosen {
+                        let v = match refs.get(i.wrapping_sub(fixed)) {
+                            Some(tickvault::codec::ColumnRef::F64(v)) if i >= fixed => json!(v[r]),
+                            _ => text(i).into(),
+                        };
+                        obj.insert(names[i].clone(), v);
+                    }
+                    serde_json::to_writer(&mut out, &obj)?;
+                    out.write_all(b"\n")?;
+                }
+                LoadFormat::Table => table_rows.push(chosen.iter().map(|&i| text(i)).collect()),
+            }
+            printed += 1;
+        }
+    }
+    if let Some(mut w) = csv_out {
+        w.flush()?;
+    }
+    if format == LoadFormat::Table {
+        let header: Vec<String> = chosen.iter().map(|&i| names[i].clone()).collect();
+        let widths: Vec<usize> = (0..header.len())
+            .map(|c| {
+                table_rows
+                    .iter()
+                    .map(|r| r[c].chars().count())
+                    .chain([header[c].len()])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        for row in std::iter::once(&header).chain(&table_rows) {
+            let line: Vec<String> = row
+                .iter()
+                .zip(&widths)
+                .map(|(v, w)| format!("{v:<w$}"))
+                .collect();
+            writeln!(out, "{}", line.join("  ").trim_end())?;
+        }
+    }
     out.flush()?;
     Ok(())
 }
