@@ -144,7 +144,8 @@ pub struct BenchArgs {
     /// Five-level ticks instead of one-minute bars.
     #[arg(long)]
     pub ticks: bool,
-    /// The baseline (only `sqlite` so far).
+    /// The baseline: `sqlite` (a fresh file per run, vn.py's schema), or a PostgreSQL or MySQL
+    /// URL (its `TVBENCH*` series are deleted before each run; nothing else is touched).
     #[arg(long, default_value = "sqlite")]
     pub against: String,
     /// Runs of each measurement (the median is reported).

@@ -842,3 +842,53 @@ fn vnpy_settings_naming_postgresql_or_mysql_open_that_server() {
         );
     }
 }
+
+#[test]
+fn bench_runs_against_each_server_and_leaves_nothing_behind() {
+    for server in [Server::Postgres, Server::Mysql] {
+        let Some(s) = Scratch::new(server, "bench") else {
+            continue;
+        };
+        let out = ok(&[
+            "bench",
+            "--rows",
+            "1000",
+            "--repeat",
+            "1",
+            "--overview-series",
+            "20",
+            "--json",
+            "--against",
+            &s.url,
+        ]);
+        let lines: Vec<serde_json::Value> = out
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let name = if server == Server::Postgres {
+            "PostgreSQL"
+        } else {
+            "MySQL"
+        };
+        assert!(lines.len() > 15, "{out}");
+        for l in &lines {
+            assert_eq!(l["baseline"], name);
+            assert!(l["tickvault"].as_f64().unwrap() > 0.0, "{l}");
+        }
+        let save = lines
+            .iter()
+            .find(|l| l["what"] == "save bars, batches of all")
+            .unwrap();
+        assert!(save[name.to_lowercase()].as_f64().unwrap() > 0.0, "{save}");
+        assert_eq!(
+            s.column("SELECT COUNT(*) FROM dbbardata"),
+            ["0"],
+            "{server:?}"
+        );
+        assert_eq!(
+            s.column("SELECT COUNT(*) FROM dbbaroverview"),
+            ["0"],
+            "{server:?}"
+        );
+    }
+}

@@ -10,13 +10,71 @@ use tickvault::{
     sample, BarData, Columns, Database, Engine, Exchange, Interval, SeriesKey, TickData, Timestamp,
 };
 
-use crate::bridge::sql::{Clock, SqlStore};
-
-const UTC: Clock = Clock {
-    tz: chrono_tz::Tz::UTC,
-};
-use crate::bridge::sqlite::VnpySqlite;
+use crate::bridge::{self, Store};
 use crate::cli::{BenchArgs, Cli};
+
+/// Every series the benchmark writes has a symbol starting with this, so that on a server it can
+/// delete exactly its own rows before each run.
+const PREFIX: &str = "TVBENCH";
+
+/// The store tickvault is measured against: a fresh SQLite file per run (vn.py's schema), or a
+/// PostgreSQL or MySQL database whose `TVBENCH*` series are deleted before each run.
+struct Baseline {
+    /// `sqlite` or a server URL.
+    against: String,
+    /// Its name in the table.
+    name: String,
+}
+
+impl Baseline {
+    fn new(against: &str) -> Result<Baseline> {
+        let name = if against == "sqlite" {
+            "SQLite".to_string()
+        } else if against.starts_with("postgresql://") || against.starts_with("postgres://") {
+            "PostgreSQL".to_string()
+        } else if against.starts_with("mysql://") {
+            "MySQL".to_string()
+        } else {
+            bail!("--against takes sqlite, a postgresql:// URL or a mysql:// URL");
+        };
+        Ok(Baseline {
+            against: against.to_string(),
+            name,
+        })
+    }
+
+    /// The URL of run `fresh`.
+    fn url(&self, work: &Path, fresh: usize) -> String {
+        if self.against == "sqlite" {
+            format!("sqlite:{}", work.join(format!("sq{fresh}.db")).display())
+        } else {
+            self.against.clone()
+        }
+    }
+
+    /// Opens run `fresh`'s store, empty of benchmark series.
+    fn open(&self, work: &Path, fresh: usize) -> Result<Store> {
+        let store = bridge::open(&self.url(work, fresh), Some("UTC"), true)?;
+        let db = store.db();
+        for o in db.get_bar_overview()? {
+            if o.symbol.starts_with(PREFIX) {
+                db.delete_bar_data(&o.symbol, o.exchange, o.interval)?;
+            }
+        }
+        for o in db.get_tick_overview()? {
+            if o.symbol.starts_with(PREFIX) {
+                db.delete_tick_data(&o.symbol, o.exchange)?;
+            }
+        }
+        Ok(store)
+    }
+
+    /// Bytes per row on disk, for a SQLite file.
+    fn bytes(&self, work: &Path, fresh: usize) -> Option<u64> {
+        (self.against == "sqlite")
+            .then(|| std::fs::metadata(work.join(format!("sq{fresh}.db"))).map_or(0, |m| m.len()))
+    }
+}
 
 /// Rows of one kind, ready for either store.
 enum Data {
@@ -56,12 +114,12 @@ impl Data {
         match self {
             Data::Bars(v) => {
                 let mut b = v[i].clone();
-                b.symbol = format!("W{w}").into();
+                b.symbol = format!("{PREFIX}W{w}").into();
                 Data::Bars(vec![b])
             }
             Data::Ticks(v) => {
                 let mut t = v[i].clone();
-                t.symbol = format!("W{w}").into();
+                t.symbol = format!("{PREFIX}W{w}").into();
                 Data::Ticks(vec![t])
             }
         }
@@ -100,38 +158,36 @@ fn dir_bytes(path: &Path) -> u64 {
 }
 
 pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
-    if a.against != "sqlite" {
-        bail!("only --against sqlite is supported so far");
-    }
+    let baseline = Baseline::new(&a.against)?;
     let work = tempfile::tempdir()?;
     let n = a.rows.max(1000);
     let data = if a.ticks {
         let cols = sample::ticks(n, 11, "螺纹钢2610");
-        let key = SeriesKey::tick("rb2610", Exchange::SHFE)?;
+        let key = SeriesKey::tick(&format!("{PREFIX}rb2610"), Exchange::SHFE)?;
         Data::Ticks((0..n).map(|i| cols.row(i, &key)).collect())
     } else {
         let cols = sample::bars(n, 11);
-        let key = SeriesKey::bar("IF9999", Exchange::CFFEX, Interval::Minute)?;
+        let key = SeriesKey::bar(
+            &format!("{PREFIX}IF9999"),
+            Exchange::CFFEX,
+            Interval::Minute,
+        )?;
         Data::Bars((0..n).map(|i| cols.row(i, &key)).collect())
     };
     let kind = if a.ticks { "ticks" } else { "bars" };
     let repeat = a.repeat.max(1);
     let mut lines = Vec::new();
     let mut fresh = 0usize;
-    let mut new_stores =
-        || -> Result<(Engine, SqlStore<VnpySqlite>, std::path::PathBuf, std::path::PathBuf)> {
-            fresh += 1;
-            let (tv, sq) = (
-                work.path().join(format!("tv{fresh}")),
-                work.path().join(format!("sq{fresh}.db")),
-            );
-            Ok((
-                Engine::open(&tv)?,
-                SqlStore::new(VnpySqlite::open(&sq, UTC)?),
-                tv,
-                sq,
-            ))
-        };
+    let mut new_stores = || -> Result<(Engine, Store, std::path::PathBuf, usize)> {
+        fresh += 1;
+        let tv = work.path().join(format!("tv{fresh}"));
+        Ok((
+            Engine::open(&tv)?,
+            baseline.open(work.path(), fresh)?,
+            tv,
+            fresh,
+        ))
+    };
 
     // Saves by batch size (small batches on a prefix: 200 commits each).
     for batch in [100usize, 1_000, 10_000, n] {
@@ -143,10 +199,7 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
             let (mut ours, mut theirs) = (Vec::new(), Vec::new());
             for _ in 0..repeat {
                 let (tv, sq, _, _) = new_stores()?;
-                for (db, out) in [
-                    (&tv as &dyn Database, &mut ours),
-                    (&sq as &dyn Database, &mut theirs),
-                ] {
+                for (db, out) in [(&tv as &dyn Database, &mut ours), (sq.db(), &mut theirs)] {
                     let start = Instant::now();
                     for lo in (0..rows).step_by(batch) {
                         data.save(db, lo..(lo + batch).min(rows), stream)?;
@@ -173,9 +226,9 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
     }
 
     // Loads by range size, from stores holding everything.
-    let (tv, sq, tv_path, sq_path) = new_stores()?;
+    let (tv, sq, tv_path, run) = new_stores()?;
     data.save(&tv, 0..n, false)?;
-    data.save(&sq, 0..n, false)?;
+    data.save(sq.db(), 0..n, false)?;
     let per_day = if a.ticks { 28_800 } else { 240 };
     for (label, len) in [
         ("one day", per_day),
@@ -188,10 +241,7 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
         let (start, end) = (data.time(mid), data.time(mid + len - 1));
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
         for _ in 0..repeat {
-            for (db, out) in [
-                (&tv as &dyn Database, &mut ours),
-                (&sq as &dyn Database, &mut theirs),
-            ] {
+            for (db, out) in [(&tv as &dyn Database, &mut ours), (sq.db(), &mut theirs)] {
                 let t = Instant::now();
                 let got = data.load(db, start, end)?;
                 out.push(got as f64 / t.elapsed().as_secs_f64());
@@ -205,7 +255,11 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
             lower_is_better: false,
         });
         if matches!(data, Data::Bars(_)) {
-            let key = SeriesKey::bar("IF9999", Exchange::CFFEX, Interval::Minute)?;
+            let key = SeriesKey::bar(
+                &format!("{PREFIX}IF9999"),
+                Exchange::CFFEX,
+                Interval::Minute,
+            )?;
             let cols: Vec<f64> = (0..repeat)
                 .map(|_| {
                     let t = Instant::now();
@@ -227,7 +281,9 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
         what: format!("bytes on disk per {}", &kind[..kind.len() - 1]),
         unit: "B",
         ours: dir_bytes(&tv_path) as f64 / n as f64,
-        theirs: Some(std::fs::metadata(&sq_path).map_or(0, |m| m.len()) as f64 / n as f64),
+        theirs: baseline
+            .bytes(work.path(), run)
+            .map(|b| b as f64 / n as f64),
         lower_is_better: true,
     });
     drop((tv, sq));
@@ -238,7 +294,9 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
         let (mut ours, mut theirs) = (Vec::new(), Vec::new());
         for _ in 0..repeat {
             // Stores open with the default sync policy: every commit is fsynced (group commit).
-            let (tv, _, _, sq) = new_stores()?;
+            let (tv, sq, _, run) = new_stores()?;
+            drop(sq);
+            let url = baseline.url(work.path(), run);
             let t = Instant::now();
             std::thread::scope(|s| {
                 for w in 0..threads {
@@ -254,11 +312,12 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
             let t = Instant::now();
             std::thread::scope(|s| {
                 for w in 0..threads {
-                    let (sq, data) = (&sq, &data);
+                    let (url, data) = (&url, &data);
                     s.spawn(move || {
-                        if let Ok(db) = VnpySqlite::open(sq, UTC).map(SqlStore::new) {
+                        // Each writer its own connection, as each vn.py process would have.
+                        if let Ok(db) = bridge::open(url, Some("UTC"), true) {
                             for i in 0..per {
-                                let _ = data.one(i, w).save(&db, 0..1, true);
+                                let _ = data.one(i, w).save(db.db(), 0..1, true);
                             }
                         }
                     });
@@ -281,7 +340,7 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
     let many: Vec<BarData> = (0..series)
         .map(|i| {
             BarData::new(
-                &format!("S{i}"),
+                &format!("{PREFIX}S{i}"),
                 Exchange::SSE,
                 Interval::Daily,
                 Timestamp::from_secs(86_400),
@@ -289,7 +348,7 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
         })
         .collect();
     tv.save_bar_data(&many, false)?;
-    sq.save_bar_data(&many, false)?;
+    sq.db().save_bar_data(&many, false)?;
     let time_it = |db: &dyn Database| -> Result<f64> {
         let t = Instant::now();
         let n = db.get_bar_overview()?.len();
@@ -301,7 +360,7 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     for _ in 0..repeat.max(5) {
         ours.push(time_it(&tv)?);
-        theirs.push(time_it(&sq)?);
+        theirs.push(time_it(sq.db())?);
     }
     lines.push(Line {
         what: format!("overview of {series} series"),
@@ -311,11 +370,14 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
         lower_is_better: true,
     });
 
-    print(cli, &lines, n, kind, repeat);
+    // Leave a server as it was found.
+    drop((tv, sq));
+    baseline.open(work.path(), usize::MAX)?;
+    print(cli, &lines, n, kind, repeat, &baseline.name);
     Ok(())
 }
 
-fn print(cli: &Cli, lines: &[Line], n: usize, kind: &str, repeat: usize) {
+fn print(cli: &Cli, lines: &[Line], n: usize, kind: &str, repeat: usize, baseline: &str) {
     let ratio = |l: &Line| {
         l.theirs.filter(|t| *t > 0.0 && l.ours > 0.0).map(|t| {
             if l.lower_is_better {
@@ -329,15 +391,15 @@ fn print(cli: &Cli, lines: &[Line], n: usize, kind: &str, repeat: usize) {
         for l in lines {
             println!(
                 "{}",
-                json!({"type": "bench", "what": l.what, "unit": l.unit, "tickvault": l.ours, "sqlite": l.theirs, "advantage": ratio(l)})
+                json!({"type": "bench", "what": l.what, "unit": l.unit, "tickvault": l.ours, "baseline": baseline, baseline.to_lowercase(): l.theirs, "advantage": ratio(l)})
             );
         }
         return;
     }
-    println!("tickvault vs SQLite (vn.py schema), {n} {kind}, median of {repeat} runs each, alternating\n");
+    println!("tickvault vs {baseline} (vn.py schema), {n} {kind}, median of {repeat} runs each, alternating\n");
     println!(
         "{:<52} {:>14} {:>14} {:>10}",
-        "workload", "tickvault", "SQLite", "advantage"
+        "workload", "tickvault", baseline, "advantage"
     );
     let fmt = |v: f64, unit: &str| match unit {
         "rows/s" | "commits/s" if v >= 1e6 => format!("{:.2} M/s", v / 1e6),
