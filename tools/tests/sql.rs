@@ -333,3 +333,66 @@ fn vnpy_settings_naming_tickvault_open_vnpy_tickvaults_store() {
         "{out}"
     );
 }
+
+#[test]
+fn a_source_that_fails_mid_series_leaves_a_tickvault_target_without_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("src");
+    {
+        let db = Engine::open(&store).unwrap();
+        let bars: Vec<tickvault::BarData> = (0..5_000)
+            .map(|i| {
+                let mut b = tickvault::BarData::new(
+                    "MID",
+                    Exchange::SSE,
+                    Interval::Minute,
+                    Timestamp::from_secs(60 * i),
+                );
+                b.close_price = i as f64;
+                b
+            })
+            .collect();
+        db.save_bar_data(&bars, false).unwrap();
+    }
+    let sql = dir.path().join("v.db");
+    let url = format!("sqlite:{}", sql.display());
+    ok(&[
+        "migrate",
+        "--from",
+        store.to_str().unwrap(),
+        "--to",
+        &url,
+        "--sql-tz",
+        "UTC",
+    ]);
+    // A value vn.py's schema does not allow, in the fifth window of the copy (row 4,141).
+    Connection::open(&sql)
+        .unwrap()
+        .execute(
+            "UPDATE dbbardata SET close_price = 'abc' WHERE datetime = '1970-01-03 21:00:00'",
+            [],
+        )
+        .unwrap();
+    let target = dir.path().join("dst");
+    let out = tv(&[
+        "migrate",
+        "--from",
+        &url,
+        "--to",
+        target.to_str().unwrap(),
+        "--sql-tz",
+        "UTC",
+        "--batch-rows",
+        "1000",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("close_price") && err.contains("not a number"),
+        "{err}"
+    );
+    // Four windows were read and staged before the failure; none of them is visible.
+    let db = Engine::open(&target).unwrap();
+    assert!(db.get_bar_overview().unwrap().is_empty());
+    assert_eq!(db.info().unwrap().segments, 0);
+}

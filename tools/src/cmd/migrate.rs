@@ -130,9 +130,8 @@ pub fn migrate(cli: &Cli, a: &MigrateArgs) -> Result<()> {
     let mut total = 0u64;
     for s in &list {
         bar.set_message(format!("{}.{} {}", s.symbol, s.exchange, s.interval));
-        let copied = dst
-            .atomic(|db| copy_range(src.db(), db, s, s.start, a.batch_rows, &bar))
-            .with_context(|| {
+        let copied =
+            copy_series(src.db(), &dst, s, s.start, a.batch_rows, &bar).with_context(|| {
                 format!("copying {}.{} {} to {to}", s.symbol, s.exchange, s.interval)
             })?;
         total += copied;
@@ -170,6 +169,72 @@ pub fn migrate(cli: &Cli, a: &MigrateArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Copies rows `[from, s.end]` of series `s` into `dst` so that the series lands whole or not at
+/// all: one staged commit on a tickvault store, one transaction on a SQL database.
+fn copy_series(
+    src: &dyn Database,
+    dst: &bridge::Store,
+    s: &Series,
+    from: Timestamp,
+    batch_rows: u64,
+    bar: &indicatif::ProgressBar,
+) -> Result<u64> {
+    let bridge::Store::Tickvault(engine) = dst else {
+        return dst.atomic(|db| copy_range(src, db, s, from, batch_rows, bar));
+    };
+    fn staged<C: Columns>(
+        engine: &tickvault::Engine,
+        src: &dyn Database,
+        s: &Series,
+        from: Timestamp,
+        batch_rows: u64,
+        bar: &indicatif::ProgressBar,
+        split: fn(Rows) -> Option<Vec<C::Row>>,
+    ) -> Result<u64> {
+        let key = if s.interval == Interval::Tick {
+            tickvault::SeriesKey::tick(&s.symbol, s.exchange)?
+        } else {
+            tickvault::SeriesKey::bar(&s.symbol, s.exchange, s.interval)?
+        };
+        let mut failure = None;
+        let mut copied = 0;
+        let saved = engine.save_staged::<C>(&key, |sink| {
+            for (lo, hi) in windows(from.max(s.start), s.end, s.count, batch_rows) {
+                let rows = match load(src, s, lo, hi) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        failure = Some(e);
+                        return Err(tickvault::Error::InvalidArgument("source failed".into()));
+                    }
+                };
+                let rows = split(rows).unwrap_or_default();
+                let mut cols = C::default();
+                rows.iter().for_each(|r| cols.push_row(r));
+                copied += rows.len() as u64;
+                bar.inc(rows.len() as u64);
+                sink(cols)?;
+            }
+            Ok(())
+        });
+        match (saved, failure) {
+            (Ok(_), _) => Ok(copied),
+            (Err(_), Some(e)) => Err(e),
+            (Err(e), None) => Err(e.into()),
+        }
+    }
+    if s.interval == Interval::Tick {
+        staged::<TickColumns>(engine, src, s, from, batch_rows, bar, |r| match r {
+            Rows::Ticks(v) => Some(v),
+            Rows::Bars(_) => None,
+        })
+    } else {
+        staged::<BarColumns>(engine, src, s, from, batch_rows, bar, |r| match r {
+            Rows::Bars(v) => Some(v),
+            Rows::Ticks(_) => None,
+        })
+    }
 }
 
 /// Rows per window when `compare` reads two stores side by side.
