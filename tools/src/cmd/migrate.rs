@@ -277,27 +277,31 @@ pub fn sync(cli: &Cli, a: &SyncArgs) -> Result<()> {
         let target = have
             .iter()
             .find(|t| t.symbol == s.symbol && t.exchange == s.exchange && t.interval == s.interval);
-        let copied = dst
-            .atomic(|db| {
-                let start = match (a.full, target) {
-                    (true, Some(_)) => {
-                        if s.interval == Interval::Tick {
-                            db.delete_tick_data(&s.symbol, s.exchange)?;
-                        } else {
-                            db.delete_bar_data(&s.symbol, s.exchange, s.interval)?;
-                        }
-                        s.start
+        let start = |db: &dyn Database| -> Result<Timestamp> {
+            Ok(match (a.full, target) {
+                (true, Some(_)) => {
+                    if s.interval == Interval::Tick {
+                        db.delete_tick_data(&s.symbol, s.exchange)?;
+                    } else {
+                        db.delete_bar_data(&s.symbol, s.exchange, s.interval)?;
                     }
-                    (false, Some(t)) => t
-                        .end
-                        .add_ns(-i64::try_from(overlap.as_nanos()).unwrap_or(i64::MAX)),
-                    (_, None) => s.start,
-                };
-                copy_range(src.db(), db, &s, start, a.batch_rows, &bar)
+                    s.start
+                }
+                (false, Some(t)) => t
+                    .end
+                    .add_ns(-i64::try_from(overlap.as_nanos()).unwrap_or(i64::MAX)),
+                (_, None) => s.start,
             })
-            .with_context(|| {
-                format!("syncing {}.{} {} to {to}", s.symbol, s.exchange, s.interval)
-            })?;
+        };
+        let copied = match &dst {
+            // The new rows land in one staged commit (after the delete of --full, its own).
+            bridge::Store::Tickvault(e) => {
+                start(e).and_then(|from| copy_series(src.db(), &dst, &s, from, a.batch_rows, &bar))
+            }
+            // Delete and copy in one transaction.
+            _ => dst.atomic(|db| copy_range(src.db(), db, &s, start(db)?, a.batch_rows, &bar)),
+        }
+        .with_context(|| format!("syncing {}.{} {} to {to}", s.symbol, s.exchange, s.interval))?;
         total += copied;
         if cli.json {
             println!(
