@@ -33,6 +33,16 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// A style with a `{rate}` key: whole units per second, with thousands separators.
+fn with_rate(style: indicatif::ProgressStyle) -> indicatif::ProgressStyle {
+    style.with_key(
+        "rate",
+        |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+            let _ = write!(w, "{}", indicatif::HumanCount(state.per_sec() as u64));
+        },
+    )
+}
+
 /// When to draw progress bars.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Progress {
@@ -45,6 +55,22 @@ pub enum Progress {
 }
 
 impl Cli {
+    /// A counter of `unit`s with their rate, for work of unknown size (hidden as the bars are).
+    pub fn progress_counter(&self, what: &str, unit: &str) -> indicatif::ProgressBar {
+        let bar = self.progress_bar(0, unit);
+        if bar.is_hidden() {
+            return bar;
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        if let Ok(style) = indicatif::ProgressStyle::with_template(&format!(
+            "{{spinner}} {what}: {{human_pos}} {unit} ({{rate}} {unit}/s)"
+        )) {
+            bar.set_style(with_rate(style));
+        }
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        bar
+    }
+
     /// A progress bar over `total` units, hidden unless `--progress` asks for one.
     pub fn progress_bar(&self, total: u64, unit: &str) -> indicatif::ProgressBar {
         use std::io::IsTerminal;
@@ -61,12 +87,7 @@ impl Cli {
             "{{msg}} [{{bar:30}}] {{human_pos}}/{{human_len}} {unit} ({{rate}} {unit}/s, {{eta}} left)"
         );
         if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
-            bar.set_style(style.progress_chars("=> ").with_key(
-                "rate",
-                |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
-                    let _ = write!(w, "{}", indicatif::HumanCount(state.per_sec() as u64));
-                },
-            ));
+            bar.set_style(with_rate(style.progress_chars("=> ")));
         }
         bar
     }

@@ -336,6 +336,7 @@ pub fn read_batches<C: Columns>(
             }
         }
         checker.read += n as u64;
+        checker.progress.inc(n as u64);
         checker.check(&cols, &|i| format!("{source} row {}", row0 + i + 1))?;
         sink(cols)?;
         row0 += n;

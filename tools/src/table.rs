@@ -246,6 +246,8 @@ pub struct Checker {
     pub skipped: u64,
     /// Warnings by kind.
     pub warnings: std::collections::BTreeMap<&'static str, u64>,
+    /// Counts rows read, for a progress display.
+    pub progress: indicatif::ProgressBar,
 }
 
 impl Checker {
@@ -267,6 +269,7 @@ impl Checker {
             read: 0,
             skipped: 0,
             warnings: Default::default(),
+            progress: indicatif::ProgressBar::hidden(),
         })
     }
 
@@ -304,6 +307,7 @@ impl Checker {
         source: &str,
     ) -> Result<C> {
         self.read += rows.len() as u64;
+        self.progress.inc(rows.len() as u64);
         let cols = match fill::<C>(rows, opts, source) {
             Ok(cols) => cols,
             Err(e) if self.on_error == OnError::Abort => return Err(e),

@@ -147,16 +147,19 @@ fn stream_rows<C: Columns, W: Write + Send>(
     end: Timestamp,
     tz: chrono_tz::Tz,
     mut fw: table::FileWriter<W>,
+    progress: &indicatif::ProgressBar,
 ) -> Result<(u64, W)> {
     let mut n = 0u64;
     for batch in db.scan::<C>(key, start, end, table::batch_rows(C::KIND))? {
         let batch = batch?;
         n += batch.len() as u64;
+        progress.inc(batch.len() as u64);
         fw.write(key, &batch, tz)?;
     }
     Ok((n, fw.finish::<C>(key, tz)?))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn stream_any<W: Write + Send>(
     db: &Engine,
     key: &SeriesKey,
@@ -165,15 +168,16 @@ fn stream_any<W: Write + Send>(
     tz: chrono_tz::Tz,
     out: W,
     format: table::FileFormat,
+    progress: &indicatif::ProgressBar,
 ) -> Result<(u64, W)> {
     match key.kind() {
         SeriesKind::Bar => {
             let fw = table::FileWriter::new::<BarColumns>(out, key, format)?;
-            stream_rows::<BarColumns, W>(db, key, start, end, tz, fw)
+            stream_rows::<BarColumns, W>(db, key, start, end, tz, fw, progress)
         }
         SeriesKind::Tick => {
             let fw = table::FileWriter::new::<TickColumns>(out, key, format)?;
-            stream_rows::<TickColumns, W>(db, key, start, end, tz, fw)
+            stream_rows::<TickColumns, W>(db, key, start, end, tz, fw, progress)
         }
     }
 }
@@ -195,7 +199,16 @@ pub fn load(cli: &Cli, a: &LoadArgs) -> Result<()> {
             LoadFormat::Jsonl => table::FileFormat::Jsonl,
             _ => table::FileFormat::Csv,
         };
-        let (_, mut out) = stream_any(&db, &key, start, end, tz, out, file_format)?;
+        let (_, mut out) = stream_any(
+            &db,
+            &key,
+            start,
+            end,
+            tz,
+            out,
+            file_format,
+            &indicatif::ProgressBar::hidden(),
+        )?;
         out.flush()?;
         return Ok(());
     }
@@ -379,7 +392,16 @@ fn export_all(cli: &Cli, a: &ExportArgs) -> Result<()> {
         .par_iter()
         .map(|key| {
             let path = a.file.join(series_file_name(key, ext));
-            let r = export_one(&db, key, start, end, tz, &path, format);
+            let r = export_one(
+                &db,
+                key,
+                start,
+                end,
+                tz,
+                &path,
+                format,
+                &indicatif::ProgressBar::hidden(),
+            );
             bar.inc(1);
             (key.clone(), r)
         })
@@ -418,6 +440,7 @@ fn export_all(cli: &Cli, a: &ExportArgs) -> Result<()> {
 }
 
 /// Streams one series into `path` (through a temporary file renamed at the end).
+#[allow(clippy::too_many_arguments)]
 fn export_one(
     db: &Engine,
     key: &SeriesKey,
@@ -426,6 +449,7 @@ fn export_one(
     tz: chrono_tz::Tz,
     path: &std::path::Path,
     format: table::FileFormat,
+    progress: &indicatif::ProgressBar,
 ) -> Result<u64> {
     if format == table::FileFormat::Xlsx && start == Timestamp::MIN && end == Timestamp::MAX {
         // Refuse a whole series too long for a sheet before writing anything.
@@ -456,12 +480,21 @@ fn export_one(
     }
     let tmp = path.with_extension("tickvault-partial");
     let file = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    let result =
-        stream_any(db, key, start, end, tz, BufWriter::new(file), format).and_then(|(n, mut w)| {
-            w.flush()?;
-            w.get_ref().sync_all()?;
-            Ok(n)
-        });
+    let result = stream_any(
+        db,
+        key,
+        start,
+        end,
+        tz,
+        BufWriter::new(file),
+        format,
+        progress,
+    )
+    .and_then(|(n, mut w)| {
+        w.flush()?;
+        w.get_ref().sync_all()?;
+        Ok(n)
+    });
     match result {
         Ok(n) => {
             std::fs::rename(&tmp, path)
@@ -489,7 +522,9 @@ pub fn export(cli: &Cli, a: &ExportArgs) -> Result<()> {
     let format = table::FileFormat::of(&a.file, a.format)?;
     let db = open_read(cli)?;
     // Written beside the target and renamed, so a failed export leaves no partial file.
-    let n = export_one(&db, &key, start, end, tz, &a.file, format)?;
+    let progress = cli.progress_counter("exporting", "rows");
+    let n = export_one(&db, &key, start, end, tz, &a.file, format, &progress)?;
+    progress.finish_and_clear();
     if cli.json {
         println!(
             "{}",

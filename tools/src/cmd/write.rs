@@ -30,6 +30,7 @@ pub fn import(cli: &Cli, a: &ImportArgs) -> Result<()> {
         bail!("--rejects lists skipped rows: give --on-error skip too");
     }
     let mut checker = table::Checker::new(a.on_error, a.strict, a.rejects.as_deref())?;
+    checker.progress = cli.progress_counter("importing", "rows");
     let began = std::time::Instant::now();
     let existed = cli.db.exists();
     let db = open_write(cli)?;
@@ -42,6 +43,7 @@ pub fn import(cli: &Cli, a: &ImportArgs) -> Result<()> {
         }
     };
     checker.finish()?;
+    checker.progress.finish_and_clear();
     let (n, first, last) = match imported {
         Ok(v) => v,
         Err(e) => {
