@@ -14,13 +14,14 @@ use parking_lot::Mutex;
 use tickvault::{Result, SeriesKey};
 
 use super::sql::{
-    self, backend_err, Backend, Cell, Clock, Dialect, Precision, RowCells, Summary, Table,
+    self, backend_err, Backend, Cell, Clock, Dialect, Exec, Precision, RowCells, Session, Summary,
+    Table,
 };
 use super::sql::{BARS, TICKS};
 
 /// A MySQL or MariaDB database with vn.py's tables.
 pub struct VnpyMysql {
-    conn: Mutex<State>,
+    conn: Mutex<Session<Conn>>,
     clock: Clock,
     place: String,
     bar_precision: Precision,
@@ -33,12 +34,6 @@ impl std::fmt::Debug for VnpyMysql {
             .field("place", &self.place)
             .finish()
     }
-}
-
-/// The connection and whether a transaction spanning several calls is open.
-struct State {
-    conn: Conn,
-    in_tx: bool,
 }
 
 const D: Dialect = sql::MYSQL;
@@ -72,6 +67,12 @@ fn schema(table: &Table) -> [String; 2] {
             unique = D.list(table.key_names()),
         ),
     ]
+}
+
+impl Exec for Conn {
+    fn run_sql(&mut self, sql: &str) -> std::result::Result<(), String> {
+        self.query_drop(sql).map_err(|e| e.to_string())
+    }
 }
 
 fn value(cell: &Cell) -> Value {
@@ -160,7 +161,7 @@ impl VnpyMysql {
         let bar_precision = precision(BARS.data)?;
         let tick_precision = precision(TICKS.data)?;
         Ok(VnpyMysql {
-            conn: Mutex::new(State { conn, in_tx: false }),
+            conn: Mutex::new(Session::new(conn)),
             clock,
             place: place.to_string(),
             bar_precision,
@@ -174,23 +175,7 @@ impl VnpyMysql {
 
     /// Runs `f` in a transaction of its own, or in the one `begin` opened.
     fn transaction<T>(&self, f: impl FnOnce(&mut Conn) -> Result<T>) -> Result<T> {
-        let mut c = self.conn.lock();
-        if c.in_tx {
-            return f(&mut c.conn);
-        }
-        c.conn
-            .query_drop("START TRANSACTION")
-            .map_err(|e| self.err(e))?;
-        match f(&mut c.conn) {
-            Ok(v) => {
-                c.conn.query_drop("COMMIT").map_err(|e| self.err(e))?;
-                Ok(v)
-            }
-            Err(e) => {
-                let _ = c.conn.query_drop("ROLLBACK");
-                Err(e)
-            }
-        }
+        self.conn.lock().transaction(&self.place, f)
     }
 }
 
@@ -263,20 +248,11 @@ impl Backend for VnpyMysql {
     }
 
     fn begin(&self) -> Result<()> {
-        let mut c = self.conn.lock();
-        c.conn
-            .query_drop("START TRANSACTION")
-            .map_err(|e| self.err(e))?;
-        c.in_tx = true;
-        Ok(())
+        self.conn.lock().begin(&self.place)
     }
 
     fn end(&self, commit: bool) -> Result<()> {
-        let mut c = self.conn.lock();
-        c.in_tx = false;
-        c.conn
-            .query_drop(if commit { "COMMIT" } else { "ROLLBACK" })
-            .map_err(|e| self.err(e))
+        self.conn.lock().end(&self.place, commit)
     }
 
     fn select(

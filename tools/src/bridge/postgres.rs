@@ -16,13 +16,14 @@ use postgres::{Client, NoTls};
 use tickvault::{Result, SeriesKey};
 
 use super::sql::{
-    self, backend_err, Backend, Cell, Clock, Dialect, Kind, Precision, RowCells, Summary, Table,
+    self, backend_err, Backend, Cell, Clock, Dialect, Exec, Kind, Precision, RowCells, Session,
+    Summary, Table,
 };
 use super::sql::{BARS, TICKS};
 
 /// A PostgreSQL database with vn.py's tables.
 pub struct VnpyPostgres {
-    client: Mutex<Conn>,
+    client: Mutex<Session<Client>>,
     clock: Clock,
     place: String,
 }
@@ -33,12 +34,6 @@ impl std::fmt::Debug for VnpyPostgres {
             .field("place", &self.place)
             .finish()
     }
-}
-
-/// The connection and whether a transaction spanning several calls is open.
-struct Conn {
-    client: Client,
-    in_tx: bool,
 }
 
 const D: Dialect = sql::POSTGRES;
@@ -70,6 +65,12 @@ fn schema(table: &Table) -> String {
     )
 }
 
+impl Exec for Client {
+    fn run_sql(&mut self, sql: &str) -> std::result::Result<(), String> {
+        self.batch_execute(sql).map_err(|e| describe(&e))
+    }
+}
+
 /// The server's own words when it sent an error, else the error and its causes: the crate's
 /// display alone says only "db error".
 fn describe(e: &postgres::Error) -> String {
@@ -95,10 +96,7 @@ impl VnpyPostgres {
             .batch_execute(&(schema(&BARS) + &schema(&TICKS)))
             .map_err(err)?;
         Ok(VnpyPostgres {
-            client: Mutex::new(Conn {
-                client,
-                in_tx: false,
-            }),
+            client: Mutex::new(Session::new(client)),
             clock,
             place: place.to_string(),
         })
@@ -110,21 +108,7 @@ impl VnpyPostgres {
 
     /// Runs `f` in a transaction of its own, or in the one `begin` opened.
     fn transaction<T>(&self, f: impl FnOnce(&mut Client) -> Result<T>) -> Result<T> {
-        let mut c = self.client.lock();
-        if c.in_tx {
-            return f(&mut c.client);
-        }
-        c.client.batch_execute("BEGIN").map_err(|e| self.err(e))?;
-        match f(&mut c.client) {
-            Ok(v) => {
-                c.client.batch_execute("COMMIT").map_err(|e| self.err(e))?;
-                Ok(v)
-            }
-            Err(e) => {
-                let _ = c.client.batch_execute("ROLLBACK");
-                Err(e)
-            }
-        }
+        self.client.lock().transaction(&self.place, f)
     }
 }
 
@@ -157,18 +141,11 @@ impl Backend for VnpyPostgres {
     }
 
     fn begin(&self) -> Result<()> {
-        let mut c = self.client.lock();
-        c.client.batch_execute("BEGIN").map_err(|e| self.err(e))?;
-        c.in_tx = true;
-        Ok(())
+        self.client.lock().begin(&self.place)
     }
 
     fn end(&self, commit: bool) -> Result<()> {
-        let mut c = self.client.lock();
-        c.in_tx = false;
-        c.client
-            .batch_execute(if commit { "COMMIT" } else { "ROLLBACK" })
-            .map_err(|e| self.err(e))
+        self.client.lock().end(&self.place, commit)
     }
 
     fn select(
@@ -213,7 +190,7 @@ impl Backend for VnpyPostgres {
         );
         let k = table.key_names().len();
         let mut c = self.client.lock();
-        let rows = c.client.query(&sql, &[]).map_err(|e| self.err(e))?;
+        let rows = c.conn.query(&sql, &[]).map_err(|e| self.err(e))?;
         rows.iter()
             .map(|r| {
                 let key = (0..k)
@@ -396,7 +373,7 @@ impl VnpyPostgres {
         params.push(&start);
         params.push(&end);
         let mut c = self.client.lock();
-        let client = &mut c.client;
+        let client = &mut c.conn;
         let stmt = client.prepare(&sql).map_err(|e| self.err(e))?;
         let mut it = client.query_raw(&stmt, params).map_err(|e| self.err(e))?;
         while let Some(row) = it.next().map_err(|e| self.err(e))? {

@@ -406,6 +406,70 @@ pub fn backend_err(place: &str, e: impl std::fmt::Display) -> Error {
     Error::io(place, std::io::Error::other(e.to_string()))
 }
 
+/// A connection that runs a statement given as text (for BEGIN, COMMIT and ROLLBACK).
+pub trait Exec {
+    /// Runs `sql`.
+    fn run_sql(&mut self, sql: &str) -> std::result::Result<(), String>;
+}
+
+/// A connection and whether a transaction that spans several calls (`begin` .. `end`) is open.
+#[derive(Debug)]
+pub struct Session<C> {
+    /// The connection.
+    pub conn: C,
+    in_tx: bool,
+}
+
+impl<C: Exec> Session<C> {
+    /// A session with no transaction open.
+    pub fn new(conn: C) -> Session<C> {
+        Session { conn, in_tx: false }
+    }
+
+    /// Runs `f` in a transaction of its own, or in the one `begin` opened.
+    pub fn transaction<T>(
+        &mut self,
+        place: &str,
+        f: impl FnOnce(&mut C) -> Result<T>,
+    ) -> Result<T> {
+        if self.in_tx {
+            return f(&mut self.conn);
+        }
+        self.conn
+            .run_sql("BEGIN")
+            .map_err(|e| backend_err(place, e))?;
+        match f(&mut self.conn) {
+            Ok(v) => {
+                self.conn
+                    .run_sql("COMMIT")
+                    .map_err(|e| backend_err(place, e))?;
+                Ok(v)
+            }
+            Err(e) => {
+                let _ = self.conn.run_sql("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// Opens a transaction spanning the calls until `end`.
+    pub fn begin(&mut self, place: &str) -> Result<()> {
+        self.conn
+            .run_sql("BEGIN")
+            .map_err(|e| backend_err(place, e))?;
+        self.in_tx = true;
+        Ok(())
+    }
+
+    /// Commits or rolls back the transaction `begin` opened.
+    pub fn end(&mut self, place: &str, commit: bool) -> Result<()> {
+        self.in_tx = false;
+        self.conn
+            .run_sql(if commit { "COMMIT" } else { "ROLLBACK" })
+            .map_err(|e| backend_err(place, e))
+    }
+}
+
 /// One series of a data table, summarised by the database.
 #[derive(Debug)]
 pub struct Summary {

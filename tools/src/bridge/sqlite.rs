@@ -13,8 +13,8 @@ use rusqlite::{params_from_iter, Connection};
 use tickvault::{Result, SeriesKey};
 
 use super::sql::{
-    self, backend_err, datetime_text, Backend, Cell, Clock, Dialect, Precision, RowCells, Summary,
-    Table,
+    self, backend_err, datetime_text, Backend, Cell, Clock, Dialect, Exec, Precision, RowCells,
+    Session, Summary, Table,
 };
 
 const SCHEMA: &str = r#"
@@ -31,16 +31,9 @@ CREATE UNIQUE INDEX IF NOT EXISTS "dbtickoverview_symbol_exchange" ON "dbtickove
 /// A vn.py SQLite database file.
 #[derive(Debug)]
 pub struct VnpySqlite {
-    conn: Mutex<Conn>,
+    conn: Mutex<Session<Connection>>,
     clock: Clock,
     path: String,
-}
-
-/// The connection and whether a transaction spanning several calls is open.
-#[derive(Debug)]
-struct Conn {
-    conn: Connection,
-    in_tx: bool,
 }
 
 const D: Dialect = sql::SQLITE;
@@ -64,6 +57,12 @@ fn cell(v: Value) -> Cell {
     }
 }
 
+impl Exec for Connection {
+    fn run_sql(&mut self, sql: &str) -> std::result::Result<(), String> {
+        self.execute_batch(sql).map_err(|e| e.to_string())
+    }
+}
+
 impl VnpySqlite {
     /// Opens (creating when missing) the database at `path`; naive datetimes are in `clock`'s zone.
     pub fn open(path: &Path, clock: Clock) -> Result<VnpySqlite> {
@@ -72,7 +71,7 @@ impl VnpySqlite {
         conn.execute_batch(SCHEMA)
             .map_err(|e| backend_err(&name, e))?;
         Ok(VnpySqlite {
-            conn: Mutex::new(Conn { conn, in_tx: false }),
+            conn: Mutex::new(Session::new(conn)),
             clock,
             path: name,
         })
@@ -83,22 +82,8 @@ impl VnpySqlite {
     }
 
     /// Runs `f` in a transaction of its own, or in the one `begin` opened.
-    fn transaction<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-        let c = self.conn.lock();
-        if c.in_tx {
-            return f(&c.conn);
-        }
-        c.conn.execute_batch("BEGIN").map_err(|e| self.err(e))?;
-        match f(&c.conn) {
-            Ok(v) => {
-                c.conn.execute_batch("COMMIT").map_err(|e| self.err(e))?;
-                Ok(v)
-            }
-            Err(e) => {
-                let _ = c.conn.execute_batch("ROLLBACK");
-                Err(e)
-            }
-        }
+    fn transaction<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T>) -> Result<T> {
+        self.conn.lock().transaction(&self.path, f)
     }
 
     /// Rewrites the exact overview row of a series from its data, so that vn.py shows it right.
@@ -215,18 +200,11 @@ impl Backend for VnpySqlite {
     }
 
     fn begin(&self) -> Result<()> {
-        let mut c = self.conn.lock();
-        c.conn.execute_batch("BEGIN").map_err(|e| self.err(e))?;
-        c.in_tx = true;
-        Ok(())
+        self.conn.lock().begin(&self.path)
     }
 
     fn end(&self, commit: bool) -> Result<()> {
-        let mut c = self.conn.lock();
-        c.in_tx = false;
-        c.conn
-            .execute_batch(if commit { "COMMIT" } else { "ROLLBACK" })
-            .map_err(|e| self.err(e))
+        self.conn.lock().end(&self.path, commit)
     }
 
     fn summaries(&self, table: &Table) -> Result<Vec<Summary>> {
