@@ -53,6 +53,11 @@ pub trait Columns: Default + Clone + Send + Sync + std::fmt::Debug + 'static {
     fn push_row(&mut self, row: &Self::Row);
     /// Row `i` as a record of series `key`.
     fn row(&self, i: usize, key: &SeriesKey) -> Self::Row;
+
+    /// Every row, of series `key`.
+    fn to_rows(&self, key: &SeriesKey) -> Vec<Self::Row> {
+        (0..self.len()).map(|i| self.row(i, key)).collect()
+    }
     /// A row of `key` with every field zero (the value of a row slot that could not be filled).
     fn empty_row(key: &SeriesKey) -> Self::Row {
         let mut c = Self::default();

@@ -99,7 +99,7 @@ fn rows<C: Columns>(pieces: &[Piece], key: &SeriesKey) -> Result<Vec<C::Row>> {
     let total = offsets.last().copied().unwrap_or(0);
     if total < PARALLEL_ROWS_MIN {
         let cols: C = decode(pieces)?;
-        return Ok((0..cols.len()).map(|i| cols.row(i, key)).collect());
+        return Ok(cols.to_rows(key));
     }
     let failure: parking_lot::Mutex<Option<crate::Error>> = parking_lot::Mutex::new(None);
     let placeholder = C::empty_row(key);
@@ -221,7 +221,7 @@ impl Engine {
         }
         let stored: C = decode(&plan(&segs, start, end)?)?;
         let all = merge(&stored, &mem, self.dedup(key));
-        Ok((0..all.len()).map(|i| all.row(i, key)).collect())
+        Ok(all.to_rows(key))
     }
 
     /// Like [`Engine::load_columns`], into `out`, reusing its allocations: a loop that loads

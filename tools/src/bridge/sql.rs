@@ -593,7 +593,6 @@ impl<B: Backend + ?Sized, C: Columns> Decoder<'_, B, C> {
     }
 
     fn drain(&mut self) -> Result<()> {
-        let base = self.out.len();
         let mut chunk = C::default();
         chunk.resize(self.pending.len());
         let (b, table, place) = (self.backend, self.table, self.backend.place());
@@ -652,7 +651,6 @@ impl<B: Backend + ?Sized, C: Columns> Decoder<'_, B, C> {
         let lo = times.partition_point(|t| *t < self.start);
         let hi = times.partition_point(|t| *t <= self.end);
         self.out.extend_from(&chunk, lo..hi.max(lo));
-        debug_assert!(self.out.len() >= base);
         Ok(())
     }
 }
@@ -729,11 +727,8 @@ fn save<B: Backend + ?Sized, C: Columns>(
     if rows.is_empty() {
         return Ok(());
     }
-    // Check every datetime before anything is written.
-    let mut scratch = Vec::new();
-    for i in 0..rows.len() {
-        rows.row(i, &mut scratch)?;
-    }
+    // A row refused on the way (a repeated wall-clock time, a NaN for MySQL) fails the upsert's
+    // transaction: nothing of the batch is written.
     b.upsert(table, key, &rows)
 }
 
@@ -839,7 +834,7 @@ impl<B: Backend> Database for SqlStore<B> {
     ) -> Result<Vec<BarData>> {
         let key = SeriesKey::bar(symbol, exchange, interval)?;
         let cols: BarColumns = load(&self.backend, &BARS, &key, start, end)?;
-        Ok((0..cols.len()).map(|i| cols.row(i, &key)).collect())
+        Ok(cols.to_rows(&key))
     }
 
     fn load_tick_data(
@@ -851,7 +846,7 @@ impl<B: Backend> Database for SqlStore<B> {
     ) -> Result<Vec<TickData>> {
         let key = SeriesKey::tick(symbol, exchange)?;
         let cols: TickColumns = load(&self.backend, &TICKS, &key, start, end)?;
-        Ok((0..cols.len()).map(|i| cols.row(i, &key)).collect())
+        Ok(cols.to_rows(&key))
     }
 
     fn delete_bar_data(&self, symbol: &str, exchange: Exchange, interval: Interval) -> Result<u64> {

@@ -164,7 +164,7 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
     let data = if a.ticks {
         let cols = sample::ticks(n, 11, "螺纹钢2610");
         let key = SeriesKey::tick(&format!("{PREFIX}rb2610"), Exchange::SHFE)?;
-        Data::Ticks((0..n).map(|i| cols.row(i, &key)).collect())
+        Data::Ticks(cols.to_rows(&key))
     } else {
         let cols = sample::bars(n, 11);
         let key = SeriesKey::bar(
@@ -172,7 +172,7 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
             Exchange::CFFEX,
             Interval::Minute,
         )?;
-        Data::Bars((0..n).map(|i| cols.row(i, &key)).collect())
+        Data::Bars(cols.to_rows(&key))
     };
     let kind = if a.ticks { "ticks" } else { "bars" };
     let repeat = a.repeat.max(1);
