@@ -591,7 +591,7 @@ impl Store {
         let cols: BarColumns = py
             .detach(|| self.engine.load_columns(&key, s, e))
             .map_err(py_err)?;
-        objects::bars(py, &key, &cols, kinds, tz)
+        objects::build(py, &key, &cols, kinds, tz)
     }
 
     /// vn.py `TickData` objects of the range, built natively.
@@ -611,7 +611,7 @@ impl Store {
         let cols: TickColumns = py
             .detach(|| self.engine.load_columns(&key, s, e))
             .map_err(py_err)?;
-        objects::ticks(py, &key, &cols, kinds, tz)
+        objects::build(py, &key, &cols, kinds, tz)
     }
 }
 

@@ -11,8 +11,10 @@ use pyo3::exceptions::PyValueError;
 use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyDateAccess, PyDateTime, PyDict, PyList, PyString, PyTimeAccess, PyTzInfo};
-use tickvault::codec::ColumnRef;
-use tickvault::{BarColumns, BarData, Columns, SeriesKey, TickColumns, TickData, Timestamp};
+use tickvault::codec::{ColumnMut, ColumnRef};
+use tickvault::{
+    BarColumns, BarData, Columns, SeriesKey, SeriesKind, TickColumns, TickData, Timestamp,
+};
 
 fn zone(tz: &str) -> PyResult<Tz> {
     tz.parse()
@@ -68,87 +70,64 @@ fn value_str(obj: &Bound<'_, PyAny>) -> PyResult<String> {
     }
 }
 
-fn f(obj: &Bound<'_, PyAny>, name: &Bound<'_, PyString>) -> PyResult<f64> {
-    obj.getattr(name)?.extract()
-}
-
-/// Reads vn.py `BarData` objects (or any objects with their attributes).
-pub fn read_bars(bars: &Bound<'_, PyAny>, tz: &str) -> PyResult<Vec<BarData>> {
-    let py = bars.py();
+/// Reads vn.py objects of kind `C` (or any objects with their attributes) into rows: every
+/// schema field by its name, the series from `key_of`. The objects are only read.
+fn read<C: Columns>(
+    objs: &Bound<'_, PyAny>,
+    tz: &str,
+    key_of: impl Fn(&Bound<'_, PyAny>) -> PyResult<SeriesKey>,
+) -> PyResult<Vec<C::Row>> {
+    let py = objs.py();
     let tz = zone(tz)?;
-    let names = BarColumns::schema()
+    let names: Vec<Bound<'_, PyString>> = C::schema()
         .iter()
         .map(|s| PyString::intern(py, s.name))
-        .collect::<Vec<_>>();
-    let mut out = Vec::new();
-    for obj in bars.try_iter()? {
+        .collect();
+    let (mut cols, mut keys) = (C::default(), Vec::new());
+    for obj in objs.try_iter()? {
         let obj = obj?;
-        let exchange = crate::exchange(&value_str(&obj.getattr(intern!(py, "exchange"))?)?)?;
-        let interval = crate::interval(&value_str(&obj.getattr(intern!(py, "interval"))?)?)?;
-        let symbol: String = obj.getattr(intern!(py, "symbol"))?.extract()?;
-        let datetime = instant(&obj.getattr(intern!(py, "datetime"))?, tz)?;
-        let mut bar = BarData::new(&symbol, exchange, interval, datetime);
-        for (spec, name) in BarColumns::schema().iter().zip(&names) {
-            if spec.name == "datetime" {
-                continue;
-            }
-            let v = f(&obj, name)?;
-            match spec.name {
-                "open_price" => bar.open_price = v,
-                "high_price" => bar.high_price = v,
-                "low_price" => bar.low_price = v,
-                "close_price" => bar.close_price = v,
-                "volume" => bar.volume = v,
-                "turnover" => bar.turnover = v,
-                "open_interest" => bar.open_interest = v,
-                other => {
-                    return Err(PyValueError::new_err(format!(
-                        "unexpected bar field {other}"
-                    )))
-                }
+        keys.push(key_of(&obj)?);
+        let i = cols.len();
+        cols.resize(i + 1);
+        for (name, col) in names.iter().zip(cols.muts()) {
+            let value = obj.getattr(name)?;
+            match col {
+                ColumnMut::Time(v) => v[i] = instant(&value, tz)?,
+                ColumnMut::OptTime(v) if value.is_none() => v[i] = None,
+                ColumnMut::OptTime(v) => v[i] = Some(instant(&value, tz)?),
+                ColumnMut::F64(v) => v[i] = value.extract()?,
+                ColumnMut::Str(v) => v[i] = value.extract::<String>()?.into(),
             }
         }
-        out.push(bar);
     }
-    Ok(out)
+    Ok(keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| cols.row(i, k))
+        .collect())
+}
+
+fn symbol_exchange(obj: &Bound<'_, PyAny>) -> PyResult<(String, tickvault::Exchange)> {
+    let py = obj.py();
+    let exchange = crate::exchange(&value_str(&obj.getattr(intern!(py, "exchange"))?)?)?;
+    Ok((obj.getattr(intern!(py, "symbol"))?.extract()?, exchange))
+}
+
+/// Reads vn.py `BarData` objects.
+pub fn read_bars(bars: &Bound<'_, PyAny>, tz: &str) -> PyResult<Vec<BarData>> {
+    read::<BarColumns>(bars, tz, |obj| {
+        let (symbol, exchange) = symbol_exchange(obj)?;
+        let interval = crate::interval(&value_str(&obj.getattr(intern!(obj.py(), "interval"))?)?)?;
+        SeriesKey::bar(&symbol, exchange, interval).map_err(crate::py_err)
+    })
 }
 
 /// Reads vn.py `TickData` objects.
 pub fn read_ticks(ticks: &Bound<'_, PyAny>, tz: &str) -> PyResult<Vec<TickData>> {
-    let py = ticks.py();
-    let tz = zone(tz)?;
-    let mut out = Vec::new();
-    for obj in ticks.try_iter()? {
-        let obj = obj?;
-        let exchange = crate::exchange(&value_str(&obj.getattr(intern!(py, "exchange"))?)?)?;
-        let symbol: String = obj.getattr(intern!(py, "symbol"))?.extract()?;
-        let datetime = instant(&obj.getattr(intern!(py, "datetime"))?, tz)?;
-        // One row through the columns, so every field is read by its schema name.
-        let mut cols = TickColumns::default();
-        cols.push_row(&TickData::new(&symbol, exchange, datetime));
-        let key = SeriesKey::tick(&symbol, exchange).map_err(crate::py_err)?;
-        for (spec, col) in TickColumns::schema().iter().zip(cols.muts()) {
-            let name = PyString::intern(py, spec.name);
-            match col {
-                tickvault::codec::ColumnMut::Time(_) => {}
-                tickvault::codec::ColumnMut::OptTime(v) => {
-                    let value = obj.getattr(&name)?;
-                    v[0] = if value.is_none() {
-                        None
-                    } else {
-                        Some(instant(&value, tz)?)
-                    };
-                }
-                tickvault::codec::ColumnMut::F64(v) => v[0] = f(&obj, &name)?,
-                tickvault::codec::ColumnMut::Str(v) => {
-                    let s: String = obj.getattr(&name)?.extract()?;
-                    v[0] = s.into();
-                }
-            }
-        }
-        out.push(cols.row(0, &key));
-    }
-    Ok(out)
+    read::<TickColumns>(ticks, tz, |obj| {
+        let (symbol, exchange) = symbol_exchange(obj)?;
+        SeriesKey::tick(&symbol, exchange).map_err(crate::py_err)
+    })
 }
 
 /// What a load needs of vn.py: `(cls, exchange_member, interval_member_or_None, tzinfo)`.
@@ -226,46 +205,11 @@ impl<'py> Clock<'py> {
     }
 }
 
-/// Builds one object per row: `fields` gives each row's attribute values after the common ones.
-fn build<'py>(
+/// vn.py objects (`BarData` or `TickData`, as `kinds` says) of the rows of `cols`.
+pub fn build<'py, C: Columns>(
     py: Python<'py>,
     key: &SeriesKey,
-    k: &Kinds<'py>,
-    n: usize,
-    mut fill: impl FnMut(usize, &Bound<'py, PyDict>) -> PyResult<()>,
-) -> PyResult<Bound<'py, PyList>> {
-    let symbol = PyString::new(py, key.symbol());
-    let vt_symbol = PyString::new(py, &format!("{}.{}", key.symbol(), key.exchange()));
-    let gateway = PyString::new(py, "DB");
-    let out = PyList::empty(py);
-    if n == 0 {
-        return Ok(out);
-    }
-    // Every object's __dict__ starts as a copy of this one, keys in the dataclass's order; a
-    // row then only replaces values, so the dict never grows or rehashes.
-    let template = PyDict::new(py);
-    template.set_item(intern!(py, "gateway_name"), &gateway)?;
-    template.set_item(intern!(py, "extra"), py.None())?;
-    template.set_item(intern!(py, "symbol"), &symbol)?;
-    template.set_item(intern!(py, "exchange"), &k.exchange)?;
-    fill(0, &template)?;
-    template.set_item(intern!(py, "vt_symbol"), &vt_symbol)?;
-    let dict = intern!(py, "__dict__");
-    for i in 0..n {
-        let d = template.copy()?;
-        fill(i, &d)?;
-        let obj = k.new.call1((&k.cls,))?;
-        obj.setattr(dict, d)?;
-        out.append(obj)?;
-    }
-    Ok(out)
-}
-
-/// vn.py `BarData` objects of `cols`.
-pub fn bars<'py>(
-    py: Python<'py>,
-    key: &SeriesKey,
-    cols: &BarColumns,
+    cols: &C,
     kinds_: &Bound<'py, PyAny>,
     tz: &str,
 ) -> PyResult<Bound<'py, PyList>> {
@@ -274,45 +218,16 @@ pub fn bars<'py>(
         tz: zone(tz)?,
         tzinfo: k.tzinfo.clone(),
     };
-    let names: Vec<Bound<'py, PyString>> = BarColumns::schema()
-        .iter()
-        .map(|s| PyString::intern(py, s.name))
-        .collect();
-    let refs = cols.refs();
-    let interval = k.interval.clone();
-    build(py, key, &k, cols.len(), |i, d| {
-        d.set_item(intern!(py, "interval"), &interval)?;
-        for (name, col) in names.iter().zip(&refs) {
-            match col {
-                ColumnRef::Time(v) => d.set_item(name, clock.datetime(py, v[i])?)?,
-                ColumnRef::F64(v) => d.set_item(name, v[i])?,
-                ColumnRef::OptTime(_) | ColumnRef::Str(_) => {}
-            }
-        }
-        Ok(())
-    })
-}
-
-/// vn.py `TickData` objects of `cols`.
-pub fn ticks<'py>(
-    py: Python<'py>,
-    key: &SeriesKey,
-    cols: &TickColumns,
-    kinds_: &Bound<'py, PyAny>,
-    tz: &str,
-) -> PyResult<Bound<'py, PyList>> {
-    let k = kinds(kinds_)?;
-    let clock = Clock {
-        tz: zone(tz)?,
-        tzinfo: k.tzinfo.clone(),
-    };
-    let names: Vec<Bound<'py, PyString>> = TickColumns::schema()
+    let names: Vec<Bound<'py, PyString>> = C::schema()
         .iter()
         .map(|s| PyString::intern(py, s.name))
         .collect();
     let refs = cols.refs();
     let mut last_name: Option<(std::sync::Arc<str>, Bound<'py, PyString>)> = None;
-    build(py, key, &k, cols.len(), |i, d| {
+    let mut fill = |i: usize, d: &Bound<'py, PyDict>| -> PyResult<()> {
+        if C::KIND == SeriesKind::Bar {
+            d.set_item(intern!(py, "interval"), &k.interval)?;
+        }
         for (name, col) in names.iter().zip(&refs) {
             match col {
                 ColumnRef::Time(v) => d.set_item(name, clock.datetime(py, v[i])?)?,
@@ -323,6 +238,7 @@ pub fn ticks<'py>(
                 },
                 ColumnRef::F64(v) => d.set_item(name, v[i])?,
                 ColumnRef::Str(v) => {
+                    // Names repeat: one Python string per run of equal names.
                     let s = match &last_name {
                         Some((a, s)) if **a == *v[i] => s.clone(),
                         _ => {
@@ -336,5 +252,28 @@ pub fn ticks<'py>(
             }
         }
         Ok(())
-    })
+    };
+    let out = PyList::empty(py);
+    if cols.is_empty() {
+        return Ok(out);
+    }
+    // Every object's __dict__ starts as a copy of this one, keys in the dataclass's order; a
+    // row then only replaces values, so the dict never grows or rehashes.
+    let template = PyDict::new(py);
+    template.set_item(intern!(py, "gateway_name"), PyString::new(py, "DB"))?;
+    template.set_item(intern!(py, "extra"), py.None())?;
+    template.set_item(intern!(py, "symbol"), PyString::new(py, key.symbol()))?;
+    template.set_item(intern!(py, "exchange"), &k.exchange)?;
+    fill(0, &template)?;
+    let vt_symbol = format!("{}.{}", key.symbol(), key.exchange());
+    template.set_item(intern!(py, "vt_symbol"), PyString::new(py, &vt_symbol))?;
+    let dict = intern!(py, "__dict__");
+    for i in 0..cols.len() {
+        let d = template.copy()?;
+        fill(i, &d)?;
+        let obj = k.new.call1((&k.cls,))?;
+        obj.setattr(dict, d)?;
+        out.append(obj)?;
+    }
+    Ok(out)
 }
