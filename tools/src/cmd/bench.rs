@@ -370,9 +370,11 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
         lower_is_better: true,
     });
 
-    // Leave a server as it was found.
+    // Leave a server as it was found (a SQLite baseline is a file in the temporary directory).
     drop((tv, sq));
-    baseline.open(work.path(), usize::MAX)?;
+    if baseline.against != "sqlite" {
+        baseline.open(work.path(), fresh)?;
+    }
     print(cli, &lines, n, kind, repeat, &baseline.name);
     Ok(())
 }
