@@ -54,6 +54,7 @@ pub use read::Scan;
 pub use snapshot::Snapshot;
 pub use verify::{verify, Problem, VerifyReport};
 pub use wal::SyncPolicy;
+pub use write::StagedSeries;
 
 /// The README's Rust examples, compiled and run as doctests so they stay true.
 #[cfg(doctest)]

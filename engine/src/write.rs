@@ -138,6 +138,105 @@ pub(crate) fn merge<C: Columns>(old: &C, new: &C, dedup: Dedup) -> C {
     out
 }
 
+/// What a staged save did to one series. Rows the series gained are
+/// `rows - repeated_in_batch - repeated_across - replaced`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StagedSeries {
+    /// Rows handed over.
+    pub rows: u64,
+    /// Rows a later row of the same batch (same time) overrode.
+    pub repeated_in_batch: u64,
+    /// Rows of an earlier batch that a later batch overrode (same time).
+    pub repeated_across: u64,
+    /// Rows stored before the save that it replaced.
+    pub replaced: u64,
+}
+
+/// One series of a staged save: its segments as they were, as they are staged now, and which
+/// of the stored rows a batch has replaced.
+struct Stage {
+    key: SeriesKey,
+    dedup: Dedup,
+    original: Vec<Arc<LiveSegment>>,
+    live: Vec<Arc<LiveSegment>>,
+    wrote: bool,
+    report: StagedSeries,
+    /// One bit per stored row (original segments in time order, then blocks, then rows): set
+    /// once a batch replaced it. Allocated on the first overlap.
+    replaced: Vec<u64>,
+}
+
+impl Stage {
+    fn new(key: SeriesKey, original: Vec<Arc<LiveSegment>>, dedup: Dedup) -> Self {
+        let mut original = original;
+        original.sort_by_key(|s| s.meta.min_ts);
+        Stage {
+            key,
+            dedup,
+            live: original.clone(),
+            original,
+            wrote: false,
+            report: StagedSeries::default(),
+            replaced: Vec::new(),
+        }
+    }
+
+    /// Marks the stored rows whose times `times` (sorted, unique) hold, and returns how many
+    /// were not marked before.
+    fn mark_replaced<C: Columns>(&mut self, engine: &Engine, times: &[Timestamp]) -> Result<u64> {
+        let (Some(&lo), Some(&hi)) = (times.first(), times.last()) else {
+            return Ok(0);
+        };
+        let mut fresh = 0;
+        let mut base = 0u64;
+        for live in &self.original {
+            let rows = live.meta.rows;
+            if live.meta.max_ts < lo || live.meta.min_ts > hi {
+                base += rows;
+                continue;
+            }
+            if self.replaced.is_empty() {
+                let total: u64 = self.original.iter().map(|s| s.meta.rows).sum();
+                self.replaced = vec![0; total.div_ceil(64) as usize];
+            }
+            let seg = engine.open_segment::<C>(live)?;
+            let blocks = seg.blocks_in(lo, hi);
+            let mut at = base
+                + seg
+                    .blocks()
+                    .iter()
+                    .take(blocks.start)
+                    .map(|b| u64::from(b.rows))
+                    .sum::<u64>();
+            for block in blocks {
+                let stored = seg.block_times(block)?;
+                let (mut i, mut j) = (0, 0);
+                while let (Some(a), Some(b)) = (stored.get(i), times.get(j)) {
+                    match a.cmp(b) {
+                        std::cmp::Ordering::Less => i += 1,
+                        std::cmp::Ordering::Greater => j += 1,
+                        std::cmp::Ordering::Equal => {
+                            let bit = at + i as u64;
+                            if let Some(word) = self.replaced.get_mut((bit / 64) as usize) {
+                                let mask = 1u64 << (bit % 64);
+                                if *word & mask == 0 {
+                                    *word |= mask;
+                                    fresh += 1;
+                                }
+                            }
+                            i += 1;
+                            j += 1;
+                        }
+                    }
+                }
+                at += stored.len() as u64;
+            }
+            base += rows;
+        }
+        Ok(fresh)
+    }
+}
+
 /// A batch of one series, bars or ticks.
 pub(crate) enum Batch<'a> {
     Bars(Cow<'a, BarColumns>),
@@ -403,14 +502,9 @@ impl Engine {
         Ok(edits)
     }
 
-    /// Saves one series from batches a producer hands over one at a time, as ONE commit: each
-    /// batch (any order; repeated times: the last given wins, across batches too) is merged and
-    /// written as segment files as it comes, so memory holds one batch and the segments it
-    /// overlaps, and nothing is visible until the producer returns `Ok` and the manifest edit
-    /// lands. If the producer or the engine fails, every file written is removed and the store
-    /// is exactly as before (a crash leaves only orphan files, collected at the next open).
-    /// Other writers wait until it is done. Returns the rows handed over (after in-batch
-    /// duplicates).
+    /// Saves one series from batches a producer hands over one at a time, as ONE commit: see
+    /// [`Engine::save_staged_many`], of which this is the one-series case. Returns the rows
+    /// handed over (after in-batch duplicates).
     pub fn save_staged<C: Columns>(
         &self,
         key: &SeriesKey,
@@ -421,6 +515,26 @@ impl Engine {
                 "{key}: columns of the wrong kind for this series"
             )));
         }
+        let report =
+            self.save_staged_many::<C>(|sink| produce(&mut |batch| sink(key, batch).map(|_| ())))?;
+        Ok(report
+            .first()
+            .map_or(0, |(_, r)| r.rows - r.repeated_in_batch))
+    }
+
+    /// Saves batches of any number of series, handed over one at a time by a producer, as ONE
+    /// commit: each batch (any order; repeated times: the last given wins, across batches too)
+    /// is merged and written as segment files as it comes, so memory holds one batch and the
+    /// segments it overlaps, and nothing is visible until the producer returns `Ok` and the
+    /// manifest edit lands. If the producer or the engine fails, every file written is removed
+    /// and the store is exactly as before (a crash leaves only orphan files, collected at the
+    /// next open). Other writers wait until it is done. The sink returns what the save has done
+    /// so far to the batch's series; the save returns that for every series, in the order first
+    /// seen.
+    pub fn save_staged_many<C: Columns>(
+        &self,
+        produce: impl FnOnce(&mut dyn FnMut(&SeriesKey, C) -> Result<StagedSeries>) -> Result<()>,
+    ) -> Result<Vec<(SeriesKey, StagedSeries)>> {
         self.check_writable()?;
         let mut writer = self.inner.writer.lock();
         let writer = writer.as_mut().ok_or(Error::ReadOnly)?;
@@ -433,71 +547,124 @@ impl Engine {
             let state = self.inner.state.read();
             (state.manifest.wal_flushed_seq, state.manifest.next_id)
         };
-        let original = self.live_segments(key);
-        let mut live = original.clone();
+        let mut stages: Vec<Stage> = Vec::new();
         let mut written = Vec::new();
-        let mut rows = 0u64;
-        let dedup = self.dedup(key);
-        let result = produce(&mut |batch: C| {
-            let batch = normalize(&batch, dedup)?;
-            if batch.is_empty() {
-                return Ok(());
+        let result = produce(&mut |key: &SeriesKey, batch: C| {
+            if key.kind() != C::KIND {
+                return Err(Error::InvalidArgument(format!(
+                    "{key}: columns of the wrong kind for this series"
+                )));
             }
-            rows += batch.len() as u64;
+            let at = stages
+                .iter()
+                .position(|s| &s.key == key)
+                .unwrap_or_else(|| {
+                    stages.push(Stage::new(
+                        key.clone(),
+                        self.live_segments(key),
+                        self.dedup(key),
+                    ));
+                    stages.len() - 1
+                });
+            let stage = &mut stages[at];
+            let given = batch.len() as u64;
+            let batch = normalize(&batch, stage.dedup)?;
+            stage.report.rows += given;
+            stage.report.repeated_in_batch += given - batch.len() as u64;
+            if batch.is_empty() {
+                return Ok(stage.report);
+            }
+            let replaced = match stage.dedup {
+                Dedup::LastWins => stage.mark_replaced::<C>(self, batch.datetimes())?,
+                Dedup::KeepAll => 0,
+            };
+            stage.report.replaced += replaced;
+            let before: u64 = stage.live.iter().map(|s| s.meta.rows).sum();
             let planned =
-                self.plan_against(key, batch.as_ref(), &live, &mut next_id, &mut written)?;
+                self.plan_against(key, batch.as_ref(), &stage.live, &mut next_id, &mut written)?;
             // The segments as the next batch must see them: staged ones included.
-            live.retain(|s| !planned.removed.iter().any(|r| r.meta.id == s.meta.id));
+            stage
+                .live
+                .retain(|s| !planned.removed.iter().any(|r| r.meta.id == s.meta.id));
             for edit in &planned.edits {
                 if let Edit::Add(_, meta) = edit {
-                    live.push(Arc::new(LiveSegment::new(
+                    stage.wrote = true;
+                    stage.live.push(Arc::new(LiveSegment::new(
                         *meta,
                         self.segment_path(key, meta.id),
                     )));
                 }
             }
-            live.sort_by_key(|s| s.meta.min_ts);
-            Ok(())
+            stage.live.sort_by_key(|s| s.meta.min_ts);
+            // Rows the merge folded: stored rows replaced, or rows of an earlier batch.
+            let after: u64 = stage.live.iter().map(|s| s.meta.rows).sum();
+            let folded = (before + batch.len() as u64).saturating_sub(after);
+            stage.report.repeated_across += folded.saturating_sub(replaced);
+            Ok(stage.report)
         })
         .and_then(|()| {
-            if written.is_empty() {
-                Ok(())
-            } else {
-                self.sync_dir(&self.partition_dir(key))
-            }
+            stages
+                .iter()
+                .filter(|stage| stage.wrote)
+                .try_for_each(|stage| self.sync_dir(&self.partition_dir(&stage.key)))
         });
         if let Err(e) = result {
             for path in &written {
                 let _ = self.inner.storage.remove_file(path);
             }
+            // Partition directories this save created go too (best effort: an empty one left
+            // by a crash is an orphan, collected at the next open).
+            for stage in stages.iter().filter(|s| s.original.is_empty()) {
+                let dir = self.partition_dir(&stage.key);
+                let storage = &self.inner.storage;
+                if storage.list_dir(&dir).is_ok_and(|l| l.is_empty()) {
+                    let _ = storage.remove_dir(&dir);
+                }
+            }
             return Err(e);
         }
+        let report = stages
+            .iter()
+            .map(|s| (s.key.clone(), s.report))
+            .collect::<Vec<_>>();
         if written.is_empty() {
-            return Ok(rows);
+            return Ok(report);
         }
         // The net change: staged segments that survived, originals that were replaced.
-        let mut edits: Vec<Edit> = live
-            .iter()
-            .filter(|s| !original.iter().any(|o| o.meta.id == s.meta.id))
-            .map(|s| Edit::Add(key.clone(), s.meta))
-            .collect();
-        let removed: Vec<Arc<LiveSegment>> = original
-            .iter()
-            .filter(|o| !live.iter().any(|s| s.meta.id == o.meta.id))
-            .cloned()
-            .collect();
-        edits.extend(removed.iter().map(|o| Edit::Remove(key.clone(), o.meta.id)));
+        let mut edits: Vec<Edit> = Vec::new();
+        let mut removed: Vec<Arc<LiveSegment>> = Vec::new();
+        for stage in &stages {
+            edits.extend(
+                stage
+                    .live
+                    .iter()
+                    .filter(|s| !stage.original.iter().any(|o| o.meta.id == s.meta.id))
+                    .map(|s| Edit::Add(stage.key.clone(), s.meta)),
+            );
+            let gone = stage
+                .original
+                .iter()
+                .filter(|o| !stage.live.iter().any(|s| s.meta.id == o.meta.id))
+                .cloned()
+                .collect::<Vec<_>>();
+            edits.extend(
+                gone.iter()
+                    .map(|o| Edit::Remove(stage.key.clone(), o.meta.id)),
+            );
+            removed.extend(gone);
+        }
         // A failed commit poisons the store; its files are orphans, collected at the next open.
         self.commit(writer, next_id, flushed_seq, edits, false)?;
         // Staged segments a later batch replaced were never visible: unlink them with the rest.
-        for path in written
-            .iter()
-            .filter(|p| !live.iter().any(|s| &s.path == *p))
-        {
+        for path in written.iter().filter(|p| {
+            !stages
+                .iter()
+                .any(|st| st.live.iter().any(|s| &s.path == *p))
+        }) {
             let _ = self.inner.storage.remove_file(path);
         }
         self.remove_files(&removed);
-        Ok(rows)
+        Ok(report)
     }
 
     /// Appends the edit to the manifest (the commit point) and publishes it in memory.

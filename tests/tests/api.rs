@@ -714,3 +714,86 @@ fn a_failed_staged_save_leaves_the_store_exactly_as_before() {
         Err(Error::InvalidArgument(_))
     ));
 }
+
+#[test]
+fn a_staged_save_of_many_series_commits_once_and_counts_what_it_replaced() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let a = SeriesKey::bar("a", Exchange::SHFE, MIN).unwrap();
+    let b = SeriesKey::bar("b", Exchange::SHFE, MIN).unwrap();
+    db.save_bar_columns("a", Exchange::SHFE, MIN, &bar_cols(&[60, 120, 900], 0.5))
+        .unwrap();
+    let report = db
+        .save_staged_many::<BarColumns>(|sink| {
+            sink(&a, bar_cols(&[180, 60], 1.0))?; // 60 replaces a stored row
+            sink(&b, bar_cols(&[60, 120, 60], 1.5))?; // 60 twice in one batch
+            assert_eq!(db.get_bar_overview().unwrap().len(), 1);
+            sink(&a, bar_cols(&[240, 180, 120], 2.0))?; // 180 again, 120 stored
+            sink(&a, bar_cols(&[900, 960, 60], 3.0))?; // 900 stored, 60 again
+            let so_far = sink(&b, bar_cols(&[120], 4.0))?; // 120 again
+            assert_eq!(so_far.repeated_across, 1);
+            Ok(())
+        })
+        .unwrap();
+    let expect_a = tickvault::StagedSeries {
+        rows: 8,
+        repeated_in_batch: 0,
+        repeated_across: 2,
+        replaced: 3,
+    };
+    let expect_b = tickvault::StagedSeries {
+        rows: 4,
+        repeated_in_batch: 1,
+        repeated_across: 1,
+        replaced: 0,
+    };
+    assert_eq!(report, vec![(a.clone(), expect_a), (b.clone(), expect_b)]);
+    assert_eq!(
+        closes(&db, "a"),
+        [
+            (60, 3.0),
+            (120, 2.0),
+            (180, 2.0),
+            (240, 2.0),
+            (900, 3.0),
+            (960, 3.0)
+        ]
+    );
+    assert_eq!(closes(&db, "b"), [(60, 1.5), (120, 4.0)]);
+    let mut ov = db.get_bar_overview().unwrap();
+    sort_overview(&mut ov);
+    let counts: Vec<u64> = ov.iter().map(|o| o.count).collect();
+    assert_eq!(counts, [6, 2]);
+
+    // A failure part-way leaves both series as they were, and creates none.
+    let c = SeriesKey::bar("c", Exchange::SHFE, MIN).unwrap();
+    let before = files_under(&dir.path().join("db"));
+    let err = db
+        .save_staged_many::<BarColumns>(|sink| {
+            sink(&a, bar_cols(&[60, 5000], 9.0))?;
+            sink(&c, bar_cols(&[60], 9.0))?;
+            sink(&b, bar_cols(&[60], 9.0))?;
+            Err(Error::InvalidArgument("row 9: bad".into()))
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("row 9"), "{err}");
+    assert_eq!(closes(&db, "a").len(), 6);
+    assert_eq!(closes(&db, "b"), [(60, 1.5), (120, 4.0)]);
+    assert_eq!(db.get_bar_overview().unwrap().len(), 2);
+    let segs = |v: &[String]| {
+        v.iter()
+            .filter(|p| p.ends_with(".seg"))
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(segs(&files_under(&dir.path().join("db"))), segs(&before));
+    // A tick key among bar columns is refused.
+    let t = SeriesKey::tick("a", Exchange::SHFE).unwrap();
+    assert!(matches!(
+        db.save_staged_many::<BarColumns>(|sink| sink(&t, bar_cols(&[60], 1.0)).map(|_| ())),
+        Err(Error::InvalidArgument(_))
+    ));
+    drop(db);
+    let report = tickvault::verify(&dir.path().join("db"), true).unwrap();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+}

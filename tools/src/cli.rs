@@ -382,6 +382,25 @@ pub struct SeriesArgs {
     pub ticks: bool,
 }
 
+/// The series an import writes: these options, completed row by row by the file's `symbol`,
+/// `exchange`, `interval` or `vt_symbol` (`SYMBOL.EXCHANGE`) columns, so one file can hold
+/// many series. An option given wins over the file's column.
+#[derive(Debug, Args)]
+pub struct ImportSeriesArgs {
+    /// Instrument code (default: the file's symbol column).
+    #[arg(long)]
+    pub symbol: Option<String>,
+    /// Exchange code, vn.py's, e.g. SHFE, SSE, SMART (default: the file's exchange column).
+    #[arg(long)]
+    pub exchange: Option<String>,
+    /// Bar interval: 1m, 1h, d or w (default: the file's interval column).
+    #[arg(long, conflicts_with = "ticks")]
+    pub interval: Option<String>,
+    /// The file holds ticks, not bars.
+    #[arg(long)]
+    pub ticks: bool,
+}
+
 /// Options of `import`.
 #[derive(Debug, Args)]
 pub struct ImportArgs {
@@ -390,9 +409,9 @@ pub struct ImportArgs {
     /// The file's format (default: from its extension: .csv, .json, .jsonl).
     #[arg(long, value_enum)]
     pub format: Option<crate::table::FileFormat>,
-    /// The series.
+    /// The series (or the file's own series columns).
     #[command(flatten)]
-    pub series: SeriesArgs,
+    pub series: ImportSeriesArgs,
     /// Zone of naive times in the file (IANA name; default the system's).
     #[arg(long)]
     pub tz: Option<String>,

@@ -31,7 +31,7 @@ use parquet::file::properties::WriterProperties;
 use tickvault::codec::{ColumnMut, ColumnRef};
 use tickvault::{Columns, SeriesKey, SeriesKind, Timestamp};
 
-use crate::table::{csv_name, required};
+use crate::table::{csv_name, required, SeriesCells};
 use crate::time::{self, ReadOptions};
 
 const ROW_GROUP_ROWS: usize = 1 << 20;
@@ -260,7 +260,7 @@ pub fn read_batches<C: Columns>(
     path: &Path,
     times_in: &ReadOptions,
     checker: &mut crate::table::Checker,
-    sink: &mut dyn FnMut(C) -> Result<()>,
+    sink: &mut dyn FnMut(SeriesKey, C) -> Result<()>,
 ) -> Result<()> {
     let source = path.display().to_string();
     let file = File::open(path).with_context(|| format!("cannot open {source}"))?;
@@ -337,8 +337,32 @@ pub fn read_batches<C: Columns>(
         }
         checker.read += n as u64;
         checker.progress.inc(n as u64);
-        checker.check(&cols, &|i| format!("{source} row {}", row0 + i + 1))?;
-        sink(cols)?;
+        // The columns naming each row's series, if the file has them.
+        let names = schema.fields().iter().map(|f| f.name().as_str());
+        let mut series: Vec<SeriesCells> = Vec::new();
+        for (c, idx) in crate::table::series_layout(names, times_in)
+            .into_iter()
+            .enumerate()
+        {
+            let Some(idx) = idx else { continue };
+            let name = crate::table::SERIES_COLUMNS.get(c).copied().unwrap_or("");
+            let texts = strings(batch.column(idx))
+                .map_err(|e| anyhow!("{source}: column {name:?}: {e}"))?;
+            series.resize_with(n, SeriesCells::default);
+            for (cells, text) in series.iter_mut().zip(texts) {
+                if let Some(slot) = cells.get_mut(c) {
+                    *slot = text;
+                }
+            }
+        }
+        let parts = checker.route(
+            cols,
+            &source,
+            &|i| series.get(i),
+            &|i| (row0 + i + 1) as u64,
+            "row",
+        )?;
+        crate::table::send(parts, sink)?;
         row0 += n;
     }
     Ok(())

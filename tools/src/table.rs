@@ -11,7 +11,7 @@ use std::sync::Arc;
 use anyhow::{anyhow, bail, Context, Result};
 use chrono_tz::Tz;
 use tickvault::codec::{ColumnMut, ColumnRef};
-use tickvault::{Columns, Exchange, SeriesKey, SeriesKind, Timestamp};
+use tickvault::{Columns, Exchange, Interval, SeriesKey, SeriesKind, Timestamp};
 
 use crate::time::{self, ReadOptions};
 
@@ -43,6 +43,102 @@ pub struct RawRow {
     pub line: u64,
     /// One cell per schema column, `None` when the input has no such column or value.
     pub cells: Vec<Option<String>>,
+    /// The cells of the columns that name the row's series ([`SERIES_COLUMNS`]).
+    pub series: SeriesCells,
+}
+
+/// Columns of an imported file that name each row's series, so that one file can hold many:
+/// `symbol`, `exchange`, `interval`, and `vt_symbol` (vn.py's `SYMBOL.EXCHANGE`).
+pub const SERIES_COLUMNS: [&str; 4] = ["symbol", "exchange", "interval", "vt_symbol"];
+
+/// A row's cells in the [`SERIES_COLUMNS`], `None` where the file has no such column.
+pub type SeriesCells = [Option<String>; 4];
+
+/// For each of the [`SERIES_COLUMNS`], the index of the column holding it, if any.
+pub fn series_layout<'a>(
+    headers: impl Iterator<Item = &'a str> + Clone,
+    opts: &ReadOptions,
+) -> [Option<usize>; 4] {
+    SERIES_COLUMNS.map(|name| headers.clone().position(|h| opts.holds(name, name, h)))
+}
+
+/// Where the rows of an import go: the series the command line names, completed row by row
+/// by the file's series columns (an option, when given, wins over a column, so that an export
+/// imports back under another name).
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// Bars or ticks.
+    pub kind: SeriesKind,
+    /// `--symbol`.
+    pub symbol: Option<String>,
+    /// `--exchange`.
+    pub exchange: Option<Exchange>,
+    /// `--interval` (bars).
+    pub interval: Option<Interval>,
+}
+
+impl Route {
+    /// The series of a row with these cells, or the failing column and why.
+    pub fn key(
+        &self,
+        cells: &SeriesCells,
+    ) -> std::result::Result<SeriesKey, (&'static str, String)> {
+        let text = |i: usize| {
+            cells
+                .get(i)
+                .and_then(|c| c.as_deref())
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+        };
+        let (mut symbol, mut exchange) = (text(0), text(1));
+        if self.symbol.is_none() || self.exchange.is_none() {
+            if let Some(vt) = text(3) {
+                let (s, e) = vt
+                    .rsplit_once('.')
+                    .ok_or_else(|| ("vt_symbol", format!("{vt:?} is not SYMBOL.EXCHANGE")))?;
+                symbol = symbol.or(Some(s));
+                exchange = exchange.or(Some(e));
+            }
+        }
+        let symbol = self.symbol.as_deref().or(symbol).ok_or((
+            "symbol",
+            "no symbol: give --symbol or a symbol column".to_string(),
+        ))?;
+        let exchange = match (self.exchange, exchange) {
+            (Some(e), _) => e,
+            (None, Some(e)) => self::exchange(e).map_err(|e| ("exchange", e.to_string()))?,
+            (None, None) => {
+                return Err((
+                    "exchange",
+                    "no exchange: give --exchange or an exchange column".to_string(),
+                ))
+            }
+        };
+        let key = match self.kind {
+            SeriesKind::Tick => SeriesKey::tick(symbol, exchange),
+            SeriesKind::Bar => {
+                let interval = match (self.interval, text(2)) {
+                    (Some(i), _) => i,
+                    (None, Some(i)) => interval(i).map_err(|e| ("interval", e.to_string()))?,
+                    (None, None) => {
+                        return Err((
+                            "interval",
+                            "no interval: give --interval, --ticks or an interval column"
+                                .to_string(),
+                        ))
+                    }
+                };
+                SeriesKey::bar(symbol, exchange, interval)
+            }
+        };
+        key.map_err(|e| ("symbol", e.to_string()))
+    }
+}
+
+/// A vn.py interval from its value (`1m`, `1h`, `d`, `w`).
+pub fn interval(s: &str) -> Result<Interval> {
+    s.parse()
+        .map_err(|_| anyhow!("unknown interval {s:?}; one of: 1m 1h d w"))
 }
 
 /// For each schema column of `C`, the index of the CSV column holding it; errors name a
@@ -68,13 +164,16 @@ pub fn csv_layout<C: Columns>(
 }
 
 /// A CSV record as a raw row.
-pub fn csv_row(rec: &csv::StringRecord, layout: &[Option<usize>]) -> RawRow {
+pub fn csv_row(
+    rec: &csv::StringRecord,
+    layout: &[Option<usize>],
+    series: &[Option<usize>; 4],
+) -> RawRow {
+    let cell = |i: &Option<usize>| i.and_then(|i| rec.get(i)).map(str::to_string);
     RawRow {
         line: rec.position().map_or(0, |p| p.line()),
-        cells: layout
-            .iter()
-            .map(|i| i.and_then(|i| rec.get(i)).map(str::to_string))
-            .collect(),
+        cells: layout.iter().map(cell).collect(),
+        series: series.each_ref().map(cell),
     }
 }
 
@@ -100,25 +199,30 @@ pub fn json_value_row<C: Columns>(
     let obj = value
         .as_object()
         .ok_or_else(|| anyhow!("{source} line {line}: not a JSON object"))?;
+    let cell = |name: &str, short: &str| {
+        let v = match obj.get(name).or_else(|| obj.get(short)) {
+            Some(v) if opts.map.is_empty() => v,
+            _ => obj
+                .iter()
+                .find(|(k, _)| opts.holds(name, short, k))
+                .map(|(_, v)| v)?,
+        };
+        match v {
+            serde_json::Value::Null => None,
+            serde_json::Value::String(s) => Some(s.clone()),
+            other => Some(other.to_string()),
+        }
+    };
     let cells = C::schema()
         .iter()
-        .map(|spec| {
-            let short = csv_name(spec.name);
-            let v = match obj.get(spec.name).or_else(|| obj.get(short)) {
-                Some(v) if opts.map.is_empty() => v,
-                _ => obj
-                    .iter()
-                    .find(|(k, _)| opts.holds(spec.name, short, k))
-                    .map(|(_, v)| v)?,
-            };
-            match v {
-                serde_json::Value::Null => None,
-                serde_json::Value::String(s) => Some(s.clone()),
-                other => Some(other.to_string()),
-            }
-        })
+        .map(|spec| cell(spec.name, csv_name(spec.name)))
         .collect();
-    Ok(RawRow { line, cells })
+    let series = SERIES_COLUMNS.map(|name| cell(name, name));
+    Ok(RawRow {
+        line,
+        cells,
+        series,
+    })
 }
 
 /// Parses raw rows into columns, column by column. Naive times are read in `tz`. Any bad value
@@ -239,6 +343,8 @@ pub enum OnError {
 pub struct Checker {
     on_error: OnError,
     strict: bool,
+    /// Where rows go.
+    pub route: Route,
     rejects: Option<csv::Writer<std::fs::File>>,
     /// Rows read from the file.
     pub read: u64,
@@ -252,7 +358,12 @@ pub struct Checker {
 
 impl Checker {
     /// A checker; `rejects` is created (with a `line,error` header) when given.
-    pub fn new(on_error: OnError, strict: bool, rejects: Option<&Path>) -> Result<Checker> {
+    pub fn new(
+        route: Route,
+        on_error: OnError,
+        strict: bool,
+        rejects: Option<&Path>,
+    ) -> Result<Checker> {
         let rejects = match rejects {
             None => None,
             Some(p) => {
@@ -265,12 +376,18 @@ impl Checker {
         Ok(Checker {
             on_error,
             strict,
+            route,
             rejects,
             read: 0,
             skipped: 0,
             warnings: Default::default(),
             progress: indicatif::ProgressBar::hidden(),
         })
+    }
+
+    /// Whether rows that look wrong are errors.
+    pub fn strict(&self) -> bool {
+        self.strict
     }
 
     /// Warnings in all.
@@ -292,6 +409,55 @@ impl Checker {
             return Err(e);
         }
         self.read += 1;
+        self.skip(line, &e)
+    }
+
+    /// Columns of the good rows of a batch, by series.
+    pub fn convert<C: Columns>(
+        &mut self,
+        rows: &[RawRow],
+        opts: &ReadOptions,
+        source: &str,
+    ) -> Result<Vec<(SeriesKey, C)>> {
+        self.read += rows.len() as u64;
+        self.progress.inc(rows.len() as u64);
+        let mut good: Vec<&RawRow> = Vec::new();
+        let cols = match fill::<C>(rows, opts, source) {
+            Ok(cols) => cols,
+            Err(e) if self.on_error == OnError::Abort => return Err(e),
+            Err(_) => {
+                // Find the bad rows one by one (only batches that have one pay for this).
+                let mut kept = Vec::with_capacity(rows.len());
+                for row in rows {
+                    match fill::<C>(std::slice::from_ref(row), opts, source) {
+                        Ok(_) => {
+                            kept.push(row.clone());
+                            good.push(row);
+                        }
+                        Err(e) => self.skip(row.line, &e)?,
+                    }
+                }
+                fill::<C>(&kept, opts, source)?
+            }
+        };
+        let row = |i: usize| {
+            if good.is_empty() {
+                rows.get(i)
+            } else {
+                good.get(i).copied()
+            }
+        };
+        self.route(
+            cols,
+            source,
+            &|i| row(i).map(|r| &r.series),
+            &|i| row(i).map_or(0, |r| r.line),
+            "line",
+        )
+    }
+
+    /// Counts a skipped row and lists it in the rejects file.
+    fn skip(&mut self, line: u64, e: &anyhow::Error) -> Result<()> {
         self.skipped += 1;
         if let Some(w) = self.rejects.as_mut() {
             w.write_record([line.to_string(), format!("{e:#}")])?;
@@ -299,40 +465,86 @@ impl Checker {
         Ok(())
     }
 
-    /// Columns of the good rows of a batch.
-    pub fn convert<C: Columns>(
+    /// Splits `cols` by series (row `i` names its series in `series(i)`, else the command
+    /// line does), failing on or skipping rows whose series cannot be read, and checks each
+    /// part. Rows are named as `{source} {unit} {line(i)}` in messages.
+    pub fn route<'s, C: Columns>(
         &mut self,
-        rows: &[RawRow],
-        opts: &ReadOptions,
+        cols: C,
         source: &str,
-    ) -> Result<C> {
-        self.read += rows.len() as u64;
-        self.progress.inc(rows.len() as u64);
-        let cols = match fill::<C>(rows, opts, source) {
-            Ok(cols) => cols,
-            Err(e) if self.on_error == OnError::Abort => return Err(e),
-            Err(_) => {
-                // Find the bad rows one by one (only batches that have one pay for this).
-                let mut good = Vec::with_capacity(rows.len());
-                for row in rows {
-                    match fill::<C>(std::slice::from_ref(row), opts, source) {
-                        Ok(_) => good.push(row.clone()),
-                        Err(e) => {
-                            self.skipped += 1;
-                            if let Some(w) = self.rejects.as_mut() {
-                                w.write_record([row.line.to_string(), format!("{e:#}")])?;
-                            }
-                        }
-                    }
-                }
-                fill::<C>(&good, opts, source)?
+        series: &dyn Fn(usize) -> Option<&'s SeriesCells>,
+        line: &dyn Fn(usize) -> u64,
+        unit: &str,
+    ) -> Result<Vec<(SeriesKey, C)>> {
+        let n = cols.len();
+        let named = (0..n).any(|i| series(i).is_some_and(|c| c.iter().any(Option::is_some)));
+        let at = |i: usize| format!("{source} {unit} {}", line(i));
+        if !named {
+            if n == 0 {
+                return Ok(Vec::new());
             }
-        };
-        let lines: Vec<u64> = rows.iter().map(|r| r.line).collect();
-        self.check(&cols, &|i| {
-            format!("{source} line {}", lines.get(i).copied().unwrap_or(0))
-        })?;
-        Ok(cols)
+            let key = self
+                .route
+                .key(&SeriesCells::default())
+                .map_err(|(_, why)| anyhow!("{source}: {why}"))?;
+            self.check(&cols, &at)?;
+            return Ok(vec![(key, cols)]);
+        }
+        // Rows by series, in the order first seen.
+        let mut parts: Vec<(SeriesKey, Vec<usize>)> = Vec::new();
+        let mut last: Option<(&SeriesCells, usize)> = None;
+        let none = SeriesCells::default();
+        for i in 0..n {
+            let cells = series(i).unwrap_or(&none);
+            if let Some((prev, part)) = last {
+                if prev == cells {
+                    if let Some((_, rows)) = parts.get_mut(part) {
+                        rows.push(i);
+                    }
+                    continue;
+                }
+            }
+            match self.route.key(cells) {
+                Ok(key) => {
+                    let part = match parts.iter().position(|(k, _)| *k == key) {
+                        Some(p) => p,
+                        None => {
+                            parts.push((key, Vec::new()));
+                            parts.len() - 1
+                        }
+                    };
+                    if let Some((_, rows)) = parts.get_mut(part) {
+                        rows.push(i);
+                    }
+                    last = Some((cells, part));
+                }
+                Err((column, why)) => {
+                    let e = anyhow!("{}: column {column:?}: {why}", at(i));
+                    if self.on_error == OnError::Abort {
+                        return Err(e);
+                    }
+                    self.skip(line(i), &e)?;
+                    last = None;
+                }
+            }
+        }
+        if let [(key, rows)] = parts.as_slice() {
+            if rows.len() == n {
+                // One series, no row skipped: the columns as they are.
+                self.check(&cols, &at)?;
+                return Ok(vec![(key.clone(), cols)]);
+            }
+        }
+        let mut out = Vec::with_capacity(parts.len());
+        for (key, rows) in parts {
+            let mut part = C::with_capacity(rows.len());
+            for &i in &rows {
+                part.push_from(&cols, i);
+            }
+            self.check(&part, &|j| at(rows.get(j).copied().unwrap_or(0)))?;
+            out.push((key, part));
+        }
+        Ok(out)
     }
 
     /// Counts rows that parse but look wrong: high below low, a negative volume, a price that
@@ -404,7 +616,7 @@ pub fn read_batches<C: Columns>(
     times: &ReadOptions,
     format: FileFormat,
     checker: &mut Checker,
-    sink: &mut dyn FnMut(C) -> Result<()>,
+    sink: &mut dyn FnMut(SeriesKey, C) -> Result<()>,
 ) -> Result<()> {
     let source = path.display().to_string();
     let rows_per = batch_rows(C::KIND);
@@ -413,7 +625,7 @@ pub fn read_batches<C: Columns>(
         |row: RawRow, source: &str, batch: &mut Vec<RawRow>, checker: &mut Checker| -> Result<()> {
             batch.push(row);
             if batch.len() >= rows_per {
-                sink(checker.convert(batch, times, source)?)?;
+                send(checker.convert(batch, times, source)?, sink)?;
                 batch.clear();
             }
             Ok(())
@@ -436,6 +648,7 @@ pub fn read_batches<C: Columns>(
                     .clone(),
             };
             let layout = csv_layout::<C>(&headers, times, &source)?;
+            let series = series_layout(headers.iter(), times);
             let mut rec = csv::StringRecord::new();
             let width = headers.len();
             loop {
@@ -449,7 +662,12 @@ pub fn read_batches<C: Columns>(
                         );
                         checker.reject(line, e)?;
                     }
-                    Ok(true) => push(csv_row(&rec, &layout), &source, &mut batch, checker)?,
+                    Ok(true) => push(
+                        csv_row(&rec, &layout, &series),
+                        &source,
+                        &mut batch,
+                        checker,
+                    )?,
                     Err(e) if e.is_io_error() => {
                         return Err(anyhow!("{source}: cannot read: {e}"));
                     }
@@ -505,15 +723,25 @@ pub fn read_batches<C: Columns>(
             de.end()
                 .map_err(|e| anyhow!("{source}: text after the array: {e}"))?;
             if !batch.is_empty() {
-                sink(checker.convert(&batch, times, &element)?)?;
+                send(checker.convert(&batch, times, &element)?, sink)?;
             }
             return Ok(());
         }
     }
     if !batch.is_empty() {
-        sink(checker.convert(&batch, times, &source)?)?;
+        send(checker.convert(&batch, times, &source)?, sink)?;
     }
     Ok(())
+}
+
+/// Hands each series' part of a batch to `sink`.
+pub fn send<C>(
+    parts: Vec<(SeriesKey, C)>,
+    sink: &mut dyn FnMut(SeriesKey, C) -> Result<()>,
+) -> Result<()> {
+    parts
+        .into_iter()
+        .try_for_each(|(key, cols)| sink(key, cols))
 }
 
 /// Streams the elements of a JSON array to a callback, one at a time; the callback returns

@@ -18,7 +18,7 @@ use rust_xlsxwriter::{Format, Workbook};
 use tickvault::codec::ColumnRef;
 use tickvault::{Columns, SeriesKey, SeriesKind, Timestamp};
 
-use crate::table::{csv_layout, csv_name, Checker, RawRow};
+use crate::table::{csv_layout, csv_name, send, Checker, RawRow};
 use crate::time::ReadOptions;
 
 /// Data rows a worksheet holds (1,048,576 rows, less the header).
@@ -162,7 +162,7 @@ pub fn read_batches<C: Columns>(
     path: &Path,
     opts: &ReadOptions,
     checker: &mut Checker,
-    sink: &mut dyn FnMut(C) -> Result<()>,
+    sink: &mut dyn FnMut(SeriesKey, C) -> Result<()>,
 ) -> Result<()> {
     let source = path.display().to_string();
     let mut book = calamine::open_workbook_auto(path)
@@ -180,6 +180,7 @@ pub fn read_batches<C: Columns>(
             .unwrap_or_default(),
     };
     let layout = csv_layout::<C>(&csv::StringRecord::from(headers.clone()), opts, &source)?;
+    let series = crate::table::series_layout(headers.iter().map(String::as_str), opts);
     let first = range.start().map_or(0, |(r, _)| r as u64) + u64::from(opts.columns.is_none());
     let per = crate::table::batch_rows(C::KIND);
     let mut batch: Vec<RawRow> = Vec::with_capacity(per);
@@ -218,14 +219,15 @@ pub fn read_batches<C: Columns>(
                     }
                 })
                 .collect(),
+            series: series.map(|c| c.and_then(|c| row.get(c)).and_then(cell_text)),
         });
         if batch.len() >= per {
-            sink(checker.convert(&batch, opts, &source)?)?;
+            send(checker.convert(&batch, opts, &source)?, sink)?;
             batch.clear();
         }
     }
     if !batch.is_empty() {
-        sink(checker.convert(&batch, opts, &source)?)?;
+        send(checker.convert(&batch, opts, &source)?, sink)?;
     }
     Ok(())
 }

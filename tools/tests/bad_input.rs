@@ -158,8 +158,18 @@ fn skip_mode_stores_the_good_rows_and_lists_the_bad_ones() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let summary: serde_json::Value =
-        serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim()).unwrap();
+    // A line per series, then the summary.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert_eq!(lines[0]["type"], "import_series");
+    assert_eq!(lines[0]["series"], "S.SSE 1m");
+    assert_eq!(lines[0]["rows"], 2);
+    let summary = &lines[1];
+    assert_eq!(summary["type"], "import");
     assert_eq!(summary["read"], 5);
     assert_eq!(summary["rows"], 2);
     assert_eq!(summary["skipped"], 3);

@@ -112,7 +112,11 @@ fn record<C: Columns>(db: &Engine, key: &SeriesKey, a: &RecordArgs, tz: Tz) -> R
                 .clone();
             let layout = csv_layout::<C>(&headers, &crate::time::ReadOptions::iso(tz), "stdin")?;
             for rec in rdr.records() {
-                acks.push(csv_row(&rec.context("stdin: malformed CSV")?, &layout))?;
+                acks.push(csv_row(
+                    &rec.context("stdin: malformed CSV")?,
+                    &layout,
+                    &[None; 4],
+                ))?;
             }
         }
     }

@@ -11,7 +11,30 @@ use crate::cli::{Cli, DeleteArgs, ImportArgs};
 use crate::{table, time};
 
 pub fn import(cli: &Cli, a: &ImportArgs) -> Result<()> {
-    let key = series_key(&a.series)?;
+    let route = table::Route {
+        kind: if a.series.ticks {
+            SeriesKind::Tick
+        } else {
+            SeriesKind::Bar
+        },
+        symbol: a.series.symbol.clone(),
+        exchange: a
+            .series
+            .exchange
+            .as_deref()
+            .map(table::exchange)
+            .transpose()?,
+        interval: a
+            .series
+            .interval
+            .as_deref()
+            .map(table::interval)
+            .transpose()?,
+    };
+    if let Some(symbol) = &route.symbol {
+        // A hostile --symbol fails before the file is read.
+        tickvault::SeriesKey::tick(symbol, tickvault::Exchange::SSE)?;
+    }
     let tz = time::zone(a.tz.as_deref())?;
     let reader = time::ReadOptions {
         tz,
@@ -29,22 +52,18 @@ pub fn import(cli: &Cli, a: &ImportArgs) -> Result<()> {
     if a.rejects.is_some() && a.on_error == table::OnError::Abort {
         bail!("--rejects lists skipped rows: give --on-error skip too");
     }
-    let mut checker = table::Checker::new(a.on_error, a.strict, a.rejects.as_deref())?;
+    let mut checker = table::Checker::new(route, a.on_error, a.strict, a.rejects.as_deref())?;
     checker.progress = cli.progress_counter("importing", "rows");
     let began = std::time::Instant::now();
     let existed = cli.db.exists();
     let db = open_write(cli)?;
-    let imported = match key.kind() {
-        SeriesKind::Bar => {
-            import_as::<BarColumns>(&db, &key, &a.file, &reader, format, &mut checker)
-        }
-        SeriesKind::Tick => {
-            import_as::<TickColumns>(&db, &key, &a.file, &reader, format, &mut checker)
-        }
+    let imported = match checker.route.kind {
+        SeriesKind::Bar => import_as::<BarColumns>(&db, &a.file, &reader, format, &mut checker),
+        SeriesKind::Tick => import_as::<TickColumns>(&db, &a.file, &reader, format, &mut checker),
     };
     checker.finish()?;
     checker.progress.finish_and_clear();
-    let (n, first, last) = match imported {
+    let series = match imported {
         Ok(v) => v,
         Err(e) => {
             // A store this import created, and left empty, goes with it.
@@ -58,23 +77,44 @@ pub fn import(cli: &Cli, a: &ImportArgs) -> Result<()> {
             return Err(e);
         }
     };
-    let span = match (first, last) {
-        (Some(a), Some(b)) => format!(" from {} to {}", table::when(a, tz), table::when(b, tz)),
-        _ => String::new(),
-    };
     let secs = began.elapsed().as_secs_f64();
     let rate = checker.read as f64 / secs.max(1e-9);
+    let stored: u64 = series.iter().map(|s| s.stored()).sum();
+    let replaced: u64 = series.iter().map(|s| s.report.replaced).sum();
     if cli.json {
+        for s in &series {
+            println!(
+                "{}",
+                json!({"type": "import_series", "series": s.key.to_string(),
+                       "rows": s.stored(), "replaced": s.report.replaced,
+                       "first": s.first.map(|t| t.as_ns()), "last": s.last.map(|t| t.as_ns())})
+            );
+        }
         println!(
             "{}",
-            json!({"type": "import", "series": key.to_string(), "read": checker.read, "rows": n,
-                   "skipped": checker.skipped, "warnings": checker.warnings, "seconds": secs,
-                   "rows_per_second": rate})
+            json!({"type": "import", "series": series.len(), "read": checker.read,
+                   "rows": stored, "replaced": replaced, "skipped": checker.skipped,
+                   "warnings": checker.warnings, "seconds": secs, "rows_per_second": rate})
         );
     } else {
+        for s in &series {
+            let span = match (s.first, s.last) {
+                (Some(a), Some(b)) => {
+                    format!(" from {} to {}", table::when(a, tz), table::when(b, tz))
+                }
+                _ => String::new(),
+            };
+            eprintln!(
+                "imported {} rows into {}{span} ({} replaced)",
+                s.stored(),
+                s.key,
+                s.report.replaced
+            );
+        }
         eprintln!(
-            "imported {n} rows into {key}{span}: {} read, {} skipped, {} warnings, {secs:.2} s ({} rows/s)",
+            "{} read, {stored} stored in {} series, {replaced} replaced, {} skipped, {} warnings, {secs:.2} s ({} rows/s)",
             checker.read,
+            series.len(),
             checker.skipped,
             checker.warning_count(),
             rate as u64
@@ -90,26 +130,57 @@ pub fn import(cli: &Cli, a: &ImportArgs) -> Result<()> {
     Ok(())
 }
 
-/// Streams the file into one staged save: batches are parsed and written as they come (bounded
-/// memory), and the store changes only if every row is good (one commit at the end).
+/// What an import did to one series.
+struct Imported {
+    key: tickvault::SeriesKey,
+    report: tickvault::StagedSeries,
+    first: Option<Timestamp>,
+    last: Option<Timestamp>,
+}
+
+impl Imported {
+    /// Rows of the file stored (a time repeated in the file counts once).
+    fn stored(&self) -> u64 {
+        let r = &self.report;
+        r.rows - r.repeated_in_batch - r.repeated_across
+    }
+}
+
+/// Streams the file into one staged save of every series it holds: batches are parsed and
+/// written as they come (bounded memory), and the store changes only if every row is good (one
+/// commit at the end). A time repeated across batches is a warning (an error with --strict),
+/// like one repeated within a batch.
 fn import_as<C: Columns>(
     db: &tickvault::Engine,
-    key: &tickvault::SeriesKey,
     file: &std::path::Path,
     reader: &time::ReadOptions,
     format: table::FileFormat,
     checker: &mut table::Checker,
-) -> Result<(u64, Option<Timestamp>, Option<Timestamp>)> {
-    let (mut first, mut last): (Option<Timestamp>, Option<Timestamp>) = (None, None);
+) -> Result<Vec<Imported>> {
+    // Per series: first and last time.
+    let mut spans: Vec<(tickvault::SeriesKey, Timestamp, Timestamp)> = Vec::new();
     let mut failure: Option<anyhow::Error> = None;
-    let saved = db.save_staged::<C>(key, |sink| {
-        let mut each = |cols: C| -> Result<()> {
+    let strict = checker.strict();
+    let saved = db.save_staged_many::<C>(|sink| {
+        let mut each = |key: tickvault::SeriesKey, cols: C| -> Result<()> {
             let t = cols.datetimes();
-            if let (Some(lo), Some(hi)) = (t.iter().min(), t.iter().max()) {
-                first = Some(first.map_or(*lo, |f| f.min(*lo)));
-                last = Some(last.map_or(*hi, |l| l.max(*hi)));
+            if let (Some(&lo), Some(&hi)) = (t.iter().min(), t.iter().max()) {
+                match spans.iter_mut().find(|(k, _, _)| *k == key) {
+                    Some((_, first, last)) => {
+                        *first = (*first).min(lo);
+                        *last = (*last).max(hi);
+                    }
+                    None => spans.push((key.clone(), lo, hi)),
+                }
             }
-            sink(cols).map_err(anyhow::Error::from)
+            let report = sink(&key, cols)?;
+            if strict && report.repeated_across > 0 {
+                bail!(
+                    "{}: {key}: a time repeated in an earlier part of the file (--strict)",
+                    file.display()
+                );
+            }
+            Ok(())
         };
         table::read_batches::<C>(file, reader, format, checker, &mut each).map_err(|e| {
             let engine = tickvault::Error::InvalidArgument(format!("{e:#}"));
@@ -117,13 +188,31 @@ fn import_as<C: Columns>(
             engine
         })
     });
-    match saved {
-        Ok(n) => Ok((n, first, last)),
-        Err(_) if failure.is_some() => Err(failure
-            .take()
-            .unwrap_or_else(|| anyhow::anyhow!("import failed"))),
-        Err(e) => Err(e.into()),
+    let report = match saved {
+        Ok(report) => report,
+        Err(_) if failure.is_some() => {
+            return Err(failure
+                .take()
+                .unwrap_or_else(|| anyhow::anyhow!("import failed")))
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let repeated: u64 = report.iter().map(|(_, r)| r.repeated_across).sum();
+    if repeated > 0 {
+        *checker.warnings.entry("repeated time").or_default() += repeated;
     }
+    Ok(report
+        .into_iter()
+        .map(|(key, report)| {
+            let span = spans.iter().find(|(k, _, _)| *k == key);
+            Imported {
+                first: span.map(|s| s.1),
+                last: span.map(|s| s.2),
+                key,
+                report,
+            }
+        })
+        .collect())
 }
 
 pub fn delete(cli: &Cli, a: &DeleteArgs) -> Result<()> {
