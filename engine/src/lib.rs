@@ -35,6 +35,7 @@ mod read;
 pub mod sample;
 pub mod segment;
 mod snapshot;
+mod stats;
 mod stream;
 mod verify;
 pub mod wal;
@@ -52,6 +53,7 @@ pub use model::{
 };
 pub use read::Scan;
 pub use snapshot::Snapshot;
+pub use stats::RangeStats;
 pub use verify::{verify, Problem, VerifyReport};
 pub use wal::SyncPolicy;
 pub use write::StagedSeries;

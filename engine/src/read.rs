@@ -144,7 +144,7 @@ fn rows<C: Columns>(pieces: &[Piece], key: &SeriesKey) -> Result<Vec<C::Row>> {
 impl Engine {
     /// The opened segments of `key` overlapping `[start, end]`. A read-only handle first follows
     /// the writer's commits; any handle retries once if a file was replaced in the meantime.
-    fn segments_in<C: Columns>(
+    pub(crate) fn segments_in<C: Columns>(
         &self,
         key: &SeriesKey,
         start: Timestamp,

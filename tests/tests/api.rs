@@ -797,3 +797,131 @@ fn a_staged_save_of_many_series_commits_once_and_counts_what_it_replaced() {
     let report = tickvault::verify(&dir.path().join("db"), true).unwrap();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
 }
+
+/// Statistics computed row by row from a loaded range: the reference for `range_stats`.
+fn stats_by_rows(c: &BarColumns) -> (u64, Option<i64>, Option<i64>, [f64; 7]) {
+    let n = c.datetime.len();
+    if n == 0 {
+        return (0, None, None, [0.0; 7]);
+    }
+    (
+        n as u64,
+        Some(c.datetime[0].as_ns()),
+        Some(c.datetime[n - 1].as_ns()),
+        [
+            c.open_price[0],
+            c.high_price
+                .iter()
+                .copied()
+                .fold(f64::NEG_INFINITY, f64::max),
+            c.low_price.iter().copied().fold(f64::INFINITY, f64::min),
+            c.close_price[n - 1],
+            c.volume.iter().sum(),
+            c.turnover.iter().sum(),
+            c.close_price.iter().sum(),
+        ],
+    )
+}
+
+#[test]
+fn range_stats_from_block_statistics_equal_stats_of_the_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Engine::builder(dir.path().join("db"))
+        .block_rows(64)
+        .segment_rows_max(1000)
+        .open()
+        .unwrap();
+    // 3,000 bars in 3 segments of 16 blocks; values are halves, so sums are exact in any order;
+    // one high is NaN (ignored by the maximum, as row by row).
+    let mut c = BarColumns::default();
+    for i in 0..3_000i64 {
+        let mut b = bar("st", Exchange::SHFE, MIN, 60 * i, (i % 97) as f64 * 0.5);
+        b.open_price = (i % 13) as f64;
+        b.high_price = if i == 700 {
+            f64::NAN
+        } else {
+            100.0 + (i % 89) as f64
+        };
+        b.low_price = -((i % 71) as f64);
+        b.volume = (i % 7) as f64 * 0.5;
+        b.turnover = (i % 5) as f64 * 2.5;
+        c.push_row(&b);
+    }
+    db.save_bar_columns("st", Exchange::SHFE, MIN, &c).unwrap();
+    assert_eq!(db.info().unwrap().segments, 3);
+    let key = SeriesKey::bar("st", Exchange::SHFE, MIN).unwrap();
+    let check = |lo: i64, hi: i64| {
+        let (s, e) = (Timestamp::from_secs(lo), Timestamp::from_secs(hi));
+        let got = db.range_stats::<BarColumns>(&key, s, e).unwrap();
+        let rows: BarColumns = db.load_columns(&key, s, e).unwrap();
+        let (count, first, last, v) = stats_by_rows(&rows);
+        assert_eq!(got.count, count, "[{lo}, {hi}]");
+        assert_eq!(got.first.map(|t| t.as_ns()), first);
+        assert_eq!(got.last.map(|t| t.as_ns()), last);
+        if count > 0 {
+            let g = [
+                got.open,
+                got.high,
+                got.low,
+                got.close,
+                got.volume,
+                got.turnover,
+                got.close_sum,
+            ];
+            assert_eq!(g, v, "[{lo}, {hi}]");
+        }
+        got
+    };
+    // Everything: every block whole.
+    let all = check(i64::MIN / 2_000_000_000, i64::MAX / 2_000_000_000);
+    assert_eq!((all.blocks_from_stats, all.blocks_cut), (48, 0));
+    assert_eq!(all.high, 188.0);
+    assert_eq!(all.low, -70.0);
+    // Ranges that cut blocks at either end, inside one block, across segments, and none.
+    let cut = check(60 * 10, 60 * 2_500);
+    assert_eq!(cut.blocks_cut, 2);
+    assert_eq!(cut.count, 2_491);
+    for (lo, hi) in [
+        (60 * 64, 60 * 127),
+        (60 * 65, 60 * 66),
+        (60 * 999, 60 * 1_000),
+        (-500, -1),
+        (60 * 700, 60 * 700),
+    ] {
+        check(lo, hi);
+    }
+    // Unflushed rows replace stored ones: the statistics see them.
+    let mut b = bar("st", Exchange::SHFE, MIN, 60 * 5, 1_000.0);
+    b.high_price = 5_000.0;
+    db.save_bar_data(&[b], true).unwrap();
+    let got = db
+        .range_stats::<BarColumns>(&key, Timestamp::MIN, Timestamp::MAX)
+        .unwrap();
+    assert_eq!((got.count, got.high), (3_000, 5_000.0));
+    assert_eq!(got.close_sum, all.close_sum - 2.5 + 1_000.0);
+    // Ticks: last_price for the prices, last_volume summed.
+    let mut ticks = TickColumns::default();
+    for (i, p) in [3.0, 1.0, 4.0, 1.5].iter().enumerate() {
+        let mut t = tick("tk", Exchange::SHFE, i as i64 + 1, *p);
+        t.last_volume = 2.0;
+        ticks.push_row(&t);
+    }
+    db.save_tick_columns("tk", Exchange::SHFE, &ticks).unwrap();
+    let tk = SeriesKey::tick("tk", Exchange::SHFE).unwrap();
+    let got = db
+        .range_stats::<TickColumns>(&tk, Timestamp::MIN, Timestamp::MAX)
+        .unwrap();
+    assert_eq!(
+        (
+            got.count,
+            got.open,
+            got.high,
+            got.low,
+            got.close,
+            got.volume,
+            got.turnover
+        ),
+        (4, 3.0, 4.0, 1.0, 1.5, 8.0, 0.0)
+    );
+    assert_eq!(got.mean_close(), Some(2.375));
+}

@@ -536,88 +536,19 @@ pub fn export(cli: &Cli, a: &ExportArgs) -> Result<()> {
     Ok(())
 }
 
-/// Running statistics of a range, batch by batch.
-#[derive(Debug, Default)]
-struct Stats {
-    count: u64,
-    first: Option<Timestamp>,
-    last: Option<Timestamp>,
-    open: f64,
-    high: f64,
-    low: f64,
-    close: f64,
-    volume: f64,
-    turnover: f64,
-    close_sum: f64,
-}
-
-impl Stats {
-    #[allow(clippy::too_many_arguments)]
-    fn add(
-        &mut self,
-        t: &[Timestamp],
-        open: &[f64],
-        high: &[f64],
-        low: &[f64],
-        close: &[f64],
-        volume: &[f64],
-        turnover: Option<&[f64]>,
-    ) {
-        if t.is_empty() {
-            return;
-        }
-        if self.count == 0 {
-            self.first = t.first().copied();
-            self.open = open[0];
-            self.high = f64::NEG_INFINITY;
-            self.low = f64::INFINITY;
-        }
-        self.count += t.len() as u64;
-        self.last = t.last().copied();
-        self.close = close[close.len() - 1];
-        self.high = high.iter().copied().fold(self.high, f64::max);
-        self.low = low.iter().copied().fold(self.low, f64::min);
-        self.volume += volume.iter().sum::<f64>();
-        self.turnover += turnover.map_or(0.0, |v| v.iter().sum::<f64>());
-        self.close_sum += close.iter().sum::<f64>();
-    }
-}
-
 pub fn stats(cli: &Cli, a: &StatsArgs) -> Result<()> {
     let key = series_key(&a.series)?;
     let (start, end, tz) = range(&a.range)?;
     let db = open_read(cli)?;
-    // Streamed in scan batches: memory stays at one batch whatever the range.
-    let mut acc = Stats::default();
-    match key.kind() {
-        SeriesKind::Bar => {
-            for c in db.scan::<BarColumns>(&key, start, end, table::batch_rows(SeriesKind::Bar))? {
-                let c = c?;
-                acc.add(
-                    &c.datetime,
-                    &c.open_price,
-                    &c.high_price,
-                    &c.low_price,
-                    &c.close_price,
-                    &c.volume,
-                    Some(&c.turnover),
-                );
-            }
-        }
-        SeriesKind::Tick => {
-            for c in
-                db.scan::<TickColumns>(&key, start, end, table::batch_rows(SeriesKind::Tick))?
-            {
-                let c = c?;
-                let p = &c.last_price;
-                acc.add(&c.datetime, p, p, p, p, &c.last_volume, None);
-            }
-        }
-    }
+    // Whole blocks from their footer statistics, cut ones decoded: memory stays at one block.
+    let acc = match key.kind() {
+        SeriesKind::Bar => db.range_stats::<BarColumns>(&key, start, end)?,
+        SeriesKind::Tick => db.range_stats::<TickColumns>(&key, start, end)?,
+    };
     let (count, first, last) = (acc.count, acc.first, acc.last);
     let price = (acc.count > 0).then(|| {
         let mut p = json!({"open": acc.open, "high": acc.high, "low": acc.low, "close": acc.close,
-                           "volume": acc.volume, "mean_close": acc.close_sum / acc.count as f64});
+                           "volume": acc.volume, "mean_close": acc.mean_close()});
         if key.kind() == SeriesKind::Bar {
             p["turnover"] = json!(acc.turnover);
         }
