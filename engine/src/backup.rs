@@ -24,8 +24,8 @@ use crate::error::{Error, Result};
 use crate::io::RealFs;
 use crate::manifest::{write_snapshot, ManifestState};
 use crate::model::Timestamp;
+use crate::progress::{OnProgress, Progress};
 use crate::segment::TRAILER_LEN;
-use crate::verify::verify;
 
 const OBJECTS: &str = "objects";
 /// The catalog file of a backup.
@@ -140,12 +140,22 @@ impl Engine {
     /// holds. A writer handle flushes its memtables first, so every acknowledged row is in it; a
     /// read-only handle backs up what the writer has committed.
     pub fn backup(&self, repo: &Path) -> Result<BackupInfo> {
+        self.backup_with_progress(repo, &|_| {})
+    }
+
+    /// [`Engine::backup`], reporting the segment bytes done after each segment (stage
+    /// `"backing up"`; a segment an earlier backup holds counts as done at once).
+    pub fn backup_with_progress(
+        &self,
+        repo: &Path,
+        on_progress: OnProgress<'_>,
+    ) -> Result<BackupInfo> {
         fs::create_dir_all(repo.join(OBJECTS)).map_err(io(repo))?;
         let mut last = None;
         for _ in 0..ATTEMPTS {
             // Pins the version in this process; hard links below pin it against other processes.
             let snapshot = self.snapshot()?;
-            match self.backup_state(repo, snapshot.manifest()) {
+            match self.backup_state(repo, snapshot.manifest(), on_progress) {
                 Err(e) if e.is_not_found() => last = Some(e), // a file was replaced: start over
                 other => return other,
             }
@@ -153,7 +163,12 @@ impl Engine {
         Err(last.unwrap_or_else(|| Error::InvalidArgument("backup did not settle".into())))
     }
 
-    fn backup_state(&self, repo: &Path, state: &ManifestState) -> Result<BackupInfo> {
+    fn backup_state(
+        &self,
+        repo: &Path,
+        state: &ManifestState,
+        on_progress: OnProgress<'_>,
+    ) -> Result<BackupInfo> {
         let created = now();
         let (y, mo, d, h, mi, s, ns) = created.to_utc();
         let name = format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}.{ns:09}Z");
@@ -161,7 +176,7 @@ impl Engine {
         let dir = repo.join(&name);
         let _ = fs::remove_dir_all(&tmp);
         fs::create_dir_all(tmp.join(DATA_DIR)).map_err(io(&tmp))?;
-        let result = self.fill_backup(repo, &tmp, state, &name, created);
+        let result = self.fill_backup(repo, &tmp, state, &name, created, on_progress);
         let info = match result {
             Ok(info) => info,
             Err(e) => {
@@ -181,8 +196,15 @@ impl Engine {
         state: &ManifestState,
         name: &str,
         created: Timestamp,
+        on_progress: OnProgress<'_>,
     ) -> Result<BackupInfo> {
         let objects = repo.join(OBJECTS);
+        let total: u64 = state
+            .partitions
+            .values()
+            .flatten()
+            .map(|m| m.file_len)
+            .sum();
         let mut files = Vec::new();
         let (mut rows, mut bytes, mut new_bytes) = (0u64, 0u64, 0u64);
         // First pin the files of this manifest version: hard links into the repository are
@@ -230,6 +252,11 @@ impl Engine {
                 files.push((rel, meta.file_len, fcrc));
                 rows += meta.rows;
                 bytes += meta.file_len;
+                on_progress(Progress {
+                    stage: "backing up",
+                    done: bytes,
+                    total,
+                });
             }
             sync_dir(&part)?;
         }
@@ -432,7 +459,18 @@ pub fn prune_backups(
 /// new path is returned) before the swap. A restore killed midway leaves `target` absent or as
 /// it was, never half-written.
 pub fn restore(backup: &Path, target: &Path, force: bool) -> Result<Option<PathBuf>> {
-    let report = verify(backup, true)?;
+    restore_with_progress(backup, target, force, &|_| {})
+}
+
+/// [`restore`], reporting progress: the check of the backup (stage `"verifying"`), then the
+/// bytes copied after each file (stage `"copying"`).
+pub fn restore_with_progress(
+    backup: &Path,
+    target: &Path,
+    force: bool,
+    on_progress: OnProgress<'_>,
+) -> Result<Option<PathBuf>> {
+    let report = crate::verify::verify_with_progress(backup, true, on_progress)?;
     if let Some(p) = report.problems.first() {
         return Err(Error::Corruption {
             file: p.file.clone(),
@@ -457,7 +495,12 @@ pub fn restore(backup: &Path, target: &Path, force: bool) -> Result<Option<PathB
         .unwrap_or_else(|| "store".into());
     let tmp = parent.join(format!(".{file_name}.restoring"));
     let _ = fs::remove_dir_all(&tmp);
-    copy_tree(backup, &tmp)?;
+    let mut copied = Copied {
+        done: 0,
+        total: tree_bytes(backup)?,
+        on_progress,
+    };
+    copy_tree(backup, &tmp, &mut copied)?;
     sync_dir(parent)?;
     let mut aside = None;
     if target.exists() {
@@ -473,19 +516,47 @@ pub fn restore(backup: &Path, target: &Path, force: bool) -> Result<Option<PathB
     Ok(aside)
 }
 
+/// Bytes a restore copies so far, of all, and whom to tell.
+struct Copied<'a> {
+    done: u64,
+    total: u64,
+    on_progress: OnProgress<'a>,
+}
+
+/// Bytes of the files of a store directory that a restore copies (all but its CATALOG).
+fn tree_bytes(dir: &Path) -> Result<u64> {
+    let mut total = 0;
+    for entry in fs::read_dir(dir).map_err(io(dir))? {
+        let entry = entry.map_err(io(dir))?;
+        let path = entry.path();
+        let meta = entry.metadata().map_err(io(&path))?;
+        if meta.is_dir() {
+            total += tree_bytes(&path)?;
+        } else if entry.file_name() != CATALOG {
+            total += meta.len();
+        }
+    }
+    Ok(total)
+}
+
 /// Copies a store directory (not its CATALOG), syncing every file and directory.
-fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+fn copy_tree(from: &Path, to: &Path, copied: &mut Copied<'_>) -> Result<()> {
     fs::create_dir_all(to).map_err(io(to))?;
     for entry in fs::read_dir(from).map_err(io(from))? {
         let entry = entry.map_err(io(from))?;
         let (src, dst) = (entry.path(), to.join(entry.file_name()));
         if entry.file_type().map_err(io(&src))?.is_dir() {
-            copy_tree(&src, &dst)?;
+            copy_tree(&src, &dst, copied)?;
         } else if entry.file_name() != CATALOG {
-            fs::copy(&src, &dst).map_err(io(&src))?;
+            copied.done += fs::copy(&src, &dst).map_err(io(&src))?;
             fs::File::open(&dst)
                 .and_then(|f| f.sync_all())
                 .map_err(io(&dst))?;
+            (copied.on_progress)(Progress {
+                stage: "copying",
+                done: copied.done,
+                total: copied.total,
+            });
         }
     }
     sync_dir(to)

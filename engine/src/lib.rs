@@ -31,6 +31,7 @@ pub mod io;
 pub mod manifest;
 mod memtable;
 pub mod model;
+mod progress;
 mod read;
 pub mod sample;
 pub mod segment;
@@ -41,7 +42,9 @@ mod verify;
 pub mod wal;
 mod write;
 
-pub use backup::{list_backups, prune_backups, restore, BackupEntry, BackupInfo};
+pub use backup::{
+    list_backups, prune_backups, restore, restore_with_progress, BackupEntry, BackupInfo,
+};
 pub use columns::{BarColumns, ColumnSpec, Columns, TickColumns};
 pub use compaction::CompactStats;
 pub use db::Database;
@@ -51,10 +54,11 @@ pub use model::{
     BarData, BarOverview, Exchange, Interval, SeriesKey, SeriesKind, TickData, TickOverview,
     Timestamp,
 };
+pub use progress::{OnProgress, Progress};
 pub use read::Scan;
 pub use snapshot::Snapshot;
 pub use stats::RangeStats;
-pub use verify::{verify, Problem, VerifyReport};
+pub use verify::{verify, verify_with_progress, Problem, VerifyReport};
 pub use wal::SyncPolicy;
 pub use write::StagedSeries;
 

@@ -11,6 +11,7 @@ use crate::error::{Error, Result};
 use crate::io::{RealFs, Storage};
 use crate::manifest::{ManifestReader, SegmentMeta};
 use crate::model::{SeriesKey, SeriesKind};
+use crate::progress::{OnProgress, Progress};
 use crate::segment::Segment;
 
 /// One thing wrong with a store.
@@ -86,6 +87,15 @@ impl From<Error> for Problem {
 
 /// Verifies the store (or backup) at `root`, reading files with plain reads.
 pub fn verify(root: &Path, deep: bool) -> Result<VerifyReport> {
+    verify_with_progress(root, deep, &|_| {})
+}
+
+/// [`verify`], reporting the segment bytes checked after each segment (stage `"verifying"`).
+pub fn verify_with_progress(
+    root: &Path,
+    deep: bool,
+    on_progress: OnProgress<'_>,
+) -> Result<VerifyReport> {
     let storage = RealFs::new(false);
     let mut report = VerifyReport::default();
     let state = match ManifestReader::open(std::sync::Arc::new(storage.clone()), root) {
@@ -106,6 +116,13 @@ pub fn verify(root: &Path, deep: bool) -> Result<VerifyReport> {
     }
     let data = root.join(DATA_DIR);
     let mut expected: HashMap<String, HashSet<u64>> = HashMap::new();
+    let total: u64 = state
+        .partitions
+        .values()
+        .flatten()
+        .map(|m| m.file_len)
+        .sum();
+    let mut done = 0u64;
     for (key, segs) in &state.partitions {
         let dir = data.join(key.dir_name());
         expected.insert(key.dir_name(), segs.iter().map(|s| s.id).collect());
@@ -116,6 +133,12 @@ pub fn verify(root: &Path, deep: bool) -> Result<VerifyReport> {
                 SeriesKind::Tick => check_segment::<TickColumns>(&storage, &path, key, meta, deep),
             };
             report.segments += 1;
+            done += meta.file_len;
+            on_progress(Progress {
+                stage: "verifying",
+                done,
+                total,
+            });
             match result {
                 Ok(bytes) => {
                     report.rows += meta.rows;

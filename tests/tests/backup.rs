@@ -313,3 +313,56 @@ fn a_snapshot_keeps_its_files_until_dropped() {
         .problems
         .is_empty());
 }
+
+#[test]
+fn backup_restore_and_verify_report_their_progress_in_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Engine::open(dir.path().join("db")).unwrap();
+    for (i, symbol) in ["a", "b", "c"].iter().enumerate() {
+        let bars: Vec<_> = (0..500)
+            .map(|t| bar(symbol, Exchange::SHFE, Interval::Minute, t * 60, i as f64))
+            .collect();
+        db.save_bar_data(&bars, false).unwrap();
+    }
+    let seen = std::sync::Mutex::new(Vec::new());
+    let record = |p: tickvault::Progress| seen.lock().unwrap().push(p);
+    let repo = dir.path().join("repo");
+    let info = db.backup_with_progress(&repo, &record).unwrap();
+    let reports = std::mem::take(&mut *seen.lock().unwrap());
+    // One report per segment, growing to the bytes backed up.
+    assert_eq!(reports.len(), info.segments);
+    assert!(reports
+        .iter()
+        .all(|p| p.stage == "backing up" && p.total == info.bytes));
+    assert!(reports.windows(2).all(|w| w[0].done < w[1].done));
+    assert_eq!(reports.last().map(|p| p.done), Some(info.bytes));
+
+    let report = tickvault::verify_with_progress(&info.path, true, &record).unwrap();
+    let reports = std::mem::take(&mut *seen.lock().unwrap());
+    assert!(report.problems.is_empty());
+    assert_eq!(reports.len(), report.segments);
+    assert_eq!(
+        reports.last().map(|p| (p.stage, p.done, p.total)),
+        Some(("verifying", report.bytes, report.bytes))
+    );
+
+    let target = dir.path().join("restored");
+    tickvault::restore_with_progress(&info.path, &target, false, &record).unwrap();
+    let reports = std::mem::take(&mut *seen.lock().unwrap());
+    let stages: Vec<&str> = reports.iter().map(|p| p.stage).collect();
+    let verifying = stages.iter().filter(|s| **s == "verifying").count();
+    assert_eq!(verifying, info.segments);
+    assert!(stages[verifying..].iter().all(|s| *s == "copying"));
+    // Every file but the CATALOG is copied: segments, the manifest and the options.
+    let copied = reports.last().unwrap();
+    assert_eq!(copied.done, copied.total);
+    let catalog = fs::metadata(info.path.join("CATALOG")).unwrap().len();
+    let all: u64 = files(&info.path)
+        .iter()
+        .map(|f| fs::metadata(f).unwrap().len())
+        .sum();
+    assert_eq!(copied.total, all - catalog);
+    assert!(copied.total > info.bytes);
+    let restored = Engine::open_read_only(&target).unwrap();
+    assert_eq!(closes(&restored, "b").len(), 500);
+}

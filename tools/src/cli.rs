@@ -71,6 +71,21 @@ impl Cli {
         bar
     }
 
+    /// A progress bar over bytes, fed by the library's progress reports (whose stage becomes
+    /// its message); hidden unless `--progress` asks for one.
+    pub fn byte_progress(&self) -> indicatif::ProgressBar {
+        let bar = self.progress_bar(0, "B");
+        if bar.is_hidden() {
+            return bar;
+        }
+        if let Ok(style) = indicatif::ProgressStyle::with_template(
+            "{msg} [{bar:30}] {bytes}/{total_bytes} ({bytes_per_sec}, {eta} left)",
+        ) {
+            bar.set_style(style.progress_chars("=> "));
+        }
+        bar
+    }
+
     /// A progress bar over `total` units, hidden unless `--progress` asks for one.
     pub fn progress_bar(&self, total: u64, unit: &str) -> indicatif::ProgressBar {
         use std::io::IsTerminal;

@@ -25,6 +25,18 @@ pub(crate) fn duration(s: &str) -> Result<Duration> {
     Ok(Duration::from_secs(secs))
 }
 
+/// Feeds the library's progress reports to a bar.
+fn show(bar: &indicatif::ProgressBar) -> impl Fn(tickvault::Progress) + '_ {
+    move |p| {
+        if bar.message() != p.stage {
+            bar.set_message(p.stage);
+            bar.reset();
+        }
+        bar.set_length(p.total);
+        bar.set_position(p.done);
+    }
+}
+
 pub fn backup(cli: &Cli, a: &BackupArgs) -> Result<()> {
     let keep_within = a.keep_within.as_deref().map(duration).transpose()?;
     // The writer (a recorder) may be running: then back up what it has committed.
@@ -33,7 +45,9 @@ pub fn backup(cli: &Cli, a: &BackupArgs) -> Result<()> {
         other => other,
     }
     .with_context(|| format!("cannot open the store {}", cli.db.display()))?;
-    let info = db.backup(&a.dest)?;
+    let bar = cli.byte_progress();
+    let info = db.backup_with_progress(&a.dest, &show(&bar))?;
+    bar.finish_and_clear();
     let removed = tickvault::prune_backups(&a.dest, a.keep_last, keep_within)?;
     if cli.json {
         println!(
@@ -79,7 +93,9 @@ pub fn list(cli: &Cli, a: &BackupsArgs) -> Result<()> {
 }
 
 pub fn restore(cli: &Cli, a: &RestoreArgs) -> Result<()> {
-    let aside = tickvault::restore(&a.backup, &a.to, a.force)?;
+    let bar = cli.byte_progress();
+    let aside = tickvault::restore_with_progress(&a.backup, &a.to, a.force, &show(&bar))?;
+    bar.finish_and_clear();
     if cli.json {
         println!(
             "{}",
@@ -100,7 +116,9 @@ pub fn restore(cli: &Cli, a: &RestoreArgs) -> Result<()> {
 
 pub fn verify(cli: &Cli, a: &VerifyArgs) -> Result<()> {
     let path = a.path.clone().unwrap_or_else(|| cli.db.clone());
-    let report = tickvault::verify(&path, a.deep)?;
+    let bar = cli.byte_progress();
+    let report = tickvault::verify_with_progress(&path, a.deep, &show(&bar))?;
+    bar.finish_and_clear();
     for p in &report.problems {
         if cli.json {
             println!(
