@@ -157,7 +157,9 @@ fn cell_text(d: &Data) -> Option<String> {
 }
 
 /// Reads the first sheet of a workbook in batches of columns of `C`, as CSV is read: the first
-/// row is the header; rows are named by their Excel row number.
+/// row is the header; rows are named by their Excel row number. An `.xlsx` sheet is streamed
+/// cell by cell (memory holds one batch and the workbook's shared strings); `.xls` and `.ods`
+/// sheets are read whole, as their formats require.
 pub fn read_batches<C: Columns>(
     path: &Path,
     opts: &ReadOptions,
@@ -165,31 +167,118 @@ pub fn read_batches<C: Columns>(
     sink: &mut dyn FnMut(SeriesKey, C) -> Result<()>,
 ) -> Result<()> {
     let source = path.display().to_string();
-    let mut book = calamine::open_workbook_auto(path)
-        .with_context(|| format!("{source}: not an Excel workbook"))?;
-    let range = book
-        .worksheet_range_at(0)
-        .ok_or_else(|| anyhow!("{source}: the workbook has no sheet"))?
-        .with_context(|| format!("{source}: cannot read the first sheet"))?;
-    let mut rows = range.rows();
-    let headers: Vec<String> = match &opts.columns {
-        Some(names) => names.clone(),
-        None => rows
-            .next()
-            .map(|r| r.iter().map(|d| cell_text(d).unwrap_or_default()).collect())
-            .unwrap_or_default(),
-    };
-    let layout = csv_layout::<C>(&csv::StringRecord::from(headers.clone()), opts, &source)?;
-    let series = crate::table::series_layout(headers.iter().map(String::as_str), opts);
-    let first = range.start().map_or(0, |(r, _)| r as u64) + u64::from(opts.columns.is_none());
-    let per = crate::table::batch_rows(C::KIND);
-    let mut batch: Vec<RawRow> = Vec::with_capacity(per);
-    for (i, row) in rows.enumerate() {
-        if row.iter().all(|d| matches!(d, Data::Empty)) {
-            continue;
+    let mut rows = Rows::<C>::new(&source, opts);
+    match calamine::open_workbook::<calamine::Xlsx<_>, _>(path) {
+        Ok(mut book) => {
+            let name = book
+                .sheet_names()
+                .first()
+                .cloned()
+                .ok_or_else(|| anyhow!("{source}: the workbook has no sheet"))?;
+            let mut cells = book
+                .worksheet_cells_reader(&name)
+                .with_context(|| format!("{source}: cannot read the first sheet"))?;
+            let mut row: Vec<Data> = Vec::new();
+            let mut at: Option<u32> = None;
+            while let Some(cell) = cells
+                .next_cell()
+                .with_context(|| format!("{source}: cannot read the first sheet"))?
+            {
+                let (r, c) = cell.get_position();
+                if at.is_some_and(|a| a != r) {
+                    rows.push(at.unwrap_or(0), &row, checker, sink)?;
+                    row.clear();
+                }
+                at = Some(r);
+                let c = c as usize;
+                if row.len() <= c {
+                    row.resize(c + 1, Data::Empty);
+                }
+                if let Some(slot) = row.get_mut(c) {
+                    *slot = Data::from(cell.get_value().clone());
+                }
+            }
+            if let Some(r) = at {
+                rows.push(r, &row, checker, sink)?;
+            }
         }
-        batch.push(RawRow {
-            line: first + i as u64 + 1,
+        Err(_) => {
+            // Not an .xlsx file: .xls or .ods, read whole.
+            let mut book = calamine::open_workbook_auto(path)
+                .with_context(|| format!("{source}: not an Excel workbook"))?;
+            let range = book
+                .worksheet_range_at(0)
+                .ok_or_else(|| anyhow!("{source}: the workbook has no sheet"))?
+                .with_context(|| format!("{source}: cannot read the first sheet"))?;
+            let first = range.start().map_or(0, |(r, _)| r);
+            for (i, row) in range.rows().enumerate() {
+                rows.push(first + i as u32, row, checker, sink)?;
+            }
+        }
+    }
+    rows.finish(checker, sink)
+}
+
+type SeriesLayout = [Option<usize>; 4];
+
+/// Sheet rows on their way into batches: the header first, then raw rows.
+struct Rows<'a, C> {
+    source: &'a str,
+    opts: &'a ReadOptions,
+    /// Per schema column, then per series column, the sheet column holding it.
+    layout: Option<(Vec<Option<usize>>, SeriesLayout)>,
+    batch: Vec<RawRow>,
+    _kind: std::marker::PhantomData<C>,
+}
+
+impl<'a, C: Columns> Rows<'a, C> {
+    fn new(source: &'a str, opts: &'a ReadOptions) -> Self {
+        Rows {
+            source,
+            opts,
+            layout: None,
+            batch: Vec::with_capacity(crate::table::batch_rows(C::KIND)),
+            _kind: std::marker::PhantomData,
+        }
+    }
+
+    fn set_layout(&mut self, headers: Vec<String>) -> Result<()> {
+        let layout = csv_layout::<C>(
+            &csv::StringRecord::from(headers.clone()),
+            self.opts,
+            self.source,
+        )?;
+        let series = crate::table::series_layout(headers.iter().map(String::as_str), self.opts);
+        self.layout = Some((layout, series));
+        Ok(())
+    }
+
+    /// Takes the sheet row with 0-based index `r` (the header, if it is the first).
+    fn push(
+        &mut self,
+        r: u32,
+        row: &[Data],
+        checker: &mut Checker,
+        sink: &mut dyn FnMut(SeriesKey, C) -> Result<()>,
+    ) -> Result<()> {
+        if self.layout.is_none() {
+            match &self.opts.columns {
+                Some(names) => self.set_layout(names.clone())?,
+                None => {
+                    let names = row.iter().map(|d| cell_text(d).unwrap_or_default());
+                    return self.set_layout(names.collect());
+                }
+            }
+        }
+        if row.iter().all(|d| matches!(d, Data::Empty)) {
+            return Ok(());
+        }
+        let Some((layout, series)) = &self.layout else {
+            return Ok(());
+        };
+        let opts = self.opts;
+        self.batch.push(RawRow {
+            line: u64::from(r) + 1,
             cells: layout
                 .iter()
                 .zip(C::schema())
@@ -221,13 +310,26 @@ pub fn read_batches<C: Columns>(
                 .collect(),
             series: series.map(|c| c.and_then(|c| row.get(c)).and_then(cell_text)),
         });
-        if batch.len() >= per {
-            send(checker.convert(&batch, opts, &source)?, sink)?;
-            batch.clear();
+        if self.batch.len() >= crate::table::batch_rows(C::KIND) {
+            send(checker.convert(&self.batch, opts, self.source)?, sink)?;
+            self.batch.clear();
         }
+        Ok(())
     }
-    if !batch.is_empty() {
-        send(checker.convert(&batch, opts, &source)?, sink)?;
+
+    fn finish(
+        mut self,
+        checker: &mut Checker,
+        sink: &mut dyn FnMut(SeriesKey, C) -> Result<()>,
+    ) -> Result<()> {
+        if self.layout.is_none() {
+            // An empty sheet still needs its required columns.
+            self.set_layout(self.opts.columns.clone().unwrap_or_default())?;
+        }
+        if !self.batch.is_empty() {
+            send(checker.convert(&self.batch, self.opts, self.source)?, sink)?;
+            self.batch.clear();
+        }
+        Ok(())
     }
-    Ok(())
 }

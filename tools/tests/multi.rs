@@ -297,3 +297,74 @@ fn a_parquet_file_of_many_tick_series_is_routed_by_its_text_columns() {
     );
     assert_eq!(prices("600000", Exchange::SSE), [(2, 7.5)]);
 }
+
+#[test]
+fn an_excel_sheet_of_many_series_streams_with_sheet_row_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("db");
+    let file = dir.path().join("many.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    // The header on the third sheet row, a blank row among the data, a missing volume cell.
+    let header = [
+        "symbol", "exchange", "datetime", "open", "high", "low", "close", "volume",
+    ];
+    for (c, h) in header.iter().enumerate() {
+        sheet.write_string(2, c as u16, *h).unwrap();
+    }
+    let rows: [(&str, &str, f64, f64); 4] = [
+        ("a", "SSE", 60.0, 1.0),
+        ("b", "SZSE", 60.0, 2.0),
+        ("a", "SSE", 120.0, 3.0),
+        ("b", "SZSE", 120.0, f64::NAN),
+    ];
+    for (i, (sym, ex, t, close)) in rows.iter().enumerate() {
+        let r = if i < 2 { 3 + i as u32 } else { 4 + i as u32 };
+        sheet.write_string(r, 0, *sym).unwrap();
+        sheet.write_string(r, 1, *ex).unwrap();
+        sheet.write_number(r, 2, *t).unwrap();
+        for c in 3..7 {
+            if c == 6 && close.is_nan() {
+                sheet.write_string(r, c, "n/a").unwrap();
+            } else {
+                sheet.write_number(r, c, *close).unwrap();
+            }
+        }
+        sheet.write_number(r, 7, 10.0).unwrap();
+        if i != 2 {
+            sheet.write_number(r, 8, 5.0).unwrap();
+        }
+    }
+    book.save(&file).unwrap();
+    let f = file.to_str().unwrap();
+    // The bad close is on sheet row 8 (1-based), after the blank row 6.
+    let out = tv(&store, &["import", f, "--interval", "1m", "--epoch", "s"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("many.xlsx line 8: column \"close\": cannot read \"n/a\" as a number"),
+        "{err}"
+    );
+    let out = tv(
+        &store,
+        &[
+            "import",
+            f,
+            "--interval",
+            "1m",
+            "--epoch",
+            "s",
+            "--on-error",
+            "skip",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        closes(&store, "a", Exchange::SSE, Interval::Minute),
+        [(60, 1.0), (120, 3.0)]
+    );
+    assert_eq!(
+        closes(&store, "b", Exchange::SZSE, Interval::Minute),
+        [(60, 2.0)]
+    );
+}
