@@ -1,16 +1,9 @@
 //! The `tickvault` command line.
 
-mod bridge;
-mod cli;
-mod cmd;
-mod pq;
-mod table;
-mod time;
-mod xlsx;
-
 use std::process::ExitCode;
 
 use clap::Parser;
+use tickvault_cli::{cli, cmd};
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();

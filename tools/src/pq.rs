@@ -106,6 +106,14 @@ pub struct Writer<W: Write + Send> {
     key: SeriesKey,
 }
 
+impl<W: Write + Send> std::fmt::Debug for Writer<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("pq::Writer")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
 impl<W: Write + Send> Writer<W> {
     /// Starts a file.
     pub fn new<C: Columns>(out: W, key: &SeriesKey) -> Result<Self> {

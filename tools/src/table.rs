@@ -788,6 +788,18 @@ pub enum FileWriter<W: Write + Send> {
     Xlsx(Box<crate::xlsx::Writer<W>>),
 }
 
+impl<W: Write + Send> std::fmt::Debug for FileWriter<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            FileWriter::Csv(..) => "FileWriter::Csv",
+            FileWriter::Jsonl(..) => "FileWriter::Jsonl",
+            FileWriter::Json(..) => "FileWriter::Json",
+            FileWriter::Parquet(..) => "FileWriter::Parquet",
+            FileWriter::Xlsx(..) => "FileWriter::Xlsx",
+        })
+    }
+}
+
 impl<W: Write + Send> FileWriter<W> {
     /// Starts a file of series `key` (of kind `C`).
     pub fn new<C: Columns>(mut out: W, key: &SeriesKey, format: FileFormat) -> Result<Self> {

@@ -32,6 +32,14 @@ pub struct Writer<W: Write + Send> {
     row: u32,
 }
 
+impl<W: Write + Send> std::fmt::Debug for Writer<W> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("xlsx::Writer")
+            .field("row", &self.row)
+            .finish_non_exhaustive()
+    }
+}
+
 fn xerr(e: rust_xlsxwriter::XlsxError) -> anyhow::Error {
     anyhow!("Excel: {e}")
 }

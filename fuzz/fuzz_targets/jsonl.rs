@@ -1,0 +1,5 @@
+//! Fuzz target: `tickvault_cli::fuzz::jsonl` (the bytes imported as a jsonl file, bars and ticks,
+//! abort and skip) must not panic on any input.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| tickvault_cli::fuzz::jsonl(data));
