@@ -118,7 +118,61 @@ impl SimFs {
         self.image(true)
     }
 
+    /// Like `crash_image`, but each file whose unsynced writes only appended to its durable
+    /// content keeps, as a disk of `sector`-byte sectors may after a power cut, a seeded choice
+    /// of: a whole number of the sectors appended, then possibly part of the next sector
+    /// (a torn sector), then possibly sectors of zeros up to at most the volatile length (the
+    /// file size reached the disk, the data did not).
+    pub fn torn_image_seeded(&self, seed: u64, sector: usize) -> SimFs {
+        self.image_with(&|path, node| {
+            let mut rng = Rng::new(seed ^ hash(path));
+            let (durable, volatile) = (node.durable.len(), node.volatile.len());
+            let mut content = node.durable.clone();
+            // Sector boundaries are absolute file offsets.
+            let first_boundary = durable.div_ceil(sector.max(1)) * sector.max(1);
+            let boundaries: Vec<usize> = std::iter::once(durable)
+                .chain(
+                    (first_boundary..volatile)
+                        .step_by(sector.max(1))
+                        .filter(|b| *b > durable),
+                )
+                .chain(std::iter::once(volatile))
+                .collect();
+            let whole = boundaries.len().saturating_sub(1);
+            let keep = rng.below(whole as u64 + 1) as usize;
+            let mut end = boundaries.get(keep).copied().unwrap_or(durable);
+            content.extend_from_slice(node.volatile.get(durable..end).unwrap_or_default());
+            if keep < whole && rng.below(2) == 0 {
+                // Part of the next sector.
+                let next = boundaries.get(keep + 1).copied().unwrap_or(volatile);
+                let part = rng.below((next - end) as u64) as usize;
+                content.extend_from_slice(node.volatile.get(end..end + part).unwrap_or_default());
+                end += part;
+            }
+            if end < volatile && rng.below(3) == 0 {
+                // Zeros to a length the file had.
+                let zeros = 1 + rng.below((volatile - end) as u64) as usize;
+                content.resize(content.len() + zeros, 0);
+            }
+            content
+        })
+    }
+
     fn image(&self, torn: bool) -> SimFs {
+        self.image_with(&|_, node| {
+            let mut content = node.durable.clone();
+            if torn {
+                let extra = (node.volatile.len() - node.durable.len()) / 2;
+                let tail = &node.volatile[node.durable.len()..node.durable.len() + extra];
+                content.extend_from_slice(tail);
+            }
+            content
+        })
+    }
+
+    /// The disk after a power cut: durable entries; a file whose unsynced writes only appended
+    /// to its durable content gets `appended(path, node)`, any other its durable content.
+    fn image_with(&self, appended: &dyn Fn(&Path, &Node) -> Vec<u8>) -> SimFs {
         let s = self.state.lock();
         let alive = |p: &Path| {
             p.ancestors()
@@ -137,14 +191,13 @@ impl SimFs {
             .filter(|p| alive(p))
             .map(|p| {
                 let node = s.files.get(p).cloned().unwrap_or_default();
-                let mut content = node.durable.clone();
-                let appended = node.volatile.len() > node.durable.len()
+                let grew = node.volatile.len() > node.durable.len()
                     && node.volatile.starts_with(&node.durable);
-                if torn && appended {
-                    let extra = (node.volatile.len() - node.durable.len()) / 2;
-                    let tail = &node.volatile[node.durable.len()..node.durable.len() + extra];
-                    content.extend_from_slice(tail);
-                }
+                let content = if grew {
+                    appended(p, &node)
+                } else {
+                    node.durable.clone()
+                };
                 (
                     p.clone(),
                     Node {
@@ -396,4 +449,36 @@ fn name(p: &Path) -> String {
     p.file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
+}
+
+/// A small seeded generator (xorshift64*), so that every seeded image is reproducible.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        Rng(seed | 1)
+    }
+
+    /// A number in `0..n` (0 when `n` is 0).
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        let x = self.0.wrapping_mul(0x2545_f491_4f6c_dd1d);
+        if n == 0 {
+            0
+        } else {
+            x % n
+        }
+    }
+}
+
+/// FNV-1a of a path, to give each file its own tear.
+fn hash(path: &Path) -> u64 {
+    path.as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325, |h, b| {
+            (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+        })
 }

@@ -5,7 +5,10 @@
 //! visible: the state is that of the operations acknowledged, or that plus the one in flight.
 //! Each crash is tried twice: dropping every unsynced write, and keeping half of the unsynced
 //! bytes appended to a file (a torn write). Each recovery is itself crashed at each of its
-//! operations and reopened.
+//! operations and reopened. Then each crash is tried on `TICKVAULT_CRASH_SEEDS` (default 2) more
+//! disks of 512-byte and 4 KiB sectors that kept a seeded choice of the unsynced sectors, a torn
+//! sector, or zeros where the size reached the disk and the data did not. A long run:
+//! `TICKVAULT_CRASH_SEEDS=150 cargo test --release -p tickvault-tests --test crash_points`.
 
 use std::sync::Arc;
 
@@ -81,8 +84,17 @@ fn check(case: &Case, image: &SimFs, acked: &Model, inflight: &Model, what: &str
     db.abandon();
 }
 
+/// Seeded sector-torn images per crash point.
+fn crash_seeds() -> u64 {
+    std::env::var("TICKVAULT_CRASH_SEEDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2)
+}
+
 #[test]
 fn every_crash_point_recovers_to_an_acknowledged_state() {
+    let seeds = crash_seeds();
     let mut states = 0;
     for case in &CASES {
         let ops = {
@@ -102,6 +114,12 @@ fn every_crash_point_recovers_to_an_acknowledged_state() {
         let mut recovery_points = 0;
         for k in 1..=ops {
             let (fs, acked, inflight) = execute(case, Some(k));
+            for seed in 0..seeds {
+                let sector = if seed % 2 == 0 { 512 } else { 4096 };
+                let image = fs.torn_image_seeded(seed.wrapping_mul(0x9e37_79b9) ^ k, sector);
+                let what = format!("crash at operation {k}, {sector}-byte sectors, seed {seed}");
+                check(case, &image, &acked, &inflight, &what);
+            }
             for (model, image) in [("clean", fs.crash_image()), ("torn", fs.torn_image())] {
                 check(
                     case,
@@ -132,11 +150,64 @@ fn every_crash_point_recovers_to_an_acknowledged_state() {
             }
         }
         eprintln!(
-            "{}: {ops} crash points, each clean and torn; {recovery_points} in recoveries",
+            "{}: {ops} crash points, each clean, torn and on {seeds} seeded sector-torn disks; \
+             {recovery_points} in recoveries",
             case.name
         );
-        states += 2 * ops + recovery_points;
+        states += (2 + seeds) * ops + recovery_points;
     }
     eprintln!("crash states checked: {states}");
     assert!(states > 5_000, "{states}");
+}
+
+#[test]
+fn seeded_tears_keep_whole_sectors_a_torn_sector_or_zeros() {
+    use tickvault::io::Storage;
+    let fs = SimFs::new();
+    let dir = std::path::Path::new("/sim");
+    fs.create_dir(dir).unwrap();
+    fs.sync_dir(std::path::Path::new("/")).unwrap();
+    let path = dir.join("log");
+    let file = fs.create(&path).unwrap();
+    let synced = vec![7u8; 1000];
+    file.write_all_at(&synced, 0).unwrap();
+    file.sync().unwrap();
+    fs.sync_dir(dir).unwrap();
+    let unsynced = vec![9u8; 3000]; // bytes 1000..4000: sector boundaries at 1024, 1536, ...
+    file.write_all_at(&unsynced, 1000).unwrap();
+    let (mut whole, mut torn, mut zeroed) = (0, 0, 0);
+    for seed in 0..300 {
+        let image = fs.torn_image_seeded(seed, 512);
+        let got = image.read_all(&path).unwrap();
+        assert!(
+            got.len() >= 1000 && got.len() <= 4000,
+            "seed {seed}: {}",
+            got.len()
+        );
+        assert_eq!(
+            &got[..1000],
+            &synced[..],
+            "seed {seed}: synced bytes are kept"
+        );
+        let data = got[1000..].iter().take_while(|b| **b == 9).count();
+        assert!(got[1000 + data..].iter().all(|b| *b == 0), "seed {seed}");
+        let end = 1000 + data;
+        if got.len() > end {
+            zeroed += 1;
+        } else if end == 4000 || end % 512 == 0 || end == 1000 {
+            whole += 1;
+        } else {
+            torn += 1;
+        }
+    }
+    // Every kind of tear happens, none dominates.
+    assert!(
+        whole > 30 && torn > 30 && zeroed > 30,
+        "{whole} {torn} {zeroed}"
+    );
+    // The same seed gives the same disk.
+    assert_eq!(
+        fs.torn_image_seeded(5, 4096).read_all(&path).unwrap(),
+        fs.torn_image_seeded(5, 4096).read_all(&path).unwrap()
+    );
 }
