@@ -35,6 +35,53 @@ struct State {
     crash_at: Option<u64>,
     /// One failing operation: its number and the error it returns (the disk goes on after it).
     fault: Option<(u64, std::io::ErrorKind)>,
+    /// Reads so far (of files, whole or in part).
+    reads: u64,
+    /// One read that returns wrong bytes: its number and how.
+    read_fault: Option<(u64, ReadFault)>,
+}
+
+/// How a read goes wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadFault {
+    /// One byte (at a seeded position) has one bit flipped.
+    Flip(u64),
+    /// A 4 KiB block (seeded) holds the bytes of another block of the file, as when a disk
+    /// reads the wrong sector; a read of less than two blocks gets its bytes rotated.
+    Misdirect(u64),
+}
+
+impl ReadFault {
+    fn apply(self, bytes: &mut [u8]) {
+        let n = bytes.len();
+        if n == 0 {
+            return;
+        }
+        match self {
+            ReadFault::Flip(seed) => {
+                let mut rng = Rng::new(seed);
+                let at = rng.below(n as u64) as usize;
+                let bit = rng.below(8);
+                if let Some(b) = bytes.get_mut(at) {
+                    *b ^= 1 << bit;
+                }
+            }
+            ReadFault::Misdirect(seed) => {
+                const BLOCK: usize = 4096;
+                let blocks = n / BLOCK;
+                if blocks < 2 {
+                    let by = 1 + Rng::new(seed).below(n as u64 - 1) as usize;
+                    bytes.rotate_left(by % n);
+                    return;
+                }
+                let mut rng = Rng::new(seed);
+                let a = rng.below(blocks as u64) as usize;
+                let b = (a + 1 + rng.below(blocks as u64 - 1) as usize) % blocks;
+                let copy = bytes[b * BLOCK..(b + 1) * BLOCK].to_vec();
+                bytes[a * BLOCK..(a + 1) * BLOCK].copy_from_slice(&copy);
+            }
+        }
+    }
 }
 
 /// The simulated file system; clones share one disk.
@@ -69,6 +116,16 @@ impl State {
         }
     }
 
+    /// Counts a read and spoils its bytes if it is the faulty one.
+    fn read(&mut self, bytes: &mut [u8]) {
+        self.reads += 1;
+        if let Some((k, fault)) = self.read_fault {
+            if self.reads == k {
+                fault.apply(bytes);
+            }
+        }
+    }
+
     fn is_dir(&self, path: &Path) -> bool {
         path.parent().is_none() || self.dirs.contains(path)
     }
@@ -100,6 +157,18 @@ impl SimFs {
         let mut s = self.state.lock();
         let now = s.ops;
         s.fault = Some((now + k, kind));
+    }
+
+    /// Makes the `k`-th read from now on (of a file, whole or in part) return wrong bytes.
+    pub fn fault_read_at(&self, k: u64, fault: ReadFault) {
+        let mut s = self.state.lock();
+        let now = s.reads;
+        s.read_fault = Some((now + k, fault));
+    }
+
+    /// Reads so far.
+    pub fn reads(&self) -> u64 {
+        self.state.lock().reads
     }
 
     /// Mutating operations so far.
@@ -217,6 +286,8 @@ impl SimFs {
                 ops: 0,
                 crash_at: None,
                 fault: None,
+                reads: 0,
+                read_fault: None,
             })),
         }
     }
@@ -230,7 +301,7 @@ struct SimFile {
 
 impl StorageFile for SimFile {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
-        let s = self.fs.state.lock();
+        let mut s = self.fs.state.lock();
         let node = s
             .files
             .get(&self.path)
@@ -245,6 +316,7 @@ impl StorageFile for SimFile {
                 )
             })?;
         buf.copy_from_slice(src);
+        s.read(buf);
         Ok(())
     }
 
@@ -335,14 +407,17 @@ impl Storage for SimFs {
     }
 
     fn read_all(&self, path: &Path) -> Result<Vec<u8>> {
-        let s = self.state.lock();
+        let mut s = self.state.lock();
         if !s.live.contains(path) {
             return Err(not_found(path));
         }
-        Ok(s.files
+        let mut bytes = s
+            .files
             .get(path)
             .map(|n| n.volatile.clone())
-            .unwrap_or_default())
+            .unwrap_or_default();
+        s.read(&mut bytes);
+        Ok(bytes)
     }
 
     fn rename(&self, from: &Path, to: &Path) -> Result<()> {

@@ -219,13 +219,48 @@ fn parse_file(path: &Path, bytes: &[u8], no: u64) -> std::result::Result<Parsed,
     })
 }
 
+/// Reads and parses one manifest file. A parse that would drop bytes (cut a torn tail, or pass
+/// the file over as an unfinished checkpoint) is acted upon only when a second read of the file
+/// agrees with the first: a writer cuts what it drops, so one misread (a flipped bit, a sector
+/// read from the wrong place) must not cost a commit. Reads that keep differing are an error.
+fn parse_settled(
+    storage: &dyn Storage,
+    path: &Path,
+    no: u64,
+) -> Result<std::result::Result<Parsed, ParseError>> {
+    let mut bytes = storage.read_all(path)?;
+    for _ in 0..READ_TRIES {
+        let parsed = parse_file(path, &bytes, no);
+        let drops = match &parsed {
+            Ok(p) => p.valid_len < bytes.len() as u64,
+            Err(ParseError::Incomplete(_)) => true,
+            Err(ParseError::Fatal(_)) => false,
+        };
+        if !drops {
+            return Ok(parsed);
+        }
+        let again = storage.read_all(path)?;
+        if again == bytes {
+            return Ok(parsed);
+        }
+        bytes = again;
+    }
+    Err(Error::corruption(
+        path,
+        0,
+        format!("{READ_TRIES} reads of the file differ: the disk returns inconsistent data"),
+    ))
+}
+
+/// Reads of a file that must agree before a writer drops what one of them shows as damaged.
+pub(crate) const READ_TRIES: usize = 4;
+
 /// The newest complete manifest in `root`: its number and parse, and the numbers of the others.
 fn load(storage: &dyn Storage, root: &Path) -> Result<Option<(u64, Parsed, Vec<u64>)>> {
     let nos = list(storage, root)?;
     for (i, &no) in nos.iter().enumerate() {
         let path = root.join(manifest_file_name(no));
-        let bytes = storage.read_all(&path)?;
-        match parse_file(&path, &bytes, no) {
+        match parse_settled(storage, &path, no)? {
             Ok(parsed) => {
                 let others = nos.iter().copied().filter(|&n| n != no).collect();
                 return Ok(Some((no, parsed, others)));

@@ -71,7 +71,8 @@ pub fn replay(
     let mut expected: Option<u64> = None;
     for (first_seq, name) in &files {
         let path = dir.join(name);
-        let bytes = storage.read_all(&path)?;
+        let mut bytes = storage.read_all(&path)?;
+        let mut rereads = 0;
         let bad = |offset: usize, what: &str| Error::corruption(&path, offset as u64, what);
         let mut h = Cursor::new(&bytes);
         let magic = h.array::<8>();
@@ -157,7 +158,25 @@ pub fn replay(
                     if later {
                         return Err(bad(offset, &format!("{what}, with valid records after it")));
                     }
-                    break; // a torn final record: never acknowledged
+                    // A torn final record, never acknowledged, is dropped (and the next file
+                    // takes its sequence): only when a second read agrees, so that one misread
+                    // does not cost an acknowledged record.
+                    let again = storage.read_all(&path)?;
+                    if again.get(..offset) != bytes.get(..offset) {
+                        return Err(bad(0, "reads of the file differ before this record"));
+                    }
+                    if again != bytes {
+                        rereads += 1;
+                        if rereads >= crate::manifest::READ_TRIES {
+                            return Err(bad(
+                                offset,
+                                "reads of the file keep differing: the disk returns inconsistent data",
+                            ));
+                        }
+                        bytes = again;
+                        continue;
+                    }
+                    break;
                 }
             }
         }
