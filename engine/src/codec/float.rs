@@ -67,6 +67,53 @@ pub fn decode_decimal(payload: &[u8], out: &mut [f64]) -> Option<()> {
     Some(())
 }
 
+/// Decodes rows `keep` of the `total` values of a Decimal payload into `out` (of length
+/// `keep.len()`): the integers up to the range's end, and only the kept ones as floats.
+pub fn decode_decimal_range(
+    payload: &[u8],
+    total: usize,
+    keep: std::ops::Range<usize>,
+    out: &mut [f64],
+) -> Option<()> {
+    let mut c = Cursor::new(payload);
+    let e = c.u8()?;
+    let p = *POW10.get(usize::from(e))?;
+    let mut ints = vec![0i64; keep.end];
+    int::decode_head(c.rest(), total, &mut ints)?;
+    let src = ints.get(keep)?;
+    if src.len() != out.len() {
+        return None;
+    }
+    if e == 0 {
+        out.iter_mut().zip(src).for_each(|(x, &v)| *x = v as f64);
+    } else {
+        out.iter_mut()
+            .zip(src)
+            .for_each(|(x, &v)| *x = v as f64 / p);
+    }
+    Some(())
+}
+
+/// Decodes rows `keep` of the `total` values of a Shuffle payload into `out`.
+pub fn decode_shuffle_range(
+    payload: &[u8],
+    total: usize,
+    keep: std::ops::Range<usize>,
+    out: &mut [u64],
+) -> Option<()> {
+    if payload.len() != total * 8 || keep.end > total || keep.len() != out.len() {
+        return None;
+    }
+    for (slot, i) in out.iter_mut().zip(keep) {
+        let mut b = [0u8; 8];
+        for (j, byte) in b.iter_mut().enumerate() {
+            *byte = *payload.get(j * total + i)?;
+        }
+        *slot = u64::from_le_bytes(b);
+    }
+    Some(())
+}
+
 /// Appends the 8 byte planes of `values` (plane `j` holds byte `j` of every value's LE bits).
 pub fn encode_shuffle(values: &[u64], out: &mut Vec<u8>) {
     let n = values.len();

@@ -59,13 +59,20 @@ pub fn encode(values: &[i64], out: &mut Vec<u8>) {
 
 /// Decodes `out.len()` values from an IntPack payload; `None` if the payload is malformed.
 pub fn decode(payload: &[u8], out: &mut [i64]) -> Option<()> {
+    decode_head(payload, out.len(), out)
+}
+
+/// Decodes the first `out.len()` of the `total` values `payload` holds (the differences of a
+/// value need those before it, so a range of a block decodes its head up to the range's end).
+pub fn decode_head(payload: &[u8], total: usize, out: &mut [i64]) -> Option<()> {
     let n = out.len();
     let mut c = Cursor::new(payload);
     let order = usize::from(c.u8()?);
-    if order > 2 || (order > n) {
+    if order > 2 || order > total || n > total {
         return None;
     }
-    for slot in out.iter_mut().take(order) {
+    let mut first = [0i64; 2];
+    for slot in first.iter_mut().take(order) {
         *slot = c.i64()?;
     }
     let base = c.i64()?;
@@ -74,22 +81,27 @@ pub fn decode(payload: &[u8], out: &mut [i64]) -> Option<()> {
         return None;
     }
     let packed = c.rest();
-    if packed.len() != packed_len(n - order, width) {
+    if packed.len() != packed_len(total - order, width) {
         return None;
+    }
+    let head = order.min(n);
+    out.get_mut(..head)?.copy_from_slice(first.get(..head)?);
+    if n <= order {
+        return Some(());
     }
     let tail = out.get_mut(order..)?;
     unpack_into(packed, width, bytemuck::cast_slice_mut(tail));
     match order {
         0 => tail.iter_mut().for_each(|x| *x = base.wrapping_add(*x)),
         1 => {
-            let mut acc = out.first().copied().unwrap_or(0);
+            let mut acc = first[0];
             for x in out.get_mut(1..)? {
                 acc = acc.wrapping_add(base.wrapping_add(*x));
                 *x = acc;
             }
         }
         _ => {
-            let (mut prev, mut cur) = (out.first().copied()?, out.get(1).copied()?);
+            let (mut prev, mut cur) = (first[0], first[1]);
             let mut delta = cur.wrapping_sub(prev);
             for x in out.get_mut(2..)? {
                 delta = delta.wrapping_add(base.wrapping_add(*x));

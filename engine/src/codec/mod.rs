@@ -292,6 +292,47 @@ impl ColumnMut<'_> {
             out.clone_from_slice(src);
             Some(())
         }
+        // The codecs that can: only the head of the block up to the range's end (integers),
+        // or only the kept values (byte planes, raw).
+        match (codec, &mut *self) {
+            (Codec::IntPack, ColumnMut::Time(o)) => {
+                let mut ints = vec![0i64; keep.end];
+                int::decode_head(payload, rows, &mut ints)?;
+                let src = ints.get(keep)?;
+                if src.len() != o.len() {
+                    return None;
+                }
+                o.iter_mut()
+                    .zip(src)
+                    .for_each(|(t, &v)| *t = Timestamp::from_ns(v));
+                return Some(());
+            }
+            (Codec::Decimal, ColumnMut::F64(o)) => {
+                return float::decode_decimal_range(payload, rows, keep, o);
+            }
+            (Codec::Shuffle, ColumnMut::F64(o)) => {
+                return float::decode_shuffle_range(
+                    payload,
+                    rows,
+                    keep,
+                    bytemuck::cast_slice_mut(o),
+                );
+            }
+            (Codec::Raw, ColumnMut::F64(o)) => {
+                if payload.len() != rows * 8 {
+                    return None;
+                }
+                let src = payload.get(keep.start * 8..keep.end * 8)?;
+                if src.len() != o.len() * 8 {
+                    return None;
+                }
+                for (slot, b) in o.iter_mut().zip(src.chunks_exact(8)) {
+                    *slot = f64::from_bits(u64::from_le_bytes(b.try_into().ok()?));
+                }
+                return Some(());
+            }
+            _ => {}
+        }
         match self {
             ColumnMut::Time(o) => part(o, Timestamp::from_ns(0), rows, keep, |t| {
                 decode(codec, payload, ColumnMut::Time(t))
@@ -466,5 +507,80 @@ mod tests {
         let mut floats = [0f64; 2];
         decode(enc.codec, &enc.payload, ColumnMut::F64(&mut floats)).unwrap();
         assert_eq!(floats, [1.5, 2.5]);
+    }
+
+    #[test]
+    fn partial_decodes_equal_the_slice_of_a_full_decode() {
+        let n = 300usize;
+        let mut seed = 0x1234_5678_9abc_def1u64;
+        let mut rnd = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let times: Vec<Vec<Timestamp>> = vec![
+            (0..n as i64).map(|i| Timestamp::from_ns(i * 60)).collect(), // even steps
+            (0..n as i64)
+                .scan(0i64, |a, _| {
+                    *a += (rnd() % 1000) as i64;
+                    Some(Timestamp::from_ns(*a))
+                })
+                .collect(), // a random walk
+            (0..n).map(|_| Timestamp::from_ns(rnd() as i64)).collect(),  // anything
+            vec![Timestamp::from_ns(7); n],
+        ];
+        let floats: Vec<Vec<f64>> = vec![
+            (0..n).map(|i| 3500.0 + (i % 17) as f64 * 0.2).collect(), // a decimal grid
+            (0..n).map(|_| f64::from_bits(rnd())).collect(),          // any bits
+            (0..n).map(|i| i as f64 * 1.5).collect(),
+        ];
+        let ranges = [
+            0..1,
+            0..2,
+            0..3,
+            1..2,
+            2..5,
+            0..n,
+            n - 1..n,
+            37..211,
+            150..300,
+        ];
+        for t in &times {
+            let e = encode(ColumnRef::Time(t));
+            for r in ranges.clone() {
+                let mut part = vec![Timestamp::from_ns(-1); r.len()];
+                ColumnMut::Time(&mut part)
+                    .decode_partial(e.codec, &e.payload, n, r.clone())
+                    .unwrap();
+                assert_eq!(part, t[r.clone()], "{:?} {r:?}", e.codec);
+            }
+        }
+        for f in &floats {
+            let e = encode(ColumnRef::F64(f));
+            let mut raw = Vec::new();
+            for x in f {
+                raw.extend_from_slice(&x.to_bits().to_le_bytes());
+            }
+            for (codec, payload) in [(e.codec, e.payload.clone()), (Codec::Raw, raw)] {
+                for r in ranges.clone() {
+                    let mut part = vec![-1.0; r.len()];
+                    ColumnMut::F64(&mut part)
+                        .decode_partial(codec, &payload, n, r.clone())
+                        .unwrap();
+                    let want: Vec<u64> = f[r.clone()].iter().map(|x| x.to_bits()).collect();
+                    let got: Vec<u64> = part.iter().map(|x| x.to_bits()).collect();
+                    assert_eq!(got, want, "{codec:?} {r:?}");
+                }
+                // A range past the end, or a payload cut short, is refused.
+                let mut part = vec![0.0; 2];
+                assert!(ColumnMut::F64(&mut part)
+                    .decode_partial(codec, &payload, n, n - 1..n + 1)
+                    .is_none());
+                assert!(ColumnMut::F64(&mut part)
+                    .decode_partial(codec, &payload[..payload.len() - 1], n, 0..2)
+                    .is_none());
+            }
+        }
     }
 }
