@@ -27,7 +27,9 @@ fn scaled(v: f64, e: u8) -> Option<i64> {
     ((r / p).to_bits() == v.to_bits()).then_some(r as i64)
 }
 
-/// The smallest exponent at which every value round-trips exactly, if any.
+/// The smallest exponent at which every value round-trips exactly, if any (the reference that
+/// [`encode_decimal_if_exact`] is tested against).
+#[cfg(test)]
 pub fn decimal_exponent(values: &[f64]) -> Option<u8> {
     let mut e = 0u8;
     for &v in values {
@@ -44,10 +46,37 @@ pub fn decimal_exponent(values: &[f64]) -> Option<u8> {
 
 /// Appends the Decimal payload: `exponent: u8` then the IntPack of the scaled integers.
 /// The caller has checked `decimal_exponent(values) == Some(e)`.
+#[cfg(test)]
 pub fn encode_decimal(values: &[f64], e: u8, out: &mut Vec<u8>) {
     let ints: Vec<i64> = values.iter().map(|&v| scaled(v, e).unwrap_or(0)).collect();
     out.push(e);
     int::encode(&ints, out);
+}
+
+/// Appends the Decimal payload of `values` if one decimal exponent suits them all (the smallest
+/// at which each round-trips exactly, as [`decimal_exponent`] finds) and returns whether it did.
+/// Two passes over the values instead of three: the check of the values an exponent passed
+/// before it grew is the scaling itself.
+pub fn encode_decimal_if_exact(values: &[f64], out: &mut Vec<u8>) -> bool {
+    let mut e = 0u8;
+    for &v in values {
+        while scaled(v, e).is_none() {
+            e += 1;
+            if e > MAX_EXPONENT {
+                return false;
+            }
+        }
+    }
+    let mut ints = Vec::with_capacity(values.len());
+    for &v in values {
+        match scaled(v, e) {
+            Some(k) => ints.push(k),
+            None => return false,
+        }
+    }
+    out.push(e);
+    int::encode(&ints, out);
+    true
 }
 
 /// Decodes a Decimal payload into `out`.
@@ -157,6 +186,31 @@ mod tests {
         assert_eq!(decimal_exponent(&[f64::NAN]), None);
         assert_eq!(decimal_exponent(&[f64::INFINITY]), None);
         assert_eq!(decimal_exponent(&[1e300]), None);
+    }
+
+    #[test]
+    fn the_two_pass_encoder_equals_the_reference() {
+        let sets: [&[f64]; 6] = [
+            &[3517.4, 3517.6, -12.8, 0.0, 0.05, 45035.6],
+            &[1.0, 2.0, 3.0],
+            &[0.001, 100.0, 1.5],
+            &[0.1 + 0.2, 1.0],
+            &[f64::NAN, 1.0],
+            &[],
+        ];
+        for values in sets {
+            let mut fast = Vec::new();
+            let ok = encode_decimal_if_exact(values, &mut fast);
+            match decimal_exponent(values) {
+                Some(e) => {
+                    let mut slow = Vec::new();
+                    encode_decimal(values, e, &mut slow);
+                    assert!(ok);
+                    assert_eq!(fast, slow, "{values:?}");
+                }
+                None => assert!(!ok, "{values:?}"),
+            }
+        }
     }
 
     #[test]

@@ -7,36 +7,44 @@
 use super::bitpack::{bit_width, pack, packed_len, unpack_into};
 use super::cursor::Cursor;
 
-/// Residuals of the given difference order (wrapping).
-fn residual(values: &[i64], order: usize, i: usize) -> i64 {
-    match order {
-        0 => values[i],
-        1 => values[i].wrapping_sub(values[i - 1]),
-        _ => values[i]
-            .wrapping_sub(values[i - 1])
-            .wrapping_sub(values[i - 1].wrapping_sub(values[i - 2])),
+/// For each difference order 0, 1 and 2: the lowest residual and the bit width of the range of
+/// residuals, if there are any (`values` longer than the order). Three tight passes, one per
+/// order, each a plain loop the compiler vectorises.
+fn ranges(values: &[i64]) -> [Option<(i64, u8)>; 3] {
+    let span =
+        |lo: i64, hi: i64, any: bool| any.then(|| (lo, bit_width(hi.wrapping_sub(lo) as u64)));
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    for &v in values {
+        lo = lo.min(v);
+        hi = hi.max(v);
     }
-}
-
-fn range_width(values: &[i64], order: usize) -> Option<(i64, u8)> {
-    if values.len() <= order {
-        return None;
+    let r0 = span(lo, hi, !values.is_empty());
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    for w in values.windows(2) {
+        if let [a, b] = *w {
+            let d = b.wrapping_sub(a);
+            lo = lo.min(d);
+            hi = hi.max(d);
+        }
     }
-    let mut lo = i64::MAX;
-    let mut hi = i64::MIN;
-    for i in order..values.len() {
-        let r = residual(values, order, i);
-        lo = lo.min(r);
-        hi = hi.max(r);
+    let r1 = span(lo, hi, values.len() > 1);
+    let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+    for w in values.windows(3) {
+        if let [a, b, c] = *w {
+            let d = c.wrapping_sub(b).wrapping_sub(b.wrapping_sub(a));
+            lo = lo.min(d);
+            hi = hi.max(d);
+        }
     }
-    Some((lo, bit_width(hi.wrapping_sub(lo) as u64)))
+    let r2 = span(lo, hi, values.len() > 2);
+    [r0, r1, r2]
 }
 
 /// Appends the IntPack encoding of `values` to `out`, choosing the order with the narrowest width.
 pub fn encode(values: &[i64], out: &mut Vec<u8>) {
     let mut best: Option<(usize, i64, u8)> = None;
-    for order in 0..=2usize {
-        if let Some((base, width)) = range_width(values, order) {
+    for (order, range) in ranges(values).into_iter().enumerate() {
+        if let Some((base, width)) = range {
             if best.is_none_or(|(_, _, w)| width < w) {
                 best = Some((order, base, width));
             }
@@ -50,11 +58,26 @@ pub fn encode(values: &[i64], out: &mut Vec<u8>) {
     out.extend_from_slice(&base.to_le_bytes());
     out.push(width);
     out.reserve(packed_len(values.len().saturating_sub(order), width));
-    pack(
-        (order..values.len()).map(|i| residual(values, order, i).wrapping_sub(base) as u64),
-        width,
-        out,
-    );
+    let less = move |r: i64| r.wrapping_sub(base) as u64;
+    match order {
+        0 => pack(values.iter().map(|&v| less(v)), width, out),
+        1 => pack(
+            values.windows(2).map(|w| match *w {
+                [a, b] => less(b.wrapping_sub(a)),
+                _ => 0,
+            }),
+            width,
+            out,
+        ),
+        _ => pack(
+            values.windows(3).map(|w| match *w {
+                [a, b, c] => less(c.wrapping_sub(b).wrapping_sub(b.wrapping_sub(a))),
+                _ => 0,
+            }),
+            width,
+            out,
+        ),
+    }
 }
 
 /// Decodes `out.len()` values from an IntPack payload; `None` if the payload is malformed.

@@ -377,16 +377,13 @@ pub fn encode(col: ColumnRef<'_>) -> Encoded {
             encode_i64(&ints, payload)
         }
         ColumnRef::F64(v) => {
-            let codec = match float::decimal_exponent(v) {
-                Some(e) => {
-                    float::encode_decimal(v, e, &mut payload);
-                    Codec::Decimal
-                }
-                None => {
-                    let bits: &[u64] = bytemuck::cast_slice(v);
-                    float::encode_shuffle(bits, &mut payload);
-                    Codec::Shuffle
-                }
+            let codec = if float::encode_decimal_if_exact(v, &mut payload) {
+                Codec::Decimal
+            } else {
+                payload.clear();
+                let bits: &[u64] = bytemuck::cast_slice(v);
+                float::encode_shuffle(bits, &mut payload);
+                Codec::Shuffle
             };
             let (min, max) = v
                 .iter()
