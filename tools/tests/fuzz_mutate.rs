@@ -5,7 +5,8 @@
 //! to `fuzz/corpus/<target>/crash-<seed>` (then replayed by the corpus tests) and fails.
 //!
 //! `TICKVAULT_FUZZ_EXECS` executions per target (default 3,000, for CI); the long run
-//! (`scripts/long-run`) sets 10,000,000. `TICKVAULT_FUZZ_SEED` varies the run.
+//! (`scripts/long-run`) sets 10,000,000. `TICKVAULT_FUZZ_SEED` varies the run;
+//! `TICKVAULT_FUZZ_TARGETS=segment,codecs` runs only those targets.
 
 use std::path::{Path, PathBuf};
 
@@ -126,7 +127,12 @@ fn every_fuzz_target_survives_mutations_of_its_corpus() {
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let mut found = Vec::new();
-    for (name, harness) in targets {
+    let only = std::env::var("TICKVAULT_FUZZ_TARGETS").ok();
+    let chosen = |name: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|t| t == name))
+    };
+    for (name, harness) in targets.into_iter().filter(|(name, _)| chosen(name)) {
         let inputs = corpus(&root.join(name));
         let mut rng = Rng(seed ^ name.len() as u64 ^ 0x9e37_79b9_7f4a_7c15);
         let began = std::time::Instant::now();
