@@ -5,9 +5,11 @@
 use std::path::Path;
 
 use tickvault::codec::{self, Codec, ColumnMut};
-use tickvault::io::{ByteView, RealFs};
+use tickvault::io::{ByteView, Storage};
 use tickvault::segment::Segment;
 use tickvault::{BarColumns, Columns, TickColumns, Timestamp};
+
+use crate::simfs::SimFs;
 
 fn decode_all<C: Columns>(seg: &Segment) {
     for (b, block) in seg.blocks().iter().enumerate() {
@@ -72,49 +74,28 @@ pub fn records(data: &[u8]) {
     let _ = tickvault::wal::decode_record(data);
 }
 
-/// A whole manifest file, opened as a store would open it.
+/// A whole manifest file, opened as a store would open it (on the in-memory `SimFs`, so that
+/// millions of executions do not wait on a real file system).
 pub fn manifest(data: &[u8]) {
-    let Ok(dir) = tempfile_dir() else { return };
-    if std::fs::write(dir.path().join("MANIFEST-0000000000000001"), data).is_ok() {
-        let _ = tickvault::manifest::ManifestReader::open(
-            std::sync::Arc::new(RealFs::new(false)),
-            dir.path(),
-        );
-    }
+    let Some(fs) = disk_with(Path::new("/f/MANIFEST-0000000000000001"), data) else {
+        return;
+    };
+    let _ = tickvault::manifest::ManifestReader::open(std::sync::Arc::new(fs), Path::new("/f"));
 }
 
-/// A whole WAL file, replayed as recovery would.
+/// A whole WAL file, replayed as recovery would (on `SimFs`).
 pub fn wal(data: &[u8]) {
-    let Ok(dir) = tempfile_dir() else { return };
-    if std::fs::write(dir.path().join("00000000000000000001.wal"), data).is_ok() {
-        let _ = tickvault::wal::replay(&RealFs::new(false), dir.path(), 0, |_, _| Ok(()));
-    }
+    let Some(fs) = disk_with(Path::new("/f/00000000000000000001.wal"), data) else {
+        return;
+    };
+    let _ = tickvault::wal::replay(&fs, Path::new("/f"), 0, |_, _| Ok(()));
 }
 
-fn tempfile_dir() -> std::io::Result<TempDir> {
-    let base =
-        std::env::temp_dir().join(format!("tickvault-fuzz-{}-{}", std::process::id(), next()));
-    std::fs::create_dir_all(&base)?;
-    Ok(TempDir(base))
-}
-
-fn next() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    N.fetch_add(1, Ordering::Relaxed)
-}
-
-/// A directory removed on drop (the fuzz crate has no tempfile dependency).
-struct TempDir(std::path::PathBuf);
-
-impl TempDir {
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
+/// An in-memory disk holding one file.
+fn disk_with(path: &Path, data: &[u8]) -> Option<SimFs> {
+    let fs = SimFs::new();
+    fs.create_dir(path.parent()?).ok()?;
+    let file = fs.create(path).ok()?;
+    file.write_all_at(data, 0).ok()?;
+    Some(fs)
 }
