@@ -199,12 +199,7 @@ impl Engine {
         on_progress: OnProgress<'_>,
     ) -> Result<BackupInfo> {
         let objects = repo.join(OBJECTS);
-        let total: u64 = state
-            .partitions
-            .values()
-            .flatten()
-            .map(|m| m.file_len)
-            .sum();
+        let total = state.segment_bytes();
         let mut files = Vec::new();
         let (mut rows, mut bytes, mut new_bytes) = (0u64, 0u64, 0u64);
         // First pin the files of this manifest version: hard links into the repository are

@@ -116,12 +116,7 @@ pub fn verify_with_progress(
     }
     let data = root.join(DATA_DIR);
     let mut expected: HashMap<String, HashSet<u64>> = HashMap::new();
-    let total: u64 = state
-        .partitions
-        .values()
-        .flatten()
-        .map(|m| m.file_len)
-        .sum();
+    let total = state.segment_bytes();
     let mut done = 0u64;
     for (key, segs) in &state.partitions {
         let dir = data.join(key.dir_name());

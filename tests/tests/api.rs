@@ -620,6 +620,15 @@ fn bar_cols(secs: &[i64], close: f64) -> BarColumns {
     c
 }
 
+/// The segment files among `paths`.
+fn segment_files(paths: &[String]) -> Vec<String> {
+    paths
+        .iter()
+        .filter(|p| p.ends_with(".seg"))
+        .cloned()
+        .collect()
+}
+
 fn files_under(dir: &Path) -> Vec<String> {
     let mut out = Vec::new();
     for e in fs::read_dir(dir).unwrap() {
@@ -700,13 +709,10 @@ fn a_failed_staged_save_leaves_the_store_exactly_as_before() {
     assert!(err.to_string().contains("line 7"), "{err}");
     assert_eq!(closes(&db, "st"), [(60, 0.5), (120, 0.5)]);
     // The manifest log is the only file that may have changed: no segment was added or lost.
-    let segs = |v: &[String]| {
-        v.iter()
-            .filter(|p| p.ends_with(".seg"))
-            .cloned()
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(segs(&files_under(&dir.path().join("db"))), segs(&before));
+    assert_eq!(
+        segment_files(&files_under(&dir.path().join("db"))),
+        segment_files(&before)
+    );
     // Wrong kind.
     let ticks = SeriesKey::tick("st", Exchange::SHFE).unwrap();
     assert!(matches!(
@@ -780,13 +786,10 @@ fn a_staged_save_of_many_series_commits_once_and_counts_what_it_replaced() {
     assert_eq!(closes(&db, "a").len(), 6);
     assert_eq!(closes(&db, "b"), [(60, 1.5), (120, 4.0)]);
     assert_eq!(db.get_bar_overview().unwrap().len(), 2);
-    let segs = |v: &[String]| {
-        v.iter()
-            .filter(|p| p.ends_with(".seg"))
-            .cloned()
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(segs(&files_under(&dir.path().join("db"))), segs(&before));
+    assert_eq!(
+        segment_files(&files_under(&dir.path().join("db"))),
+        segment_files(&before)
+    );
     // A tick key among bar columns is refused.
     let t = SeriesKey::tick("a", Exchange::SHFE).unwrap();
     assert!(matches!(

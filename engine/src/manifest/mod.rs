@@ -53,6 +53,11 @@ pub struct ManifestState {
 }
 
 impl ManifestState {
+    /// Bytes of every segment file this version names.
+    pub fn segment_bytes(&self) -> u64 {
+        self.partitions.values().flatten().map(|m| m.file_len).sum()
+    }
+
     /// Applies `edits` (removes first, then adds), checking that every removed segment exists
     /// and that added segments do not overlap the others of their partition.
     pub fn apply(&mut self, edits: &[Edit], next_id: u64, wal_flushed_seq: u64) -> Result<()> {
