@@ -117,7 +117,7 @@ pub enum Command {
     Info,
     /// One line per stored series: count, first and last time.
     Overview(OverviewArgs),
-    /// Import a CSV file (a header is required) into one series.
+    /// Import a file (CSV, JSON, JSON Lines, Parquet or Excel) into one series, or into the series its symbol/exchange/interval columns name.
     Import(ImportArgs),
     /// Export one series to a CSV file.
     Export(ExportArgs),
@@ -419,9 +419,9 @@ pub struct ImportSeriesArgs {
 /// Options of `import`.
 #[derive(Debug, Args)]
 pub struct ImportArgs {
-    /// The file: CSV with a header, a JSON array of objects, or JSON Lines.
+    /// The file: CSV with a header, a JSON array of objects, JSON Lines, Parquet or Excel.
     pub file: PathBuf,
-    /// The file's format (default: from its extension: .csv, .json, .jsonl).
+    /// The file's format (default: from its extension: .csv, .json, .jsonl, .parquet, .xlsx).
     #[arg(long, value_enum)]
     pub format: Option<crate::table::FileFormat>,
     /// The series (or the file's own series columns).
