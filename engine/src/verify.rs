@@ -44,6 +44,10 @@ pub struct VerifyReport {
     pub bytes: u64,
     /// WAL records past the flushed sequence.
     pub wal_records: u64,
+    /// Segment files and partition directories no manifest entry names: a write in progress
+    /// (on a live store) or one a crash interrupted. Not damage: the next writer open removes
+    /// them, and no row lives only in them.
+    pub orphans: Vec<std::path::PathBuf>,
 }
 
 impl From<Error> for Problem {
@@ -148,20 +152,12 @@ pub fn verify_with_progress(
         for dir in dirs {
             let path = data.join(&dir.name);
             let Some(ids) = expected.get(&dir.name) else {
-                report.problems.push(Problem {
-                    file: path,
-                    offset: 0,
-                    what: "directory no manifest entry names".into(),
-                });
+                report.orphans.push(path);
                 continue;
             };
             for file in storage.list_dir(&path).unwrap_or_default() {
                 if parse_segment_file_name(&file.name).is_some_and(|id| !ids.contains(&id)) {
-                    report.problems.push(Problem {
-                        file: path.join(&file.name),
-                        offset: 0,
-                        what: "segment file no manifest entry names".into(),
-                    });
+                    report.orphans.push(path.join(&file.name));
                 }
             }
         }

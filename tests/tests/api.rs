@@ -799,6 +799,7 @@ fn a_staged_save_of_many_series_commits_once_and_counts_what_it_replaced() {
     drop(db);
     let report = tickvault::verify(&dir.path().join("db"), true).unwrap();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert!(report.orphans.is_empty(), "{:?}", report.orphans);
 }
 
 /// Statistics computed row by row from a loaded range: the reference for `range_stats`.

@@ -240,7 +240,9 @@ fn parse_settled(
             return Ok(parsed);
         }
         let again = storage.read_all(path)?;
-        if again == bytes {
+        if again == bytes || grew(&bytes, &again) {
+            // The same bytes; or more after them: a writer appending while a reader looks,
+            // and the reader keeps the version it read whole.
             return Ok(parsed);
         }
         bytes = again;
@@ -254,6 +256,11 @@ fn parse_settled(
 
 /// Reads of a file that must agree before a writer drops what one of them shows as damaged.
 pub(crate) const READ_TRIES: usize = 4;
+
+/// Whether `again` is `first` with bytes appended (the file grew between two reads).
+pub(crate) fn grew(first: &[u8], again: &[u8]) -> bool {
+    again.len() > first.len() && again.starts_with(first)
+}
 
 /// The newest complete manifest in `root`: its number and parse, and the numbers of the others.
 fn load(storage: &dyn Storage, root: &Path) -> Result<Option<(u64, Parsed, Vec<u64>)>> {

@@ -10,7 +10,7 @@ mod record;
 
 use std::collections::BTreeMap;
 
-pub(crate) use log::READ_TRIES;
+pub(crate) use log::{grew, READ_TRIES};
 pub use log::{manifest_file_name, write_snapshot, ManifestLog, ManifestReader, MANIFEST_PREFIX};
 pub use record::{decode_record, encode_record, Record};
 

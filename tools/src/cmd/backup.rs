@@ -119,6 +119,19 @@ pub fn verify(cli: &Cli, a: &VerifyArgs) -> Result<()> {
     let bar = cli.byte_progress();
     let report = tickvault::verify_with_progress(&path, a.deep, &show(&bar))?;
     bar.finish_and_clear();
+    for o in &report.orphans {
+        if cli.json {
+            println!(
+                "{}",
+                json!({"type": "orphan", "file": o.display().to_string()})
+            );
+        } else {
+            println!(
+                "note: {}: no manifest entry names it (a write in progress or interrupted; the next writer open removes it)",
+                o.display()
+            );
+        }
+    }
     for p in &report.problems {
         if cli.json {
             println!(
@@ -132,7 +145,7 @@ pub fn verify(cli: &Cli, a: &VerifyArgs) -> Result<()> {
     if cli.json {
         println!(
             "{}",
-            json!({"type": "verify", "problems": report.problems.len(), "segments": report.segments,
+            json!({"type": "verify", "problems": report.problems.len(), "orphans": report.orphans.len(), "segments": report.segments,
                    "rows": report.rows, "bytes": report.bytes, "wal_records": report.wal_records})
         );
     } else {
