@@ -257,24 +257,24 @@ fn verify_reports_damage_in_a_live_store() {
     let mut bytes = fs::read(&seg).unwrap();
     bytes[40] ^= 0xff;
     fs::write(&seg, &bytes).unwrap();
-    fs::write(
-        root.join("data")
-            .join(
-                fs::read_dir(root.join("data"))
-                    .unwrap()
-                    .next()
-                    .unwrap()
-                    .unwrap()
-                    .file_name(),
-            )
-            .join("00000000000000ff.seg"),
-        b"x",
-    )
-    .unwrap();
+    let stray = root
+        .join("data")
+        .join(
+            fs::read_dir(root.join("data"))
+                .unwrap()
+                .next()
+                .unwrap()
+                .unwrap()
+                .file_name(),
+        )
+        .join("00000000000000ff.seg");
+    fs::write(&stray, b"x").unwrap();
     let report = verify(&root, false).unwrap();
-    assert_eq!(report.problems.len(), 2, "{:?}", report.problems);
+    // The flipped byte is damage; a segment file no manifest names is what a write in progress
+    // (or one a crash cut short) looks like on a live store: listed, but not a problem.
+    assert_eq!(report.problems.len(), 1, "{:?}", report.problems);
     assert_eq!(report.problems[0].file, seg);
-    assert!(report.problems[1].what.contains("no manifest entry"));
+    assert_eq!(report.orphans, [stray]);
 }
 
 #[test]
