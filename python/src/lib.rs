@@ -71,6 +71,24 @@ fn tick_key(symbol: &str, ex: &str) -> PyResult<SeriesKey> {
 }
 
 /// `None` bounds mean the whole series.
+/// `RangeStats` as a dict (times as ns since the epoch, None without rows).
+fn stats_dict<'py>(py: Python<'py>, st: &tickvault::RangeStats) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("count", st.count)?;
+    d.set_item("first", st.first.map(Timestamp::as_ns))?;
+    d.set_item("last", st.last.map(Timestamp::as_ns))?;
+    if st.count > 0 {
+        d.set_item("open", st.open)?;
+        d.set_item("high", st.high)?;
+        d.set_item("low", st.low)?;
+        d.set_item("close", st.close)?;
+        d.set_item("volume", st.volume)?;
+        d.set_item("turnover", st.turnover)?;
+        d.set_item("mean_close", st.mean_close())?;
+    }
+    Ok(d)
+}
+
 pub(crate) fn bounds(start: Option<i64>, end: Option<i64>) -> (Timestamp, Timestamp) {
     (
         start.map_or(Timestamp::MIN, Timestamp::from_ns),
@@ -431,6 +449,43 @@ impl Store {
         spawn_scan::<TickColumns>(&self.engine, &key, s, e, batch_rows, |c| {
             Batch::Ticks(Box::new(c))
         })
+    }
+
+    /// Statistics of the bars in `[start, end]` (whole blocks from their footer statistics).
+    #[pyo3(signature = (symbol, exchange, interval, start=None, end=None))]
+    fn bar_stats<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: &str,
+        exchange: &str,
+        interval: &str,
+        start: Option<i64>,
+        end: Option<i64>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let key = bar_key(symbol, exchange, interval)?;
+        let (s, e) = bounds(start, end);
+        let st = py
+            .detach(|| self.engine.range_stats::<BarColumns>(&key, s, e))
+            .map_err(py_err)?;
+        stats_dict(py, &st)
+    }
+
+    /// Statistics of the ticks in `[start, end]` (prices: last_price; volume: last_volume).
+    #[pyo3(signature = (symbol, exchange, start=None, end=None))]
+    fn tick_stats<'py>(
+        &self,
+        py: Python<'py>,
+        symbol: &str,
+        exchange: &str,
+        start: Option<i64>,
+        end: Option<i64>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let key = tick_key(symbol, exchange)?;
+        let (s, e) = bounds(start, end);
+        let st = py
+            .detach(|| self.engine.range_stats::<TickColumns>(&key, s, e))
+            .map_err(py_err)?;
+        stats_dict(py, &st)
     }
 
     /// Deletes a bar series; returns how many rows it held.

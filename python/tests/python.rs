@@ -12,16 +12,18 @@ fn python() -> String {
     std::env::var("TICKVAULT_PYTHON").unwrap_or_else(|_| "python3".into())
 }
 
-/// The extension module cargo built for this test run (`lib_tickvault.so` beside `deps/`).
+/// The extension module cargo built for this test run: the library also builds as an rlib, so
+/// `cargo test` builds it (and its cdylib, `lib_tickvault.so`, in `deps/` beside this test)
+/// from the current sources whenever they change.
 fn extension() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(Path::parent).unwrap();
+    let deps = exe.parent().unwrap();
     let name = format!(
         "{}_tickvault{}",
         std::env::consts::DLL_PREFIX,
         std::env::consts::DLL_SUFFIX
     );
-    dir.join(name)
+    deps.join(name)
 }
 
 fn copy_dir(from: &Path, to: &Path) {

@@ -183,3 +183,25 @@ def test_the_gil_is_released_while_the_engine_loads(store):
     # The other Python thread ran in the middle of the load: the engine did not hold the GIL.
     lo, hi = t0 + (t1 - t0) * 0.25, t0 + (t1 - t0) * 0.75
     assert any(lo < s < hi for s in stamps), (t1 - t0)
+
+
+def test_range_statistics_of_bars_and_ticks(store):
+    store.save_bars("ST", "SSE", "1m", bars(5000))
+    n = 5000
+    st = store.bar_stats("ST", "SSE", "1m")
+    assert st["count"] == n
+    assert st["first"] == np.datetime64(0, "ns")
+    assert st["last"] == np.datetime64((n - 1) * MIN, "ns")
+    assert (st["open"], st["high"], st["low"], st["close"]) == (100.0, (n - 1) * 0.5 + 101.0, 99.0, (n - 1) * 0.5 + 100.25)
+    assert st["volume"] == float(sum(range(n)))
+    assert st["mean_close"] == (sum(i * 0.5 + 100.25 for i in range(n))) / n
+    # A range that cuts blocks, with datetime bounds.
+    st = store.bar_stats("ST", "SSE", "1m", np.datetime64(10 * MIN, "ns"), np.datetime64(19 * MIN, "ns"))
+    assert (st["count"], st["open"], st["close"], st["volume"]) == (10, 105.0, 109.75, float(sum(range(10, 20))))
+    assert store.bar_stats("ST", "SSE", "1m", np.datetime64(-5, "ns"), np.datetime64(-1, "ns")) == {
+        "count": 0, "first": None, "last": None}
+    store.save_ticks("TK", "SHFE", {"datetime": np.array([1, 2, 3], dtype=np.int64),
+                                     "last_price": np.array([3.0, 5.0, 4.0]),
+                                     "last_volume": np.array([1.0, 2.0, 3.0])})
+    st = store.tick_stats("TK", "SHFE")
+    assert (st["count"], st["open"], st["high"], st["low"], st["close"], st["volume"]) == (3, 3.0, 5.0, 3.0, 4.0, 6.0)

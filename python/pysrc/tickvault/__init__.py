@@ -191,6 +191,19 @@ class Store:
         it = self._native.scan_ticks(symbol, _name(exchange), _ns(start, tz), _ns(end, tz), batch_rows)
         return (_format(c, format, tz) for c in it)
 
+    # Statistics.
+    def bar_stats(self, symbol: str, exchange: Any, interval: Any, start: TimeLike = None,
+                  end: TimeLike = None, *, tz: Optional[str] = None) -> dict:
+        """{count, first, last, open, high, low, close, volume, turnover, mean_close} of the bars
+        in [start, end]; whole blocks come from their footer statistics."""
+        d = self._native.bar_stats(symbol, _name(exchange), _name(interval), _ns(start, tz), _ns(end, tz))
+        return _stats(d)
+
+    def tick_stats(self, symbol: str, exchange: Any, start: TimeLike = None, end: TimeLike = None,
+                   *, tz: Optional[str] = None) -> dict:
+        """Like bar_stats, over last_price (all four prices) and last_volume."""
+        return _stats(self._native.tick_stats(symbol, _name(exchange), _ns(start, tz), _ns(end, tz)))
+
     # Series.
     def delete_bars(self, symbol: str, exchange: Any, interval: Any) -> int:
         """Deletes a bar series; returns how many rows it held."""
@@ -238,6 +251,13 @@ class Store:
     def info(self) -> dict:
         """Totals of the store."""
         return self._native.info()
+
+
+def _stats(d: dict) -> dict:
+    for k in ("first", "last"):
+        if d[k] is not None:
+            d[k] = np.datetime64(d[k], "ns")
+    return d
 
 
 def open(path: Union[str, os.PathLike], *, read_only: bool = False, wal_sync: str = "every-commit",
