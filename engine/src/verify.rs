@@ -180,9 +180,29 @@ pub fn verify_with_progress(
     }
     let wal = root.join(crate::stream::WAL_DIR);
     if storage.exists(&wal)? {
-        match crate::wal::replay(&storage, &wal, state.wal_flushed_seq, |_, _| Ok(())) {
-            Ok(r) => report.wal_records = r.records,
-            Err(e) => report.problems.push(e.into()),
+        let mut flushed = state.wal_flushed_seq;
+        for attempt in 0.. {
+            match crate::wal::replay(&storage, &wal, flushed, |_, _| Ok(())) {
+                Ok(r) => {
+                    report.wal_records = r.records;
+                    break;
+                }
+                Err(e) => {
+                    // On a live store a flush may have moved the flushed sequence on (and
+                    // removed the WAL files before it) between our reads: look again.
+                    let newer = ManifestReader::open(std::sync::Arc::new(storage.clone()), root)
+                        .ok()
+                        .flatten()
+                        .map(|(_, s)| s.wal_flushed_seq);
+                    match newer {
+                        Some(n) if n > flushed && attempt < 8 => flushed = n,
+                        _ => {
+                            report.problems.push(e.into());
+                            break;
+                        }
+                    }
+                }
+            }
         }
     }
     Ok(report)
