@@ -218,20 +218,17 @@ fn add_block(
         if let Some(t) = cols.turnover {
             decode(seg, block, t, 0..rows, &mut s.turnover)?;
         }
-        let (Some(&c), Some(&o)) = (s.close.last(), s.open.first().or(s.close.first())) else {
-            return Ok(());
-        };
-        acc.begin(meta.min_ts, o);
-        acc.count += rows as u64;
-        acc.last = Some(meta.max_ts);
-        acc.close = c;
-        acc.high = acc.high.max(high);
-        acc.low = acc.low.min(low);
-        acc.volume += s.volume.iter().sum::<f64>();
-        if cols.turnover.is_some() {
-            acc.turnover += s.turnover.iter().sum::<f64>();
-        }
-        acc.close_sum += s.close.iter().sum::<f64>();
+        // The footer's extremes stand in for the block's high and low columns.
+        acc.add_rows(
+            meta.min_ts,
+            meta.max_ts,
+            if acc.count == 0 { &s.open } else { &s.close },
+            &[high],
+            &[low],
+            &s.close,
+            &s.volume,
+            cols.turnover.map(|_| s.turnover.as_slice()),
+        );
         acc.blocks_from_stats += 1;
         return Ok(());
     }
