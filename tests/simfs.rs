@@ -1,13 +1,17 @@
 //! `SimFs`: an in-memory storage for crash tests.
 //!
-//! Every file has a volatile content (what reads see) and a durable one (what survives a crash);
-//! every directory has volatile and durable entries. `sync` makes a file's content durable,
-//! `sync_dir` a directory's entries. The mutating operations are counted; with `crash_at(k)` the
-//! k-th one and every later call fail as if the machine stopped. `crash_image` is the disk after
-//! that power cut: only durable entries, with their durable content.
+//! A tree of directories and files as a file system keeps it: files are inodes with a volatile
+//! content (what reads see) and a durable one (what survives a crash); directories are inodes
+//! with volatile entries (name -> inode) and durable ones. `sync` makes a file's content
+//! durable, `sync_dir` a directory's entries. Until its directory is synced, a crash brings
+//! an entry back as it was: a file renamed over another is the old file again, a new name or
+//! hard link is gone, a renamed directory is under its old name with its durable entries.
+//! The mutating operations are counted; with `crash_at(k)` the k-th one and every later call
+//! fail as if the machine stopped. `crash_image` is the disk after that power cut: the tree of
+//! durable entries from the root, with durable contents.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -20,17 +24,31 @@ struct Node {
     durable: Vec<u8>,
 }
 
-#[derive(Debug, Default)]
+/// A directory entry: a file or a directory inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Entry {
+    File(u64),
+    Dir(u64),
+}
+
+/// A directory's entries, now and durably.
+#[derive(Debug, Default, Clone)]
+struct Dir {
+    live: BTreeMap<String, Entry>,
+    durable: BTreeMap<String, Entry>,
+}
+
+/// The inode of the root directory.
+const ROOT: u64 = 0;
+
+#[derive(Debug)]
 struct State {
-    /// Contents by path, kept while the path is live or durable.
-    files: BTreeMap<PathBuf, Node>,
-    /// File entries that exist now (what reads and listings see).
-    live: BTreeSet<PathBuf>,
-    /// File entries that exist durably (their directory was synced after they changed).
-    durable_files: BTreeSet<PathBuf>,
-    /// Directories that exist now / durably.
-    dirs: BTreeSet<PathBuf>,
-    durable_dirs: BTreeSet<PathBuf>,
+    /// File contents by inode.
+    files: BTreeMap<u64, Node>,
+    /// Directories by inode.
+    dirs: BTreeMap<u64, Dir>,
+    /// The last inode number given out.
+    next: u64,
     ops: u64,
     crash_at: Option<u64>,
     /// One failing operation: its number and the error it returns (the disk goes on after it).
@@ -39,6 +57,21 @@ struct State {
     reads: u64,
     /// One read that returns wrong bytes: its number and how.
     read_fault: Option<(u64, ReadFault)>,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            files: BTreeMap::new(),
+            dirs: BTreeMap::from([(ROOT, Dir::default())]),
+            next: ROOT,
+            ops: 0,
+            crash_at: None,
+            fault: None,
+            reads: 0,
+            read_fault: None,
+        }
+    }
 }
 
 /// How a read goes wrong.
@@ -101,6 +134,20 @@ fn not_found(path: &Path) -> Error {
     )
 }
 
+fn io_error(path: &Path, kind: std::io::ErrorKind, what: &str) -> Error {
+    Error::io(path, std::io::Error::new(kind, what.to_string()))
+}
+
+/// The names along `path` (the root and `.` dropped).
+fn names(path: &Path) -> Vec<String> {
+    path.components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n.to_string_lossy().into_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
 impl State {
     /// Counts a mutating operation; errors from the crash point on.
     fn step(&mut self, path: &Path) -> Result<()> {
@@ -126,15 +173,90 @@ impl State {
         }
     }
 
-    fn is_dir(&self, path: &Path) -> bool {
-        path.parent().is_none() || self.dirs.contains(path)
+    fn new_inode(&mut self) -> u64 {
+        self.next += 1;
+        self.next
     }
 
-    /// Drops contents no entry refers to any more.
-    fn collect(&mut self) {
-        let (live, durable) = (&self.live, &self.durable_files);
-        self.files
-            .retain(|p, _| live.contains(p) || durable.contains(p));
+    /// The live entry at `path`.
+    fn lookup(&self, path: &Path) -> Option<Entry> {
+        let mut at = Entry::Dir(ROOT);
+        for name in names(path) {
+            let Entry::Dir(d) = at else { return None };
+            at = *self.dirs.get(&d)?.live.get(&name)?;
+        }
+        Some(at)
+    }
+
+    /// The directory holding `path` (which must exist) and `path`'s name in it.
+    fn parent(&self, path: &Path) -> Result<(u64, String)> {
+        let name = names(path).pop().ok_or_else(|| not_found(path))?;
+        match path.parent().and_then(|p| self.lookup(p)) {
+            Some(Entry::Dir(d)) => Ok((d, name)),
+            _ => Err(not_found(path)),
+        }
+    }
+
+    fn entries(&mut self, dir: u64) -> &mut BTreeMap<String, Entry> {
+        &mut self.dirs.entry(dir).or_default().live
+    }
+
+    fn file(&self, path: &Path) -> Result<u64> {
+        match self.lookup(path) {
+            Some(Entry::File(id)) => Ok(id),
+            _ => Err(not_found(path)),
+        }
+    }
+
+    /// Copies directory `from` of `old` (its durable entries) into directory `to` of `self`,
+    /// as the disk after a power cut holds it.
+    fn copy_durable(
+        &mut self,
+        old: &State,
+        from: u64,
+        to: u64,
+        path: &Path,
+        appended: &dyn Fn(&Path, &Node) -> Vec<u8>,
+    ) {
+        let Some(dir) = old.dirs.get(&from) else {
+            return;
+        };
+        for (name, entry) in &dir.durable {
+            let child = path.join(name);
+            let copied = match *entry {
+                Entry::File(id) => {
+                    if let std::collections::btree_map::Entry::Vacant(slot) = self.files.entry(id) {
+                        let node = old.files.get(&id).cloned().unwrap_or_default();
+                        let grew = node.volatile.len() > node.durable.len()
+                            && node.volatile.starts_with(&node.durable);
+                        let content = if grew {
+                            appended(&child, &node)
+                        } else {
+                            node.durable
+                        };
+                        slot.insert(Node {
+                            volatile: content.clone(),
+                            durable: content,
+                        });
+                    }
+                    Entry::File(id)
+                }
+                Entry::Dir(id) => {
+                    // A directory reachable twice (moved, both parents synced) is two copies.
+                    let new = if self.dirs.contains_key(&id) {
+                        self.new_inode()
+                    } else {
+                        id
+                    };
+                    self.dirs.insert(new, Dir::default());
+                    self.copy_durable(old, id, new, &child, appended);
+                    Entry::Dir(new)
+                }
+            };
+            let d = self.dirs.entry(to).or_default();
+            d.live.insert(name.clone(), copied);
+            d.durable.insert(name.clone(), copied);
+        }
     }
 }
 
@@ -239,131 +361,90 @@ impl SimFs {
         })
     }
 
-    /// The disk after a power cut: durable entries; a file whose unsynced writes only appended
-    /// to its durable content gets `appended(path, node)`, any other its durable content.
+    /// The disk after a power cut: the durable entries from the root; a file whose unsynced
+    /// writes only appended to its durable content gets `appended(path, node)` (for the first
+    /// durable name found), any other its durable content. Durable hard links stay links.
     fn image_with(&self, appended: &dyn Fn(&Path, &Node) -> Vec<u8>) -> SimFs {
-        let s = self.state.lock();
-        let alive = |p: &Path| {
-            p.ancestors()
-                .skip(1)
-                .all(|a| a.parent().is_none() || s.durable_dirs.contains(a))
+        let old = self.state.lock();
+        let mut new = State {
+            next: old.next,
+            ..State::default()
         };
-        let dirs: BTreeSet<PathBuf> = s
-            .durable_dirs
-            .iter()
-            .filter(|d| alive(d))
-            .cloned()
-            .collect();
-        let files: BTreeMap<PathBuf, Node> = s
-            .durable_files
-            .iter()
-            .filter(|p| alive(p))
-            .map(|p| {
-                let node = s.files.get(p).cloned().unwrap_or_default();
-                let grew = node.volatile.len() > node.durable.len()
-                    && node.volatile.starts_with(&node.durable);
-                let content = if grew {
-                    appended(p, &node)
-                } else {
-                    node.durable.clone()
-                };
-                (
-                    p.clone(),
-                    Node {
-                        volatile: content.clone(),
-                        durable: content,
-                    },
-                )
-            })
-            .collect();
+        new.copy_durable(&old, ROOT, ROOT, Path::new("/"), appended);
         SimFs {
-            state: Arc::new(Mutex::new(State {
-                live: files.keys().cloned().collect(),
-                durable_files: files.keys().cloned().collect(),
-                files,
-                durable_dirs: dirs.clone(),
-                dirs,
-                ops: 0,
-                crash_at: None,
-                fault: None,
-                reads: 0,
-                read_fault: None,
-            })),
+            state: Arc::new(Mutex::new(new)),
         }
     }
 }
 
+/// An open file: its inode, as a real file handle (it follows a rename and keeps the file it
+/// opened whatever happens to its name).
 #[derive(Debug)]
 struct SimFile {
     fs: SimFs,
     path: PathBuf,
+    inode: u64,
+}
+
+impl SimFile {
+    fn with<T>(&self, f: impl FnOnce(&mut State, u64) -> Result<T>) -> Result<T> {
+        let mut s = self.fs.state.lock();
+        f(&mut s, self.inode)
+    }
 }
 
 impl StorageFile for SimFile {
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> Result<()> {
-        let mut s = self.fs.state.lock();
-        let node = s
-            .files
-            .get(&self.path)
-            .ok_or_else(|| not_found(&self.path))?;
-        let src = node
-            .volatile
-            .get(offset as usize..offset as usize + buf.len())
-            .ok_or_else(|| {
-                Error::io(
-                    &self.path,
-                    std::io::Error::from(std::io::ErrorKind::UnexpectedEof),
-                )
-            })?;
-        buf.copy_from_slice(src);
-        s.read(buf);
-        Ok(())
+        self.with(|s, id| {
+            let node = s.files.get(&id).ok_or_else(|| not_found(&self.path))?;
+            let src = node
+                .volatile
+                .get(offset as usize..offset as usize + buf.len())
+                .ok_or_else(|| {
+                    io_error(&self.path, std::io::ErrorKind::UnexpectedEof, "short read")
+                })?;
+            buf.copy_from_slice(src);
+            s.read(buf);
+            Ok(())
+        })
     }
 
     fn write_all_at(&self, buf: &[u8], offset: u64) -> Result<()> {
-        let mut s = self.fs.state.lock();
-        s.step(&self.path)?;
-        let node = s
-            .files
-            .get_mut(&self.path)
-            .ok_or_else(|| not_found(&self.path))?;
-        let end = offset as usize + buf.len();
-        if node.volatile.len() < end {
-            node.volatile.resize(end, 0);
-        }
-        node.volatile[offset as usize..end].copy_from_slice(buf);
-        Ok(())
+        self.with(|s, id| {
+            s.step(&self.path)?;
+            let node = s.files.entry(id).or_default();
+            let end = offset as usize + buf.len();
+            if node.volatile.len() < end {
+                node.volatile.resize(end, 0);
+            }
+            node.volatile[offset as usize..end].copy_from_slice(buf);
+            Ok(())
+        })
     }
 
     fn set_len(&self, len: u64) -> Result<()> {
-        let mut s = self.fs.state.lock();
-        s.step(&self.path)?;
-        let node = s
-            .files
-            .get_mut(&self.path)
-            .ok_or_else(|| not_found(&self.path))?;
-        node.volatile.resize(len as usize, 0);
-        Ok(())
+        self.with(|s, id| {
+            s.step(&self.path)?;
+            s.files
+                .entry(id)
+                .or_default()
+                .volatile
+                .resize(len as usize, 0);
+            Ok(())
+        })
     }
 
     fn size(&self) -> Result<u64> {
-        let s = self.fs.state.lock();
-        Ok(s.files
-            .get(&self.path)
-            .ok_or_else(|| not_found(&self.path))?
-            .volatile
-            .len() as u64)
+        self.with(|s, id| Ok(s.files.get(&id).map_or(0, |n| n.volatile.len() as u64)))
     }
 
     fn sync(&self) -> Result<()> {
-        let mut s = self.fs.state.lock();
-        s.step(&self.path)?;
-        let node = s
-            .files
-            .get_mut(&self.path)
-            .ok_or_else(|| not_found(&self.path))?;
-        node.durable = node.volatile.clone();
-        Ok(())
+        self.with(|s, id| {
+            s.step(&self.path)?;
+            let node = s.files.entry(id).or_default();
+            node.durable = node.volatile.clone();
+            Ok(())
+        })
     }
 }
 
@@ -376,29 +457,37 @@ impl Storage for SimFs {
     fn create(&self, path: &Path) -> Result<Box<dyn StorageFile>> {
         let mut s = self.state.lock();
         s.step(path)?;
-        if !path.parent().is_some_and(|p| s.is_dir(p)) {
-            return Err(not_found(path));
-        }
-        s.live.insert(path.to_path_buf());
-        s.files
-            .entry(path.to_path_buf())
-            .or_default()
-            .volatile
-            .clear();
+        let (dir, name) = s.parent(path)?;
+        // An existing file is truncated (the same inode); a new name gets a new inode.
+        let inode = match s.entries(dir).get(&name).copied() {
+            Some(Entry::File(id)) => id,
+            Some(Entry::Dir(_)) => {
+                return Err(io_error(
+                    path,
+                    std::io::ErrorKind::IsADirectory,
+                    "a directory",
+                ))
+            }
+            None => {
+                let id = s.new_inode();
+                s.entries(dir).insert(name, Entry::File(id));
+                id
+            }
+        };
+        s.files.entry(inode).or_default().volatile.clear();
         Ok(Box::new(SimFile {
             fs: self.clone(),
             path: path.to_path_buf(),
+            inode,
         }))
     }
 
     fn open(&self, path: &Path, _write: bool) -> Result<Box<dyn StorageFile>> {
-        let s = self.state.lock();
-        if !s.live.contains(path) {
-            return Err(not_found(path));
-        }
+        let inode = self.state.lock().file(path)?;
         Ok(Box::new(SimFile {
             fs: self.clone(),
             path: path.to_path_buf(),
+            inode,
         }))
     }
 
@@ -408,122 +497,158 @@ impl Storage for SimFs {
 
     fn read_all(&self, path: &Path) -> Result<Vec<u8>> {
         let mut s = self.state.lock();
-        if !s.live.contains(path) {
-            return Err(not_found(path));
-        }
+        let id = s.file(path)?;
         let mut bytes = s
             .files
-            .get(path)
+            .get(&id)
             .map(|n| n.volatile.clone())
             .unwrap_or_default();
         s.read(&mut bytes);
         Ok(bytes)
     }
 
+    /// Moves the entry (a file, or a directory with everything under it); a file replaces a
+    /// file `to`, a directory only an empty directory.
     fn rename(&self, from: &Path, to: &Path) -> Result<()> {
         let mut s = self.state.lock();
         s.step(from)?;
-        if !s.live.remove(from) {
-            return Err(not_found(from));
+        let (fd, fname) = s.parent(from)?;
+        let entry = s
+            .entries(fd)
+            .get(&fname)
+            .copied()
+            .ok_or_else(|| not_found(from))?;
+        let (td, tname) = s.parent(to)?;
+        match (entry, s.entries(td).get(&tname).copied()) {
+            (Entry::File(_), Some(Entry::Dir(_))) => {
+                return Err(io_error(
+                    to,
+                    std::io::ErrorKind::IsADirectory,
+                    "a directory",
+                ))
+            }
+            (Entry::Dir(_), Some(Entry::File(_))) => {
+                return Err(io_error(to, std::io::ErrorKind::NotADirectory, "a file"))
+            }
+            (Entry::Dir(_), Some(Entry::Dir(d))) if !s.entries(d).is_empty() => {
+                return Err(io_error(
+                    to,
+                    std::io::ErrorKind::DirectoryNotEmpty,
+                    "not empty",
+                ))
+            }
+            _ => {}
         }
-        // The file (both its contents) moves to the new name; the old name's durable entry, if
-        // any, keeps the durable content until the directory is synced.
-        let node = s.files.get(from).cloned().unwrap_or_default();
-        s.live.insert(to.to_path_buf());
-        s.files.insert(to.to_path_buf(), node);
-        s.collect();
+        s.entries(fd).remove(&fname);
+        s.entries(td).insert(tname, entry);
         Ok(())
     }
 
     fn remove_file(&self, path: &Path) -> Result<()> {
         let mut s = self.state.lock();
         s.step(path)?;
-        if !s.live.remove(path) {
-            return Err(not_found(path));
+        let (dir, name) = s.parent(path)?;
+        match s.entries(dir).get(&name) {
+            Some(Entry::File(_)) => {
+                s.entries(dir).remove(&name);
+                Ok(())
+            }
+            _ => Err(not_found(path)),
         }
-        s.collect();
-        Ok(())
     }
 
     fn remove_dir(&self, path: &Path) -> Result<()> {
         let mut s = self.state.lock();
         s.step(path)?;
-        if s.live.iter().any(|f| f.starts_with(path))
-            || s.dirs.iter().any(|d| d.parent() == Some(path))
-        {
-            return Err(Error::io(
+        let (dir, name) = s.parent(path)?;
+        match s.entries(dir).get(&name).copied() {
+            Some(Entry::Dir(d)) if s.entries(d).is_empty() => {
+                s.entries(dir).remove(&name);
+                Ok(())
+            }
+            Some(Entry::Dir(_)) => Err(io_error(
                 path,
-                std::io::Error::other("directory not empty"),
-            ));
+                std::io::ErrorKind::DirectoryNotEmpty,
+                "directory not empty",
+            )),
+            _ => Err(not_found(path)),
         }
-        s.dirs.remove(path);
-        Ok(())
     }
 
     fn create_dir(&self, path: &Path) -> Result<()> {
         let mut s = self.state.lock();
         s.step(path)?;
-        if !path.parent().is_some_and(|p| s.is_dir(p)) {
-            return Err(not_found(path));
+        let (dir, name) = s.parent(path)?;
+        match s.entries(dir).get(&name) {
+            Some(Entry::Dir(_)) => Ok(()),
+            Some(Entry::File(_)) => {
+                Err(io_error(path, std::io::ErrorKind::AlreadyExists, "a file"))
+            }
+            None => {
+                let id = s.new_inode();
+                s.dirs.insert(id, Dir::default());
+                s.entries(dir).insert(name, Entry::Dir(id));
+                Ok(())
+            }
         }
-        s.dirs.insert(path.to_path_buf());
-        Ok(())
     }
 
     fn sync_dir(&self, path: &Path) -> Result<()> {
         let mut s = self.state.lock();
         s.step(path)?;
-        let child = |p: &Path| p.parent() == Some(path);
-        let live: Vec<PathBuf> = s.live.iter().filter(|p| child(p)).cloned().collect();
-        s.durable_files.retain(|p| !child(p));
-        s.durable_files.extend(live);
-        let dirs: Vec<PathBuf> = s.dirs.iter().filter(|p| child(p)).cloned().collect();
-        s.durable_dirs.retain(|p| !child(p));
-        s.durable_dirs.extend(dirs);
-        s.collect();
-        Ok(())
+        match s.lookup(path) {
+            Some(Entry::Dir(d)) => {
+                let dir = s.dirs.entry(d).or_default();
+                dir.durable = dir.live.clone();
+                Ok(())
+            }
+            _ => Err(not_found(path)),
+        }
     }
 
     fn list_dir(&self, path: &Path) -> Result<Vec<DirEntry>> {
         let s = self.state.lock();
-        if !s.is_dir(path) {
+        let Some(Entry::Dir(d)) = s.lookup(path) else {
             return Err(not_found(path));
+        };
+        Ok(s.dirs
+            .get(&d)
+            .map(|dir| {
+                dir.live
+                    .iter()
+                    .map(|(name, e)| DirEntry {
+                        name: name.clone(),
+                        is_dir: matches!(e, Entry::Dir(_)),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// A second name for the file (the same inode), durable once its directory is synced.
+    fn hard_link(&self, from: &Path, to: &Path) -> Result<()> {
+        let mut s = self.state.lock();
+        s.step(to)?;
+        let id = s.file(from)?;
+        let (dir, name) = s.parent(to)?;
+        if s.entries(dir).contains_key(&name) {
+            return Err(io_error(
+                to,
+                std::io::ErrorKind::AlreadyExists,
+                "file exists",
+            ));
         }
-        let files = s
-            .live
-            .iter()
-            .filter(|p| p.parent() == Some(path))
-            .map(|p| DirEntry {
-                name: name(p),
-                is_dir: false,
-            });
-        let dirs = s
-            .dirs
-            .iter()
-            .filter(|p| p.parent() == Some(path))
-            .map(|p| DirEntry {
-                name: name(p),
-                is_dir: true,
-            });
-        let mut out: Vec<DirEntry> = files.chain(dirs).collect();
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(out)
+        s.entries(dir).insert(name, Entry::File(id));
+        Ok(())
     }
 
     fn exists(&self, path: &Path) -> Result<bool> {
-        let s = self.state.lock();
-        Ok(s.is_dir(path) || s.live.contains(path))
+        Ok(self.state.lock().lookup(path).is_some())
     }
 
     fn lock_exclusive(&self, _path: &Path) -> Result<Box<dyn LockGuard>> {
         Ok(Box::new(SimLock))
     }
-}
-
-fn name(p: &Path) -> String {
-    p.file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default()
 }
 
 /// A small seeded generator (xorshift64*), so that every seeded image is reproducible.

@@ -14,14 +14,14 @@
 //! new manifest.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::checksum::{crc, SALT_CATALOG};
-use crate::engine::{segment_file_name, Engine, DATA_DIR, OPTIONS_FILE};
+use crate::engine::{create_dir_all, segment_file_name, Engine, DATA_DIR, OPTIONS_FILE};
 use crate::error::{Error, Result};
-use crate::io::RealFs;
+use crate::io::{RealFs, Storage};
 use crate::manifest::{write_snapshot, ManifestState};
 use crate::model::Timestamp;
 use crate::progress::{OnProgress, Progress};
@@ -88,13 +88,18 @@ fn sync_dir(path: &Path) -> Result<()> {
 
 /// The footer CRC of a segment file, from its trailer (a checksum of its whole content, since the
 /// footer holds every chunk's CRC).
-fn footer_crc(path: &Path) -> Result<u32> {
-    use std::io::{Read, Seek, SeekFrom};
-    let mut file = fs::File::open(path).map_err(io(path))?;
+fn footer_crc(storage: &dyn Storage, path: &Path) -> Result<u32> {
+    let file = storage.open(path, false)?;
+    let len = file.size()?;
+    if len < TRAILER_LEN as u64 {
+        return Err(Error::corruption(
+            path,
+            0,
+            "too short for a segment trailer",
+        ));
+    }
     let mut trailer = [0u8; TRAILER_LEN];
-    file.seek(SeekFrom::End(-(TRAILER_LEN as i64)))
-        .and_then(|_| file.read_exact(&mut trailer))
-        .map_err(io(path))?;
+    file.read_exact_at(&mut trailer, len - TRAILER_LEN as u64)?;
     Ok(u32::from_le_bytes([
         trailer[12],
         trailer[13],
@@ -103,14 +108,55 @@ fn footer_crc(path: &Path) -> Result<u32> {
     ]))
 }
 
-/// Copies `from` to `to` through a temporary name, synced, so `to` is whole or absent.
-fn copy_synced(from: &Path, to: &Path) -> Result<()> {
+/// Copies the file `from` to `to` (created or truncated) and syncs it; returns its bytes.
+fn copy_file(storage: &dyn Storage, from: &Path, to: &Path) -> Result<u64> {
+    const CHUNK: u64 = 1 << 20;
+    let src = storage.open(from, false)?;
+    let len = src.size()?;
+    let dst = storage.create(to)?;
+    let mut buf = vec![0u8; CHUNK.min(len) as usize];
+    let mut at = 0;
+    while at < len {
+        let n = CHUNK.min(len - at) as usize;
+        src.read_exact_at(&mut buf[..n], at)?;
+        dst.write_all_at(&buf[..n], at)?;
+        at += n as u64;
+    }
+    dst.sync()?;
+    Ok(len)
+}
+
+/// Copies `from` to `to` through a temporary name, synced, so `to` is whole or absent (once the
+/// caller syncs the directory).
+fn copy_synced(storage: &dyn Storage, from: &Path, to: &Path) -> Result<()> {
     let tmp = to.with_extension("partial");
-    fs::copy(from, &tmp).map_err(io(from))?;
-    fs::File::open(&tmp)
-        .and_then(|f| f.sync_all())
-        .map_err(io(&tmp))?;
-    fs::rename(&tmp, to).map_err(io(to))
+    copy_file(storage, from, &tmp)?;
+    storage.rename(&tmp, to)
+}
+
+/// Links `to` to the file `from`, or copies it where links fail (but not when `from` is gone).
+fn link_or_copy(storage: &dyn Storage, from: &Path, to: &Path) -> Result<()> {
+    match storage.hard_link(from, to) {
+        Err(e) if !e.is_not_found() => copy_file(storage, from, to).map(|_| ()),
+        other => other,
+    }
+}
+
+/// Removes the directory `path` and everything under it; a missing one is fine.
+fn remove_tree(storage: &dyn Storage, path: &Path) -> Result<()> {
+    let entries = match storage.list_dir(path) {
+        Err(e) if e.is_not_found() => return Ok(()),
+        other => other?,
+    };
+    for entry in entries {
+        let p = path.join(&entry.name);
+        if entry.is_dir {
+            remove_tree(storage, &p)?;
+        } else {
+            storage.remove_file(&p)?;
+        }
+    }
+    storage.remove_dir(path)
 }
 
 fn now() -> Timestamp {
@@ -150,7 +196,7 @@ impl Engine {
         repo: &Path,
         on_progress: OnProgress<'_>,
     ) -> Result<BackupInfo> {
-        fs::create_dir_all(repo.join(OBJECTS)).map_err(io(repo))?;
+        create_dir_all(&*self.inner.storage, &repo.join(OBJECTS))?;
         let mut last = None;
         for _ in 0..ATTEMPTS {
             // Pins the version in this process; hard links below pin it against other processes.
@@ -172,20 +218,21 @@ impl Engine {
         let created = now();
         let (y, mo, d, h, mi, s, ns) = created.to_utc();
         let name = format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}.{ns:09}Z");
+        let storage = &*self.inner.storage;
         let tmp = repo.join(format!("{name}.partial"));
         let dir = repo.join(&name);
-        let _ = fs::remove_dir_all(&tmp);
-        fs::create_dir_all(tmp.join(DATA_DIR)).map_err(io(&tmp))?;
+        let _ = remove_tree(storage, &tmp);
+        create_dir_all(storage, &tmp.join(DATA_DIR))?;
         let result = self.fill_backup(repo, &tmp, state, &name, created, on_progress);
         let info = match result {
             Ok(info) => info,
             Err(e) => {
-                let _ = fs::remove_dir_all(&tmp);
+                let _ = remove_tree(storage, &tmp);
                 return Err(e);
             }
         };
-        fs::rename(&tmp, &dir).map_err(io(&dir))?;
-        sync_dir(repo)?;
+        storage.rename(&tmp, &dir)?;
+        storage.sync_dir(repo)?;
         Ok(BackupInfo { path: dir, ..info })
     }
 
@@ -198,6 +245,7 @@ impl Engine {
         created: Timestamp,
         on_progress: OnProgress<'_>,
     ) -> Result<BackupInfo> {
+        let storage = &*self.inner.storage;
         let objects = repo.join(OBJECTS);
         let total = state.segment_bytes();
         let mut files = Vec::new();
@@ -207,18 +255,16 @@ impl Engine {
         // ones into objects at leisure. Objects are copies, never links to the store's files, so
         // a backup does not share disk blocks with the store it protects.
         let staging = tmp.join(".staging");
-        fs::create_dir_all(&staging).map_err(io(&staging))?;
+        create_dir_all(storage, &staging)?;
         let mut pinned = Vec::new();
         for (key, segs) in &state.partitions {
             for meta in segs {
                 let src = self.segment_path(key, meta.id);
                 let pin =
                     staging.join(format!("{}-{}", key.dir_name(), segment_file_name(meta.id)));
-                match fs::hard_link(&src, &pin) {
+                match storage.hard_link(&src, &pin) {
                     Ok(()) => pinned.push(pin),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                        return Err(Error::io(&src, e))
-                    }
+                    Err(e) if e.is_not_found() => return Err(e),
                     Err(_) => pinned.push(src), // another file system: copy straight from the store
                 }
             }
@@ -226,24 +272,24 @@ impl Engine {
         let mut pins = pinned.into_iter();
         for (key, segs) in &state.partitions {
             let part = tmp.join(DATA_DIR).join(key.dir_name());
-            fs::create_dir_all(&part).map_err(io(&part))?;
+            create_dir_all(storage, &part)?;
             for meta in segs {
                 let src = pins
                     .next()
                     .ok_or_else(|| Error::InvalidArgument("pin list out of step".into()))?;
-                let fcrc = footer_crc(&src)?;
+                let fcrc = footer_crc(storage, &src)?;
                 let object = objects.join(format!(
                     "{fcrc:08x}-{:x}-{:016x}.seg",
                     meta.file_len, meta.id
                 ));
-                if !object.exists() {
-                    copy_synced(&src, &object)?;
+                if !storage.exists(&object)? {
+                    copy_synced(storage, &src, &object)?;
                     new_bytes += meta.file_len;
                 }
                 let rel = Path::new(DATA_DIR)
                     .join(key.dir_name())
                     .join(segment_file_name(meta.id));
-                fs::hard_link(&object, tmp.join(&rel)).map_err(io(&object))?;
+                link_or_copy(storage, &object, &tmp.join(&rel))?;
                 files.push((rel, meta.file_len, fcrc));
                 rows += meta.rows;
                 bytes += meta.file_len;
@@ -253,15 +299,15 @@ impl Engine {
                     total,
                 });
             }
-            sync_dir(&part)?;
+            storage.sync_dir(&part)?;
         }
-        fs::remove_dir_all(&staging).map_err(io(&staging))?;
-        sync_dir(&objects)?;
-        sync_dir(&tmp.join(DATA_DIR))?;
-        write_snapshot(&RealFs::new(false), tmp, state)?;
+        remove_tree(storage, &staging)?;
+        storage.sync_dir(&objects)?;
+        storage.sync_dir(&tmp.join(DATA_DIR))?;
+        write_snapshot(storage, tmp, state)?;
         let options = self.path().join(OPTIONS_FILE);
-        if options.exists() {
-            fs::copy(&options, tmp.join(OPTIONS_FILE)).map_err(io(&options))?;
+        if storage.exists(&options)? {
+            copy_file(storage, &options, &tmp.join(OPTIONS_FILE))?;
         }
         let mut catalog = String::new();
         catalog.push_str(&format!(
@@ -282,7 +328,7 @@ impl Engine {
             OPTIONS_FILE.to_string(),
         ] {
             let path = tmp.join(&extra);
-            if let Ok(content) = fs::read(&path) {
+            if let Ok(content) = storage.read_all(&path) {
                 let sep = if files.is_empty() { "" } else { "," };
                 catalog.push_str(&format!(
                     "{sep}{{\"path\":{},\"bytes\":{},\"crc32\":\"{:08x}\"}}",
@@ -297,12 +343,10 @@ impl Engine {
         // A checksum line, so that `verify` catches any change to the catalog too.
         let sum = crc(SALT_CATALOG, &[catalog.as_bytes()]);
         catalog.push_str(&format!("crc32 {sum:08x}\n"));
-        let cat = tmp.join(CATALOG);
-        let mut f = fs::File::create(&cat).map_err(io(&cat))?;
-        f.write_all(catalog.as_bytes())
-            .and_then(|()| f.sync_all())
-            .map_err(io(&cat))?;
-        sync_dir(tmp)?;
+        let cat = storage.create(&tmp.join(CATALOG))?;
+        cat.write_all_at(catalog.as_bytes(), 0)?;
+        cat.sync()?;
+        storage.sync_dir(tmp)?;
         let segments = state.partitions.values().map(Vec::len).sum();
         Ok(BackupInfo {
             name: name.to_string(),
@@ -465,7 +509,24 @@ pub fn restore_with_progress(
     force: bool,
     on_progress: OnProgress<'_>,
 ) -> Result<Option<PathBuf>> {
-    let report = crate::verify::verify_with_progress(backup, true, on_progress)?;
+    restore_on(
+        Arc::new(RealFs::new(false)),
+        backup,
+        target,
+        force,
+        on_progress,
+    )
+}
+
+/// [`restore_with_progress`] on the given storage (the crash tests restore on a simulated disk).
+pub fn restore_on(
+    storage: Arc<dyn Storage>,
+    backup: &Path,
+    target: &Path,
+    force: bool,
+    on_progress: OnProgress<'_>,
+) -> Result<Option<PathBuf>> {
+    let report = crate::verify::verify_on(storage.clone(), backup, true, on_progress)?;
     if let Some(p) = report.problems.first() {
         return Err(Error::Corruption {
             file: p.file.clone(),
@@ -473,7 +534,8 @@ pub fn restore_with_progress(
             what: format!("the backup is damaged: {}", p.what),
         });
     }
-    if target.exists() && !force {
+    let storage = &*storage;
+    if storage.exists(target)? && !force {
         return Err(Error::InvalidArgument(format!(
             "{} exists; restore with force to move it aside",
             target.display()
@@ -483,31 +545,37 @@ pub fn restore_with_progress(
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    fs::create_dir_all(parent).map_err(io(parent))?;
+    create_dir_all(storage, parent)?;
     let file_name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "store".into());
     let tmp = parent.join(format!(".{file_name}.restoring"));
-    let _ = fs::remove_dir_all(&tmp);
+    remove_tree(storage, &tmp)?;
     let mut copied = Copied {
         done: 0,
-        total: tree_bytes(backup)?,
+        total: tree_bytes(storage, backup)?,
         on_progress,
     };
-    copy_tree(backup, &tmp, &mut copied)?;
-    sync_dir(parent)?;
+    copy_tree(storage, backup, &tmp, &mut copied)?;
+    storage.sync_dir(parent)?;
     let mut aside = None;
-    if target.exists() {
+    if storage.exists(target)? {
         let (y, mo, d, h, mi, s, _) = now().to_utc();
-        let old = parent.join(format!(
-            "{file_name}.replaced-{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z"
-        ));
-        fs::rename(target, &old).map_err(io(target))?;
+        let stem = format!("{file_name}.replaced-{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}Z");
+        // A second forced restore within the same second gets a name of its own.
+        let mut old = parent.join(&stem);
+        for n in 1.. {
+            if !storage.exists(&old)? {
+                break;
+            }
+            old = parent.join(format!("{stem}-{n}"));
+        }
+        storage.rename(target, &old)?;
         aside = Some(old);
     }
-    fs::rename(&tmp, target).map_err(io(target))?;
-    sync_dir(parent)?;
+    storage.rename(&tmp, target)?;
+    storage.sync_dir(parent)?;
     Ok(aside)
 }
 
@@ -519,34 +587,28 @@ struct Copied<'a> {
 }
 
 /// Bytes of the files of a store directory that a restore copies (all but its CATALOG).
-fn tree_bytes(dir: &Path) -> Result<u64> {
+fn tree_bytes(storage: &dyn Storage, dir: &Path) -> Result<u64> {
     let mut total = 0;
-    for entry in fs::read_dir(dir).map_err(io(dir))? {
-        let entry = entry.map_err(io(dir))?;
-        let path = entry.path();
-        let meta = entry.metadata().map_err(io(&path))?;
-        if meta.is_dir() {
-            total += tree_bytes(&path)?;
-        } else if entry.file_name() != CATALOG {
-            total += meta.len();
+    for entry in storage.list_dir(dir)? {
+        let path = dir.join(&entry.name);
+        if entry.is_dir {
+            total += tree_bytes(storage, &path)?;
+        } else if entry.name != CATALOG {
+            total += storage.open(&path, false)?.size()?;
         }
     }
     Ok(total)
 }
 
 /// Copies a store directory (not its CATALOG), syncing every file and directory.
-fn copy_tree(from: &Path, to: &Path, copied: &mut Copied<'_>) -> Result<()> {
-    fs::create_dir_all(to).map_err(io(to))?;
-    for entry in fs::read_dir(from).map_err(io(from))? {
-        let entry = entry.map_err(io(from))?;
-        let (src, dst) = (entry.path(), to.join(entry.file_name()));
-        if entry.file_type().map_err(io(&src))?.is_dir() {
-            copy_tree(&src, &dst, copied)?;
-        } else if entry.file_name() != CATALOG {
-            copied.done += fs::copy(&src, &dst).map_err(io(&src))?;
-            fs::File::open(&dst)
-                .and_then(|f| f.sync_all())
-                .map_err(io(&dst))?;
+fn copy_tree(storage: &dyn Storage, from: &Path, to: &Path, copied: &mut Copied<'_>) -> Result<()> {
+    create_dir_all(storage, to)?;
+    for entry in storage.list_dir(from)? {
+        let (src, dst) = (from.join(&entry.name), to.join(&entry.name));
+        if entry.is_dir {
+            copy_tree(storage, &src, &dst, copied)?;
+        } else if entry.name != CATALOG {
+            copied.done += copy_file(storage, &src, &dst)?;
             (copied.on_progress)(Progress {
                 stage: "copying",
                 done: copied.done,
@@ -554,5 +616,5 @@ fn copy_tree(from: &Path, to: &Path, copied: &mut Copied<'_>) -> Result<()> {
             });
         }
     }
-    sync_dir(to)
+    storage.sync_dir(to)
 }

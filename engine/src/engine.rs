@@ -719,7 +719,7 @@ pub(crate) fn read_options(storage: &dyn Storage, root: &Path) -> Result<bool> {
     Ok(flags & OPTION_KEEP_SAME_TIME_TICKS != 0)
 }
 
-fn create_dir_all(storage: &dyn Storage, path: &Path) -> Result<()> {
+pub(crate) fn create_dir_all(storage: &dyn Storage, path: &Path) -> Result<()> {
     let missing: Vec<&Path> = path
         .ancestors()
         .take_while(|p| !p.as_os_str().is_empty() && !storage.exists(p).unwrap_or(false))

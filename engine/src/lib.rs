@@ -43,7 +43,8 @@ pub mod wal;
 mod write;
 
 pub use backup::{
-    list_backups, prune_backups, restore, restore_with_progress, BackupEntry, BackupInfo,
+    list_backups, prune_backups, restore, restore_on, restore_with_progress, BackupEntry,
+    BackupInfo,
 };
 pub use columns::{BarColumns, ColumnSpec, Columns, TickColumns};
 pub use compaction::CompactStats;
@@ -58,7 +59,7 @@ pub use progress::{OnProgress, Progress};
 pub use read::Scan;
 pub use snapshot::Snapshot;
 pub use stats::RangeStats;
-pub use verify::{verify, verify_with_progress, Problem, VerifyReport};
+pub use verify::{verify, verify_on, verify_with_progress, Problem, VerifyReport};
 pub use wal::SyncPolicy;
 pub use write::StagedSeries;
 

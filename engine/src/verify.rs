@@ -4,6 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::columns::{BarColumns, Columns, TickColumns};
 use crate::engine::{parse_segment_file_name, read_options, segment_file_name, DATA_DIR};
@@ -100,9 +101,19 @@ pub fn verify_with_progress(
     deep: bool,
     on_progress: OnProgress<'_>,
 ) -> Result<VerifyReport> {
-    let storage = RealFs::new(false);
+    verify_on(Arc::new(RealFs::new(false)), root, deep, on_progress)
+}
+
+/// [`verify_with_progress`] on the given storage (the crash tests verify stores and backups on
+/// a simulated disk).
+pub fn verify_on(
+    storage: Arc<dyn Storage>,
+    root: &Path,
+    deep: bool,
+    on_progress: OnProgress<'_>,
+) -> Result<VerifyReport> {
     let mut report = VerifyReport::default();
-    let state = match ManifestReader::open(std::sync::Arc::new(storage.clone()), root) {
+    let state = match ManifestReader::open(storage.clone(), root) {
         Ok(Some((_, state))) => state,
         Ok(None) => {
             return Err(Error::io(
@@ -115,7 +126,7 @@ pub fn verify_with_progress(
             return Ok(report);
         }
     };
-    if let Err(e) = read_options(&storage, root) {
+    if let Err(e) = read_options(&*storage, root) {
         report.problems.push(e.into());
     }
     let data = root.join(DATA_DIR);
@@ -128,8 +139,8 @@ pub fn verify_with_progress(
         for meta in segs {
             let path = dir.join(segment_file_name(meta.id));
             let result = match key.kind() {
-                SeriesKind::Bar => check_segment::<BarColumns>(&storage, &path, key, meta, deep),
-                SeriesKind::Tick => check_segment::<TickColumns>(&storage, &path, key, meta, deep),
+                SeriesKind::Bar => check_segment::<BarColumns>(&*storage, &path, key, meta, deep),
+                SeriesKind::Tick => check_segment::<TickColumns>(&*storage, &path, key, meta, deep),
             };
             report.segments += 1;
             done += meta.file_len;
@@ -169,7 +180,7 @@ pub fn verify_with_progress(
         });
     }
     let catalog = root.join(crate::backup::CATALOG);
-    if let Ok(text) = std::fs::read(&catalog) {
+    if let Ok(text) = storage.read_all(&catalog) {
         if let Some(what) = crate::backup::catalog_problem(&text) {
             report.problems.push(Problem {
                 file: catalog,
@@ -182,7 +193,7 @@ pub fn verify_with_progress(
     if storage.exists(&wal)? {
         let mut flushed = state.wal_flushed_seq;
         for attempt in 0.. {
-            match crate::wal::replay(&storage, &wal, flushed, |_, _| Ok(())) {
+            match crate::wal::replay(&*storage, &wal, flushed, |_, _| Ok(())) {
                 Ok(r) => {
                     report.wal_records = r.records;
                     break;
@@ -190,7 +201,7 @@ pub fn verify_with_progress(
                 Err(e) => {
                     // On a live store a flush may have moved the flushed sequence on (and
                     // removed the WAL files before it) between our reads: look again.
-                    let newer = ManifestReader::open(std::sync::Arc::new(storage.clone()), root)
+                    let newer = ManifestReader::open(storage.clone(), root)
                         .ok()
                         .flatten()
                         .map(|(_, s)| s.wal_flushed_seq);
@@ -210,7 +221,7 @@ pub fn verify_with_progress(
 
 /// Checks one segment file against its manifest entry; returns its size.
 fn check_segment<C: Columns>(
-    storage: &RealFs,
+    storage: &dyn Storage,
     path: &Path,
     key: &SeriesKey,
     meta: &SegmentMeta,

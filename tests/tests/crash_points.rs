@@ -211,3 +211,64 @@ fn seeded_tears_keep_whole_sectors_a_torn_sector_or_zeros() {
         fs.torn_image_seeded(5, 4096).read_all(&path).unwrap()
     );
 }
+
+#[test]
+fn a_crash_brings_back_directory_entries_as_they_were_durably() {
+    use std::path::Path;
+    use tickvault::io::Storage;
+    let fs = SimFs::new();
+    let (root, dir) = (Path::new("/"), Path::new("/sim"));
+    fs.create_dir(dir).unwrap();
+    fs.sync_dir(root).unwrap();
+    let write = |path: &Path, bytes: &[u8]| {
+        let f = fs.create(path).unwrap();
+        f.write_all_at(bytes, 0).unwrap();
+        f.sync().unwrap();
+    };
+    let (a, b) = (dir.join("a"), dir.join("b"));
+    write(&a, b"old");
+    fs.sync_dir(dir).unwrap();
+    // A synced file renamed over `a`, the directory not synced: `a` is the old file again.
+    write(&b, b"new");
+    fs.rename(&b, &a).unwrap();
+    assert_eq!(fs.read_all(&a).unwrap(), b"new");
+    let image = fs.crash_image();
+    assert_eq!(image.read_all(&a).unwrap(), b"old");
+    assert!(!image.exists(&b).unwrap());
+    fs.sync_dir(dir).unwrap();
+    assert_eq!(fs.crash_image().read_all(&a).unwrap(), b"new");
+    // A hard link is one file under two names, gone after a crash until its directory is
+    // synced; a handle follows its file through a rename.
+    let link = dir.join("link");
+    fs.hard_link(&a, &link).unwrap();
+    assert_eq!(fs.read_all(&link).unwrap(), b"new");
+    assert!(!fs.crash_image().exists(&link).unwrap());
+    fs.sync_dir(dir).unwrap();
+    assert_eq!(fs.crash_image().read_all(&link).unwrap(), b"new");
+    let handle = fs.open(&a, true).unwrap();
+    fs.rename(&a, &dir.join("c")).unwrap();
+    handle.write_all_at(b"NEW", 0).unwrap();
+    assert_eq!(fs.read_all(&dir.join("c")).unwrap(), b"NEW");
+    // A renamed directory: under its old name, with its durable entries, until the parent is
+    // synced; a directory made in its place does not mix with it.
+    let (from, to) = (Path::new("/sim"), Path::new("/moved"));
+    fs.rename(from, to).unwrap();
+    fs.create_dir(from).unwrap();
+    write(&from.join("a"), b"other");
+    fs.sync_dir(from).unwrap();
+    let image = fs.crash_image();
+    assert!(!image.exists(to).unwrap());
+    assert_eq!(image.read_all(&from.join("link")).unwrap(), b"new");
+    assert!(
+        !image.exists(&from.join("c")).unwrap(),
+        "a rename never synced"
+    );
+    fs.sync_dir(root).unwrap();
+    let image = fs.crash_image();
+    // The link's file, with its durable content (the write through the handle was not synced).
+    assert_eq!(image.read_all(&to.join("link")).unwrap(), b"new");
+    assert_eq!(image.read_all(&from.join("a")).unwrap(), b"other");
+    assert!(!image.exists(&from.join("link")).unwrap());
+    // A directory is replaced only if empty.
+    assert!(fs.rename(to, from).is_err());
+}

@@ -81,7 +81,8 @@ pub trait Storage: Send + Sync + fmt::Debug {
     fn map_readonly(&self, path: &Path) -> Result<ByteView>;
     /// Reads a whole file.
     fn read_all(&self, path: &Path) -> Result<Vec<u8>>;
-    /// Atomically renames `from` to `to`, replacing `to`.
+    /// Atomically renames `from` to `to`, replacing a file `to`; `from` may be a directory
+    /// (backups and restores rename whole store directories into place).
     fn rename(&self, from: &Path, to: &Path) -> Result<()>;
     /// Removes a file.
     fn remove_file(&self, path: &Path) -> Result<()>;
@@ -97,4 +98,14 @@ pub trait Storage: Send + Sync + fmt::Debug {
     fn exists(&self, path: &Path) -> Result<bool>;
     /// Takes the exclusive writer lock held in file `path`, writing our pid into it.
     fn lock_exclusive(&self, path: &Path) -> Result<Box<dyn LockGuard>>;
+    /// Makes `to` a second name of the file `from` (a hard link). Backups pin and share segment
+    /// files this way; where it fails (another file system, or a storage without links, the
+    /// default) they copy instead.
+    fn hard_link(&self, from: &Path, to: &Path) -> Result<()> {
+        let _ = to;
+        Err(crate::error::Error::io(
+            from,
+            std::io::Error::new(std::io::ErrorKind::Unsupported, "no hard links"),
+        ))
+    }
 }
