@@ -7,6 +7,7 @@ pub mod cli;
 pub mod cmd;
 pub mod fuzz;
 pub mod pq;
+pub mod soak;
 pub mod table;
 pub mod time;
 pub mod xlsx;

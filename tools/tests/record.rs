@@ -1,32 +1,14 @@
 //! `tickvault record` killed with SIGKILL at random moments: every acknowledged row survives.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use tickvault::{Database, Engine, Exchange, Timestamp};
-
-/// A small seeded generator, so a failing run can be repeated.
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % n
-    }
-}
-
-const BASE_NS: i64 = 1_767_618_000_000_000_000; // 2026-01-05T13:00:00Z
+use tickvault_cli::soak::{self, Soak};
 
 fn row(i: u64) -> String {
-    let t = Timestamp::from_ns(BASE_NS + i as i64 * 500_000_000);
-    format!(
-        "{{\"datetime\":\"{t}\",\"last_price\":{i},\"volume\":{},\"name\":\"rb\"}}\n",
-        i * 2
-    )
+    soak::row(i)
 }
 
 /// Starts `tickvault record` of rb2610.SHFE ticks on `db` with `batch` rows per commit and
@@ -37,129 +19,100 @@ fn recorder(
     flush_every: u64,
     stderr: Stdio,
 ) -> std::process::Child {
-    Command::new(env!("CARGO_BIN_EXE_tickvault"))
-        .arg("--db")
-        .arg(db)
-        .args([
-            "record",
-            "--symbol",
-            "rb2610",
-            "--exchange",
-            "SHFE",
-            "--ticks",
-        ])
-        .args([
-            "--batch",
-            &batch.to_string(),
-            "--flush-every",
-            &flush_every.to_string(),
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(stderr)
-        .spawn()
-        .unwrap()
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_tickvault"));
+    soak::recorder(bin, db, batch, flush_every, stderr).unwrap()
 }
 
 #[test]
 fn killed_recorders_lose_no_acknowledged_row() {
     let dir = tempfile::tempdir().unwrap();
-    let db = dir.path().join("db");
-    let mut rng = Lcg(0x5eed_2026);
-    let mut acked_total = 0u64;
-    let mut checked = 0u64;
-    // A long run: TICKVAULT_KILL_CYCLES=10000 (see the README).
+    // A long run: TICKVAULT_KILL_CYCLES=10000 (see the README), or the tickvault-soak binary.
     let cycles: u64 = std::env::var("TICKVAULT_KILL_CYCLES")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(200);
-    for cycle in 0..cycles {
-        let batch = 1 + rng.below(4);
-        let mut child = recorder(&db, batch, 0, Stdio::null());
-        let mut stdin = child.stdin.take().unwrap();
-        let start = acked_total;
-        let feeder = std::thread::spawn(move || {
-            for i in start..start + 100_000 {
-                if stdin.write_all(row(i).as_bytes()).is_err() {
-                    return;
-                }
-            }
-        });
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stdout = child.stdout.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if let Some(n) = line
-                    .strip_prefix("ack ")
-                    .and_then(|n| n.parse::<u64>().ok())
-                {
-                    let _ = tx.send(n);
-                }
-            }
-        });
-        // Kill at a random moment: sometimes before the store is even open.
-        let delay = Duration::from_micros(rng.below(40_000));
-        let deadline = Instant::now() + delay;
-        let mut acked_here = 0;
-        while Instant::now() < deadline {
-            if let Ok(n) = rx.recv_timeout(Duration::from_micros(200)) {
-                acked_here = n;
-            }
-        }
-        child.kill().unwrap();
-        child.wait().unwrap();
-        reader.join().unwrap();
-        acked_here = rx.try_iter().fold(acked_here, u64::max);
-        let _ = feeder.join();
-        acked_total += acked_here;
-        if cycle % 10 == 9 || cycle == cycles - 1 {
-            // Rows checked before stay checked (the overview count covers them); load only
-            // those after, so that a long run does not reload a growing store every time.
-            let engine = Engine::open(&db).unwrap();
-            let from = Timestamp::from_ns(BASE_NS + checked as i64 * 500_000_000);
-            let tail = engine
-                .load_tick_data("rb2610", Exchange::SHFE, from, Timestamp::MAX)
-                .unwrap();
-            let count = engine.get_tick_overview().unwrap()[0].count;
-            assert_eq!(count, checked + tail.len() as u64, "cycle {cycle}");
-            assert!(
-                count >= acked_total,
-                "cycle {cycle}: {count} rows, {acked_total} acknowledged"
-            );
-            for (k, t) in tail.iter().enumerate() {
-                let i = checked + k as u64;
-                assert_eq!(
-                    t.datetime.as_ns(),
-                    BASE_NS + i as i64 * 500_000_000,
-                    "cycle {cycle}, row {i}"
-                );
-                assert_eq!(t.last_price, i as f64, "cycle {cycle}, row {i}");
-            }
-            // The next recorder continues after the last row stored.
-            checked = count;
-            acked_total = count;
-        }
-    }
-    // Once at the end: every row, from the first.
-    let engine = Engine::open(&db).unwrap();
+    let soak = Soak {
+        tickvault: env!("CARGO_BIN_EXE_tickvault").into(),
+        db: dir.path().join("db"),
+        cycles,
+        seed: 0x5eed_2026,
+        max_delay: Duration::from_millis(40),
+        check_every: 10,
+    };
+    let mut checks = Vec::new();
+    let report = soak::run(&soak, &mut |c, rows| checks.push((c, rows))).unwrap();
+    assert_eq!(report.cycles, cycles);
+    assert_eq!(report.checks, cycles.div_ceil(10) + 1);
+    assert!(
+        report.acknowledged > 100,
+        "the recorders acknowledged only {} rows",
+        report.acknowledged
+    );
+    assert!(
+        checks.windows(2).all(|w| w[0].1 <= w[1].1),
+        "stored rows went down: {checks:?}"
+    );
+    // The store holds exactly the rows counted, each with its value.
+    let engine = Engine::open(&soak.db).unwrap();
     let ticks = engine
         .load_tick_data("rb2610", Exchange::SHFE, Timestamp::MIN, Timestamp::MAX)
         .unwrap();
-    assert_eq!(ticks.len() as u64, acked_total);
-    for (i, t) in ticks.iter().enumerate() {
-        assert_eq!(
-            t.datetime.as_ns(),
-            BASE_NS + i as i64 * 500_000_000,
-            "row {i}"
-        );
-        assert_eq!(t.last_price, i as f64, "row {i}");
-    }
-    assert!(
-        acked_total > 100,
-        "the recorders acknowledged only {acked_total} rows"
+    assert_eq!(ticks.len() as u64, report.acknowledged);
+    assert!(ticks
+        .iter()
+        .enumerate()
+        .all(|(i, t)| t.last_price == i as f64));
+    eprintln!(
+        "{cycles} kill -9 cycles: {} acknowledged rows, every one present",
+        report.acknowledged
     );
-    eprintln!("{cycles} kill -9 cycles: {acked_total} acknowledged rows, every one present");
+}
+
+#[test]
+fn the_soak_binary_reports_its_cycles_and_finds_a_lost_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("db");
+    let soak = |db: &std::path::Path, cycles: &str| {
+        Command::new(env!("CARGO_BIN_EXE_tickvault-soak"))
+            .args([
+                "--cycles",
+                cycles,
+                "--check-every",
+                "2",
+                "--max-delay-ms",
+                "60",
+            ])
+            .arg("--db")
+            .arg(db)
+            .output()
+            .unwrap()
+    };
+    let out = soak(&db, "6");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.starts_with("6 kill -9 cycles ("), "{stdout}");
+    assert!(stdout.contains("every one present in 4 checks"), "{stdout}");
+    // A row no child wrote (far after the others, with a wrong value) is reported with its
+    // place, and the exit status is 1.
+    let engine = Engine::open(&db).unwrap();
+    let mut stray = engine
+        .load_tick_data("rb2610", Exchange::SHFE, Timestamp::MIN, Timestamp::MAX)
+        .unwrap();
+    assert!(!stray.is_empty(), "{stdout}");
+    stray.truncate(1);
+    stray[0].datetime = Timestamp::from_ns(1_767_618_000_000_000_000 + 1_000_000 * 500_000_000);
+    stray[0].last_price = 999.0;
+    engine.save_tick_data(&stray, false).unwrap();
+    drop(engine);
+    let out = soak(&db, "1");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("LOST: after cycle 1: row "), "{stderr}");
+    assert!(stderr.contains(" is 999 at 2026-01-11"), "{stderr}");
 }
 
 #[test]
