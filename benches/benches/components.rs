@@ -254,6 +254,19 @@ fn reads(c: &mut Criterion) {
     g.bench_function("in_parallel", |b| {
         b.iter(|| assert_eq!(symbols.par_iter().map(load).sum::<usize>(), PARTS * ROWS))
     });
+    // The same loads with one core (a rayon pool of one thread: a load's own parallel column
+    // decoding runs on it too): `in_parallel` against this is how loads scale with cores.
+    let one_core = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .unwrap();
+    g.bench_function("one_after_another_on_one_core", |b| {
+        b.iter(|| {
+            one_core.install(|| {
+                assert_eq!(symbols.iter().map(load).sum::<usize>(), PARTS * ROWS)
+            })
+        })
+    });
     g.finish();
 
     let mut g = c.benchmark_group("overview");
