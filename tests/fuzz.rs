@@ -44,6 +44,83 @@ pub fn segment(data: &[u8]) {
     }
 }
 
+/// `segment` behind its checksums: the header, chunk and footer CRCs of `data` are first set
+/// to match (as far as the footer's layout can be read), so that mutations reach the footer's
+/// structure checks, decompression and the column decoders instead of stopping at a CRC.
+pub fn segment_fixed(data: &[u8]) {
+    segment(&fix_segment_checksums(data));
+}
+
+/// CRC-32 with a salt as the initial value (`format-spec/FORMAT.md`, "Checksums").
+fn salted_crc(salt: u32, parts: &[&[u8]]) -> [u8; 4] {
+    let mut h = crc32fast::Hasher::new_with_initial(salt);
+    parts.iter().for_each(|p| h.update(p));
+    h.finalize().to_le_bytes()
+}
+
+fn le_u64(d: &[u8], at: usize) -> Option<u64> {
+    Some(u64::from_le_bytes(d.get(at..at + 8)?.try_into().ok()?))
+}
+
+fn le_u32(d: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_le_bytes(d.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// `data` with every checksum of a segment file recomputed, following the layout of
+/// `format-spec/FORMAT.md` ("Segment file"): the header CRC, each chunk CRC whose chunk lies in
+/// the file, then the footer CRC. A valid segment comes back unchanged.
+pub fn fix_segment_checksums(data: &[u8]) -> Vec<u8> {
+    const SALT_HEADER: u32 = 0x5456_4801;
+    const SALT_CHUNK: u32 = 0x5456_4302;
+    const SALT_FOOTER: u32 = 0x5456_4603;
+    const TRAILER: usize = 28;
+    let mut d = data.to_vec();
+    let n = d.len();
+    if n < 24 + TRAILER {
+        return d;
+    }
+    let header = salted_crc(SALT_HEADER, &[&d[..20]]);
+    d[20..24].copy_from_slice(&header);
+    let id = d[12..20].to_vec();
+    let t = n - TRAILER;
+    let (Some(foot), Some(flen)) = (le_u64(&d, t), le_u32(&d, t + 8)) else {
+        return d;
+    };
+    let Some((foot, end)) = usize::try_from(foot)
+        .ok()
+        .and_then(|f| Some((f, f.checked_add(flen as usize)?)))
+        .filter(|&(_, e)| e <= t)
+    else {
+        return d;
+    };
+    if flen >= 32 {
+        let cols = usize::from(d[foot + 1]);
+        let blocks = le_u32(&d, foot + 28).unwrap_or(0) as usize;
+        let mut at = foot + 32 + cols;
+        'blocks: for block in 0..blocks as u32 {
+            at += 20;
+            for col in 0..cols {
+                if at + 40 > end {
+                    break 'blocks;
+                }
+                let off = le_u64(&d, at).and_then(|o| usize::try_from(o).ok());
+                let len = le_u32(&d, at + 8).unwrap_or(0) as usize;
+                if let Some(off) = off.filter(|o| o.checked_add(len).is_some_and(|e| e <= n)) {
+                    let sum = salted_crc(
+                        SALT_CHUNK,
+                        &[&id, &block.to_le_bytes(), &[col as u8], &d[off..off + len]],
+                    );
+                    d[at + 36..at + 40].copy_from_slice(&sum);
+                }
+                at += 40;
+            }
+        }
+    }
+    let footer = salted_crc(SALT_FOOTER, &[&id, &d[foot..end]]);
+    d[t + 12..t + 16].copy_from_slice(&footer);
+    d
+}
+
 /// The column decoders behind the checksums: byte 0 picks the codec, byte 1 the row count, the
 /// rest is the payload (what a chunk holds after its CRC matched and it decompressed).
 pub fn codecs(data: &[u8]) {

@@ -113,8 +113,9 @@ fn every_fuzz_target_survives_mutations_of_its_corpus() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fuzz/corpus");
     let execs = env_u64("TICKVAULT_FUZZ_EXECS", 3_000);
     let seed = env_u64("TICKVAULT_FUZZ_SEED", 0x5eed);
-    let targets: [(&str, Harness); 8] = [
+    let targets: [(&str, Harness); 9] = [
         ("segment", tickvault_tests::fuzz::segment),
+        ("segment_fixed", tickvault_tests::fuzz::segment_fixed),
         ("codecs", tickvault_tests::fuzz::codecs),
         ("records", tickvault_tests::fuzz::records),
         ("manifest", tickvault_tests::fuzz::manifest),

@@ -243,10 +243,10 @@ impl Segment {
             .ok_or_else(|| {
                 Error::InvalidArgument(format!("no chunk {block}/{col} in {}", self.path.display()))
             })?;
-        let start = chunk.offset as usize;
-        let stored = self
-            .bytes
-            .get(start..start + chunk.stored_len as usize)
+        let start = usize::try_from(chunk.offset).unwrap_or(usize::MAX);
+        let stored = start
+            .checked_add(chunk.stored_len as usize)
+            .and_then(|end| self.bytes.get(start..end))
             .ok_or_else(|| corrupt(&self.path, start, "chunk outside the file"))?;
         let actual = crc(
             SALT_CHUNK,
@@ -400,7 +400,8 @@ fn parse_footer(
             let chunk_crc = c.u32().ok_or_else(|| bad(&c, "truncated"))?;
             let codec =
                 Codec::try_from(codec_byte).map_err(|v| bad(&c, &format!("unknown codec {v}")))?;
-            if offset < HEADER_LEN as u64 || offset + u64::from(stored_len) > data_end {
+            let end = offset.checked_add(u64::from(stored_len));
+            if offset < HEADER_LEN as u64 || end.is_none_or(|e| e > data_end) {
                 return Err(bad(&c, "chunk outside the data area"));
             }
             if raw_len as usize > CHUNK_RAW_MAX
