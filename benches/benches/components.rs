@@ -262,9 +262,7 @@ fn reads(c: &mut Criterion) {
         .unwrap();
     g.bench_function("one_after_another_on_one_core", |b| {
         b.iter(|| {
-            one_core.install(|| {
-                assert_eq!(symbols.iter().map(load).sum::<usize>(), PARTS * ROWS)
-            })
+            one_core.install(|| assert_eq!(symbols.iter().map(load).sum::<usize>(), PARTS * ROWS))
         })
     });
     g.finish();

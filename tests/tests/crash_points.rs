@@ -5,7 +5,8 @@
 //! visible: the state is that of the operations acknowledged, or that plus the one in flight.
 //! Each crash is tried twice: dropping every unsynced write, and keeping half of the unsynced
 //! bytes appended to a file (a torn write). Each recovery is itself crashed at each of its
-//! operations and reopened. Then each crash is tried on `TICKVAULT_CRASH_SEEDS` (default 2) more
+//! operations and reopened; every recovered store must also `verify --deep` clean, with no file
+//! left that no manifest names. Then each crash is tried on `TICKVAULT_CRASH_SEEDS` (default 2) more
 //! disks of 512-byte and 4 KiB sectors that kept a seeded choice of the unsynced sectors, a torn
 //! sector, or zeros where the size reached the disk and the data did not. A long run:
 //! `TICKVAULT_CRASH_SEEDS=150 cargo test --release -p tickvault-tests --test crash_points`.
@@ -80,6 +81,20 @@ fn check(case: &Case, image: &SimFs, acked: &Model, inflight: &Model, what: &str
     assert!(
         same(&got, acked) || same(&got, inflight),
         "{what}: the state is neither the acknowledged one nor that plus the operation in flight"
+    );
+    // After recovery `verify --deep` is clean, and no file is left that no manifest names.
+    let report = tickvault::verify_on(
+        Arc::new(image.clone()),
+        std::path::Path::new(ROOT),
+        true,
+        &|_| {},
+    )
+    .unwrap_or_else(|e| panic!("{what}: verify fails: {e}"));
+    assert!(report.problems.is_empty(), "{what}: {:?}", report.problems);
+    assert!(
+        report.orphans.is_empty(),
+        "{what}: orphans {:?}",
+        report.orphans
     );
     db.abandon();
 }
