@@ -41,11 +41,14 @@ pub struct SoakReport {
     pub checks: u64,
 }
 
-/// A small seeded generator, so that a failing run can be repeated.
-struct Lcg(u64);
+/// A small seeded generator (an LCG), so that a failing run can be repeated; the process-kill
+/// tests use it too.
+#[derive(Debug, Clone)]
+pub struct Lcg(pub u64);
 
 impl Lcg {
-    fn below(&mut self, n: u64) -> u64 {
+    /// A number in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
         self.0 = self
             .0
             .wrapping_mul(6_364_136_223_846_793_005)

@@ -6,18 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use tickvault::{list_backups, sample, verify, Columns, Engine, Exchange, Interval, Timestamp};
-
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        (self.0 >> 33) % n
-    }
-}
+use tickvault_cli::soak::Lcg;
 
 #[test]
 fn killed_backups_and_restores_never_damage_anything() {
