@@ -98,6 +98,10 @@ pub fn fix_segment_checksums(data: &[u8]) -> Vec<u8> {
         let blocks = le_u32(&d, foot + 28).unwrap_or(0) as usize;
         let mut at = foot + 32 + cols;
         'blocks: for block in 0..blocks as u32 {
+            // The block count is as untrusted as the rest: stop where the footer ends.
+            if at + 20 > end {
+                break;
+            }
             at += 20;
             for col in 0..cols {
                 if at + 40 > end {

@@ -3,7 +3,9 @@
 //!
 //! `TICKVAULT_BENCH_STORE_MB=1024 cargo bench -p tickvault-benches --bench backup`
 
+// The benches library sets the global allocator (mimalloc).
 use std::time::{Duration, Instant};
+use tickvault_benches as _;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use tickvault::{restore, sample, verify, Columns, Engine, Exchange, Interval, SeriesKey};

@@ -5,8 +5,10 @@
 //!
 //! `cargo bench -p tickvault-benches --bench components`
 
+// The benches library sets the global allocator (mimalloc).
 use std::hint::black_box;
 use std::path::Path;
+use tickvault_benches as _;
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use rayon::prelude::*;

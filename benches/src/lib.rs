@@ -3,6 +3,13 @@
 
 use std::path::Path;
 
+/// The benches allocate with mimalloc, as the `tickvault` command and the Python extension do:
+/// glibc's malloc hands the large buffers of a load back to the kernel when they are freed, so
+/// every load into fresh memory page-faults its whole result in again (3x the decode time of
+/// 100,000 bars; see ARCHITECTURE.md, "Memory").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use rusqlite::{params, Connection};
 use tickvault::{BarData, Exchange, Interval, Timestamp};
 
