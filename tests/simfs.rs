@@ -24,6 +24,24 @@ struct Node {
     durable: Vec<u8>,
 }
 
+impl Node {
+    /// The first offset at which the volatile content differs from the durable one.
+    fn changed_from(&self) -> usize {
+        self.volatile
+            .iter()
+            .zip(&self.durable)
+            .position(|(v, d)| v != d)
+            .unwrap_or(self.durable.len().min(self.volatile.len()))
+    }
+
+    /// The volatile content up to `end`, then the durable content after it.
+    fn content_to(&self, end: usize) -> Vec<u8> {
+        let mut content = self.volatile[..end].to_vec();
+        content.extend_from_slice(self.durable.get(end..).unwrap_or_default());
+        content
+    }
+}
+
 /// A directory entry: a file or a directory inode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Entry {
@@ -216,7 +234,7 @@ impl State {
         from: u64,
         to: u64,
         path: &Path,
-        appended: &dyn Fn(&Path, &Node) -> Vec<u8>,
+        changed: &dyn Fn(&Path, &Node) -> Vec<u8>,
     ) {
         let Some(dir) = old.dirs.get(&from) else {
             return;
@@ -227,10 +245,10 @@ impl State {
                 Entry::File(id) => {
                     if let std::collections::btree_map::Entry::Vacant(slot) = self.files.entry(id) {
                         let node = old.files.get(&id).cloned().unwrap_or_default();
-                        let grew = node.volatile.len() > node.durable.len()
-                            && node.volatile.starts_with(&node.durable);
+                        let grew = node.volatile.len() >= node.durable.len()
+                            && node.volatile != node.durable;
                         let content = if grew {
-                            appended(&child, &node)
+                            changed(&child, &node)
                         } else {
                             node.durable
                         };
@@ -249,7 +267,7 @@ impl State {
                         id
                     };
                     self.dirs.insert(new, Dir::default());
-                    self.copy_durable(old, id, new, &child, appended);
+                    self.copy_durable(old, id, new, &child, changed);
                     Entry::Dir(new)
                 }
             };
@@ -300,77 +318,68 @@ impl SimFs {
 
     /// The disk after a power cut now: durable entries with their durable content.
     pub fn crash_image(&self) -> SimFs {
-        self.image(false)
+        self.image_with(&|_, node| node.durable.clone())
     }
 
-    /// Like `crash_image`, but a file whose unsynced writes only appended to its durable content
-    /// keeps the first half of them (a torn write: some sectors reached the disk).
+    /// Like `crash_image`, but a file whose unsynced writes changed it from some offset on
+    /// (appended to it, or overwrote part of it without shrinking it) keeps the first half of
+    /// the changed bytes (a torn write: some sectors reached the disk) and its durable bytes
+    /// after them.
     pub fn torn_image(&self) -> SimFs {
-        self.image(true)
+        self.image_with(&|_, node| {
+            let base = node.changed_from();
+            node.content_to(base + (node.volatile.len() - base) / 2)
+        })
     }
 
-    /// Like `crash_image`, but each file whose unsynced writes only appended to its durable
-    /// content keeps, as a disk of `sector`-byte sectors may after a power cut, a seeded choice
-    /// of: a whole number of the sectors appended, then possibly part of the next sector
-    /// (a torn sector), then possibly sectors of zeros up to at most the volatile length (the
-    /// file size reached the disk, the data did not).
+    /// Like `crash_image`, but each file whose unsynced writes changed it from some offset on
+    /// (appended, or overwrote without shrinking) keeps, as a disk of `sector`-byte sectors may
+    /// after a power cut, a seeded choice of: a whole number of the changed sectors, then
+    /// possibly part of the next sector (a torn sector), then its durable bytes, or, past its
+    /// durable length, possibly sectors of zeros up to at most the volatile length (the file
+    /// size reached the disk, the data did not).
     pub fn torn_image_seeded(&self, seed: u64, sector: usize) -> SimFs {
         self.image_with(&|path, node| {
             let mut rng = Rng::new(seed ^ hash(path));
-            let (durable, volatile) = (node.durable.len(), node.volatile.len());
-            let mut content = node.durable.clone();
+            let (base, volatile) = (node.changed_from(), node.volatile.len());
             // Sector boundaries are absolute file offsets.
-            let first_boundary = durable.div_ceil(sector.max(1)) * sector.max(1);
-            let boundaries: Vec<usize> = std::iter::once(durable)
+            let first_boundary = base.div_ceil(sector.max(1)) * sector.max(1);
+            let boundaries: Vec<usize> = std::iter::once(base)
                 .chain(
                     (first_boundary..volatile)
                         .step_by(sector.max(1))
-                        .filter(|b| *b > durable),
+                        .filter(|b| *b > base),
                 )
                 .chain(std::iter::once(volatile))
                 .collect();
             let whole = boundaries.len().saturating_sub(1);
             let keep = rng.below(whole as u64 + 1) as usize;
-            let mut end = boundaries.get(keep).copied().unwrap_or(durable);
-            content.extend_from_slice(node.volatile.get(durable..end).unwrap_or_default());
+            let mut end = boundaries.get(keep).copied().unwrap_or(base);
             if keep < whole && rng.below(2) == 0 {
                 // Part of the next sector.
                 let next = boundaries.get(keep + 1).copied().unwrap_or(volatile);
-                let part = rng.below((next - end) as u64) as usize;
-                content.extend_from_slice(node.volatile.get(end..end + part).unwrap_or_default());
-                end += part;
+                end += rng.below((next - end) as u64) as usize;
             }
-            if end < volatile && rng.below(3) == 0 {
+            let mut content = node.content_to(end);
+            if content.len() < volatile && rng.below(3) == 0 {
                 // Zeros to a length the file had.
-                let zeros = 1 + rng.below((volatile - end) as u64) as usize;
+                let zeros = 1 + rng.below((volatile - content.len()) as u64) as usize;
                 content.resize(content.len() + zeros, 0);
             }
             content
         })
     }
 
-    fn image(&self, torn: bool) -> SimFs {
-        self.image_with(&|_, node| {
-            let mut content = node.durable.clone();
-            if torn {
-                let extra = (node.volatile.len() - node.durable.len()) / 2;
-                let tail = &node.volatile[node.durable.len()..node.durable.len() + extra];
-                content.extend_from_slice(tail);
-            }
-            content
-        })
-    }
-
     /// The disk after a power cut: the durable entries from the root; a file whose unsynced
-    /// writes only appended to its durable content gets `appended(path, node)` (for the first
-    /// durable name found), any other its durable content. Durable hard links stay links.
-    fn image_with(&self, appended: &dyn Fn(&Path, &Node) -> Vec<u8>) -> SimFs {
+    /// writes changed it without shrinking it gets `changed(path, node)` (for the first durable
+    /// name found), any other its durable content. Durable hard links stay links.
+    fn image_with(&self, changed: &dyn Fn(&Path, &Node) -> Vec<u8>) -> SimFs {
         let old = self.state.lock();
         let mut new = State {
             next: old.next,
             ..State::default()
         };
-        new.copy_durable(&old, ROOT, ROOT, Path::new("/"), appended);
+        new.copy_durable(&old, ROOT, ROOT, Path::new("/"), changed);
         SimFs {
             state: Arc::new(Mutex::new(new)),
         }

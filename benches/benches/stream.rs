@@ -95,7 +95,7 @@ fn group_commit(c: &mut Criterion) {
     let mut g = c.benchmark_group("durable_commits");
     g.sample_size(10);
     g.measurement_time(Duration::from_secs(4));
-    for threads in [1usize, 4, 16] {
+    for threads in [1usize, 4, 8, 16] {
         let per_thread = 400 / threads.min(4);
         g.throughput(Throughput::Elements((threads * per_thread) as u64));
         g.bench_function(format!("tickvault_{threads}_threads"), |b| {

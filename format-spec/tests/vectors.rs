@@ -293,6 +293,7 @@ fn every_bad_vector_has_an_expectation() {
             "wal-bad-magic",
             "wal-header-flip",
             "wal-mid-flip",
+            "wal-record-after-zeros",
             "wal-sequence-gap",
         ])
         .collect();
@@ -364,6 +365,21 @@ fn good_wal_replays_forever() {
     // Records at or below the flushed sequence are skipped.
     let (replayed, seqs, _) = replay_dir(&dir, 2).unwrap();
     assert_eq!((replayed.last_seq, seqs), (3, vec![3]));
+    // The same records followed by zeros, as an `every-commit` writer leaves a file.
+    let dir = vectors().join("good/v1/wal-zeros");
+    golden(&dir.join("00000000000000000001.wal"), wal_with_zeros);
+    let (replayed, seqs, rows) = replay_dir(&dir, 0).unwrap();
+    assert_eq!(
+        (replayed.last_seq, replayed.records, seqs, rows),
+        (3, 3, vec![1, 2, 3], 3 + 2 + 2 + 2)
+    );
+}
+
+/// `wal_bytes(1)` followed by zeros to the next 4 KiB boundary and 4 KiB more.
+fn wal_with_zeros() -> Vec<u8> {
+    let mut b = wal_bytes(1);
+    b.resize(b.len().next_multiple_of(4096) + 4096, 0);
+    b
 }
 
 #[test]
@@ -390,6 +406,20 @@ fn bad_wals_fail_with_their_error() {
             "wal-mid-flip",
             vec![("00000000000000000001.wal", flip(24 + 8 + 20))],
             |e| matches!(e, Error::Corruption { offset: 24, .. }),
+        ),
+        (
+            // Zeros, then a record: the zeros are not a torn tail but a hole in the log.
+            "wal-record-after-zeros",
+            vec![("00000000000000000001.wal", {
+                // The first record again, whole, after 64 zero bytes.
+                let records = wal_bytes(1);
+                let len = u32::from_le_bytes(records[24..28].try_into().unwrap()) as usize;
+                let mut b = records.clone();
+                b.resize(records.len() + 64, 0);
+                b.extend_from_slice(&records[24..24 + 8 + len]);
+                b
+            })],
+            |e| matches!(e, Error::Corruption { offset, .. } if *offset == wal_bytes(1).len() as u64),
         ),
         (
             "wal-sequence-gap",

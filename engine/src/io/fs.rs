@@ -80,6 +80,10 @@ impl StorageFile for RealFile {
     fn sync(&self) -> Result<()> {
         self.file.sync_all().map_err(|e| Error::io(&self.path, e))
     }
+
+    fn sync_data(&self) -> Result<()> {
+        self.file.sync_data().map_err(|e| Error::io(&self.path, e))
+    }
 }
 
 #[derive(Debug)]

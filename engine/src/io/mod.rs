@@ -66,6 +66,12 @@ pub trait StorageFile: Send + Sync + fmt::Debug {
     fn size(&self) -> Result<u64>;
     /// Makes content and length durable (fsync).
     fn sync(&self) -> Result<()>;
+    /// Makes content durable, and the length only where reading the content needs it
+    /// (fdatasync): cheaper than [`sync`](Self::sync) when the writes overwrote bytes the file
+    /// already had. By default the same as `sync`.
+    fn sync_data(&self) -> Result<()> {
+        self.sync()
+    }
 }
 
 /// A held exclusive lock; released on drop.

@@ -4,6 +4,11 @@
 //! only once its record is durable under the sync policy; with `EveryCommit`, concurrent savers
 //! share one fsync (group commit); a failed fsync poisons the store. Only the last record written
 //! can be torn, so recovery drops a bad record at the tail and refuses one followed by valid data.
+//!
+//! With `EveryCommit` the file is zero-filled ahead of its records ([`PREFILL_MIN`] to
+//! [`PREFILL_MAX`] bytes at a time, synced with `fsync`): a commit then overwrites blocks the
+//! file already has, and its `fdatasync` writes no metadata (no size, no block allocation in
+//! the file system's journal). The zeros after the last record read as a torn tail.
 #![deny(clippy::indexing_slicing, clippy::unwrap_used)]
 
 mod record;
@@ -17,6 +22,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
 pub use record::{decode as decode_record, encode as encode_record, Entry, RecordBuilder};
+pub(crate) use replay::replay_while_written;
 pub use replay::{replay, Replayed};
 
 use crate::checksum::{crc, SALT_WAL_HEADER, SALT_WAL_RECORD};
@@ -33,6 +39,10 @@ pub const HEADER_LEN: usize = 24;
 pub const FRAME_LEN: usize = 8;
 /// The largest record payload accepted.
 pub const RECORD_MAX: usize = 1 << 30;
+/// The least a WAL file is zero-filled past its last record at a time (`EveryCommit`).
+pub const PREFILL_MIN: u64 = 64 << 10;
+/// The most a WAL file is zero-filled past its last record at a time (`EveryCommit`).
+pub const PREFILL_MAX: u64 = 4 << 20;
 /// WAL files end with this extension.
 pub const EXTENSION: &str = "wal";
 
@@ -117,8 +127,10 @@ struct Inner {
     file: Arc<dyn StorageFile>,
     path: PathBuf,
     first_seq: u64,
-    /// Bytes handed to the OS.
+    /// Bytes of records handed to the OS (header included).
     len: u64,
+    /// The file's length: records, then zeros written ahead of them.
+    filled: u64,
     /// Framed records not yet handed to the OS (written by the syncer, in order).
     buf: Vec<u8>,
     last_seq: u64,
@@ -187,6 +199,7 @@ impl Wal {
                 path,
                 first_seq,
                 len: HEADER_LEN as u64,
+                filled: HEADER_LEN as u64,
                 buf: Vec::new(),
                 last_seq,
                 written_seq: last_seq,
@@ -266,11 +279,24 @@ impl Wal {
             let target = inner.last_seq;
             let bytes = std::mem::take(&mut inner.buf);
             let offset = inner.len;
+            let end = offset + bytes.len() as u64;
+            // Records that would pass the zeros written ahead: first write more zeros (a full
+            // disk then fails before any byte of the records lands), then the records over
+            // them, and sync the new length too (fsync); records within the zeros need only
+            // fdatasync.
+            let filled = inner.filled;
+            let fill_to =
+                (self.policy == SyncPolicy::EveryCommit && end > filled).then(|| prefill_end(end));
             let file = inner.file.clone();
             let result = MutexGuard::unlocked(&mut inner, || {
+                if let Some(to) = fill_to {
+                    file.write_all_at(&vec![0; (to - filled) as usize], filled)?;
+                }
                 file.write_all_at(&bytes, offset)?;
-                if sync {
-                    file.sync()?;
+                match fill_to {
+                    Some(_) => file.sync()?,
+                    None if sync => file.sync_data()?,
+                    None => {}
                 }
                 Ok::<(), Error>(())
             });
@@ -279,7 +305,8 @@ impl Wal {
                 Ok(()) => {
                     // A rotation while unlocked starts a new file; its state is already right.
                     if Arc::ptr_eq(&inner.file, &file) {
-                        inner.len = offset + bytes.len() as u64;
+                        inner.len = end;
+                        inner.filled = inner.filled.max(fill_to.unwrap_or(end));
                         inner.written_seq = inner.written_seq.max(target);
                         if sync {
                             inner.synced_seq = inner.synced_seq.max(target);
@@ -329,6 +356,7 @@ impl WalGuard<'_> {
         self.inner.path = path;
         self.inner.first_seq = first_seq;
         self.inner.len = HEADER_LEN as u64;
+        self.inner.filled = HEADER_LEN as u64;
         self.inner.buf.clear();
         self.inner.written_seq = self.inner.last_seq;
         self.inner.synced_seq = self.inner.last_seq;
@@ -351,6 +379,12 @@ impl WalGuard<'_> {
         }
         Ok(())
     }
+}
+
+/// Where to stop zero-filling a file whose records end at `end`: as far ahead as the file is long
+/// (within [`PREFILL_MIN`] and [`PREFILL_MAX`]), on a 4 KiB boundary.
+fn prefill_end(end: u64) -> u64 {
+    (end + end.clamp(PREFILL_MIN, PREFILL_MAX)).next_multiple_of(4096)
 }
 
 fn background_sync(wal: Weak<Wal>, every: Duration) {

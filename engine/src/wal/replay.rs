@@ -29,6 +29,10 @@ fn read_frame(
     let mut c = Cursor::new(bytes.get(offset..).unwrap_or(&[]));
     let len = c.u32().ok_or("truncated frame")? as usize;
     let stored = c.u32().ok_or("truncated frame")?;
+    if len == 0 {
+        // No record is empty: zeros written ahead of the records end the file's records.
+        return Err("no record (zeros)");
+    }
     if len > RECORD_MAX {
         return Err("record length out of range");
     }
@@ -54,6 +58,36 @@ pub fn replay(
     storage: &dyn Storage,
     dir: &Path,
     flushed_seq: u64,
+    apply: impl FnMut(u64, Vec<Entry>) -> Result<()>,
+) -> Result<Replayed> {
+    replay_files(storage, dir, flushed_seq, false, apply)
+}
+
+/// Like [`replay`], for a WAL a writer may be appending to meanwhile (`verify` on a live
+/// store): a second read that shows records where the first showed zeros written ahead is the
+/// writer's commit, not a disk that returns inconsistent data.
+pub(crate) fn replay_while_written(
+    storage: &dyn Storage,
+    dir: &Path,
+    flushed_seq: u64,
+    apply: impl FnMut(u64, Vec<Entry>) -> Result<()>,
+) -> Result<Replayed> {
+    replay_files(storage, dir, flushed_seq, true, apply)
+}
+
+/// Whether `again` is `first` with records written over its zeros (and perhaps grown).
+fn written_over_zeros(first: &[u8], again: &[u8]) -> bool {
+    let written = first.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+    again.len() >= first.len()
+        && again != first
+        && again.starts_with(first.get(..written).unwrap_or(first))
+}
+
+fn replay_files(
+    storage: &dyn Storage,
+    dir: &Path,
+    flushed_seq: u64,
+    live: bool,
     mut apply: impl FnMut(u64, Vec<Entry>) -> Result<()>,
 ) -> Result<Replayed> {
     let mut files: Vec<(u64, String)> = storage
@@ -71,7 +105,12 @@ pub fn replay(
     let mut expected: Option<u64> = None;
     for (first_seq, name) in &files {
         let path = dir.join(name);
-        let mut bytes = storage.read_all(&path)?;
+        let mut bytes = match storage.read_all(&path) {
+            // A writer removes a file once a flush holds its records; a later file (or the
+            // flushed sequence, when none is left) then takes the sequence on.
+            Err(e) if live && e.is_not_found() => continue,
+            other => other?,
+        };
         let mut rereads = 0;
         let bad = |offset: usize, what: &str| Error::corruption(&path, offset as u64, what);
         let mut h = Cursor::new(&bytes);
@@ -161,13 +200,19 @@ pub fn replay(
                     // A torn final record, never acknowledged, is dropped (and the next file
                     // takes its sequence): only when a second read agrees, so that one misread
                     // does not cost an acknowledged record.
-                    let again = storage.read_all(&path)?;
+                    let again = match storage.read_all(&path) {
+                        // Removed by a writer meanwhile: its records are flushed.
+                        Err(e) if live && e.is_not_found() => break,
+                        other => other?,
+                    };
                     if again.get(..offset) != bytes.get(..offset) {
                         return Err(bad(0, "reads of the file differ before this record"));
                     }
                     // More bytes after the same ones: a writer appends while `verify` reads;
                     // the torn tail is where it was writing.
-                    if again != bytes && !crate::manifest::grew(&bytes, &again) {
+                    let appended = crate::manifest::grew(&bytes, &again)
+                        || (live && written_over_zeros(&bytes, &again));
+                    if again != bytes && !appended {
                         rereads += 1;
                         if rereads >= crate::manifest::READ_TRIES {
                             return Err(bad(
