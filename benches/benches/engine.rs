@@ -9,7 +9,7 @@ use std::path::Path;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use tickvault::{
     sample, BarColumns, BarData, Columns, Database, Engine, Exchange, Interval, SeriesKey,
-    Timestamp,
+    TickColumns, Timestamp,
 };
 use tickvault_benches::SqliteVnpy;
 
@@ -82,13 +82,26 @@ fn fresh() -> (tempfile::TempDir, Engine) {
     (dir, db)
 }
 
+/// A read-only handle on the store of `fresh`, with a block cache of `cache` bytes.
+fn reader(dir: &tempfile::TempDir, cache: usize) -> Engine {
+    Engine::builder(dir.path().join("db"))
+        .read_only(true)
+        .block_cache_bytes(cache)
+        .open()
+        .unwrap()
+}
+
 fn bars(c: &mut Criterion) {
     report_sizes();
     let cols = sample::bars(N, 42);
     let rows = rows_of(&cols, N);
-    let (_dir, db) = fresh();
+    let (dir, db) = fresh();
     db.save_bar_columns(IF, Exchange::CFFEX, Interval::Minute, &cols)
         .unwrap();
+    // Read-only handles on the same store: one with a block cache large enough to keep 1M
+    // decoded bars (loads of up to a quarter of it fill it), one without a cache.
+    let cached = reader(&dir, 1 << 30);
+    let uncached = reader(&dir, 0);
 
     let mut g = c.benchmark_group("bars_1m");
     g.sample_size(10);
@@ -151,6 +164,47 @@ fn bars(c: &mut Criterion) {
             )
         })
     });
+    // Repeated loads of the same range, from the block cache (the first iteration fills it).
+    g.bench_function("load_columns_cached", |b| {
+        b.iter(|| {
+            black_box(
+                cached
+                    .load_bar_columns(
+                        IF,
+                        Exchange::CFFEX,
+                        Interval::Minute,
+                        Timestamp::MIN,
+                        Timestamp::MAX,
+                    )
+                    .unwrap(),
+            )
+        })
+    });
+    g.bench_function("load_columns_into_reused_cached", |b| {
+        let key = SeriesKey::bar(IF, Exchange::CFFEX, Interval::Minute).unwrap();
+        let mut buf = BarColumns::default();
+        b.iter(|| {
+            cached
+                .load_columns_into(&key, Timestamp::MIN, Timestamp::MAX, &mut buf)
+                .unwrap();
+            black_box(buf.len())
+        })
+    });
+    g.bench_function("load_rows_cached", |b| {
+        b.iter(|| {
+            black_box(
+                cached
+                    .load_bar_data(
+                        IF,
+                        Exchange::CFFEX,
+                        Interval::Minute,
+                        Timestamp::MIN,
+                        Timestamp::MAX,
+                    )
+                    .unwrap(),
+            )
+        })
+    });
     g.bench_function("baseline_memcpy_decoded", |b| {
         b.iter(|| black_box(cols.clone()))
     });
@@ -166,22 +220,25 @@ fn bars(c: &mut Criterion) {
         240
     );
     g.throughput(Throughput::Elements(240));
-    g.bench_function("load_rows", |b| {
-        b.iter(|| {
-            black_box(
-                db.load_bar_data(IF, Exchange::CFFEX, Interval::Minute, start, end)
-                    .unwrap(),
-            )
-        })
-    });
-    g.bench_function("load_columns", |b| {
-        b.iter(|| {
-            black_box(
-                db.load_bar_columns(IF, Exchange::CFFEX, Interval::Minute, start, end)
-                    .unwrap(),
-            )
-        })
-    });
+    // Decoded every time (no cache), then from the default 64 MiB cache.
+    for (name, db) in [("", &uncached), ("_cached", &db)] {
+        g.bench_function(format!("load_rows{name}"), |b| {
+            b.iter(|| {
+                black_box(
+                    db.load_bar_data(IF, Exchange::CFFEX, Interval::Minute, start, end)
+                        .unwrap(),
+                )
+            })
+        });
+        g.bench_function(format!("load_columns{name}"), |b| {
+            b.iter(|| {
+                black_box(
+                    db.load_bar_columns(IF, Exchange::CFFEX, Interval::Minute, start, end)
+                        .unwrap(),
+                )
+            })
+        });
+    }
     g.finish();
 
     // The same workload on SQLite with vn.py's schema (fewer rows: it is ~100x slower).
@@ -251,9 +308,10 @@ fn bars(c: &mut Criterion) {
 
 fn ticks(c: &mut Criterion) {
     let cols = sample::ticks(N, 43, "螺纹钢2610");
-    let (_dir, db) = fresh();
+    let (dir, db) = fresh();
     db.save_tick_columns("rb2610", Exchange::SHFE, &cols)
         .unwrap();
+    let cached = reader(&dir, 4 << 30);
     let mut g = c.benchmark_group("ticks_1m");
     g.sample_size(10);
     g.throughput(Throughput::Elements(N as u64));
@@ -276,6 +334,26 @@ fn ticks(c: &mut Criterion) {
             )
         })
     });
+    g.bench_function("load_columns_cached", |b| {
+        b.iter(|| {
+            black_box(
+                cached
+                    .load_tick_columns("rb2610", Exchange::SHFE, Timestamp::MIN, Timestamp::MAX)
+                    .unwrap(),
+            )
+        })
+    });
+    let key = SeriesKey::tick("rb2610", Exchange::SHFE).unwrap();
+    for (name, db) in [("", &db), ("_cached", &cached)] {
+        g.bench_function(format!("load_columns_into_reused{name}"), |b| {
+            let mut buf = TickColumns::default();
+            b.iter(|| {
+                db.load_columns_into(&key, Timestamp::MIN, Timestamp::MAX, &mut buf)
+                    .unwrap();
+                black_box(buf.len())
+            })
+        });
+    }
     g.bench_function("baseline_memcpy_decoded", |b| {
         b.iter(|| black_box(cols.clone()))
     });

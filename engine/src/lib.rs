@@ -20,6 +20,7 @@
 #![warn(missing_docs)]
 
 mod backup;
+mod cache;
 mod checksum;
 pub mod codec;
 mod columns;
@@ -46,10 +47,11 @@ pub use backup::{
     list_backups, prune_backups, restore, restore_on, restore_with_progress, BackupEntry,
     BackupInfo,
 };
+pub use cache::BlockCacheStats;
 pub use columns::{BarColumns, ColumnSpec, Columns, TickColumns};
 pub use compaction::CompactStats;
 pub use db::Database;
-pub use engine::{Engine, EngineBuilder, StoreInfo, SEGMENT_EXTENSION};
+pub use engine::{Engine, EngineBuilder, StoreInfo, BLOCK_CACHE_BYTES, SEGMENT_EXTENSION};
 pub use error::{Error, Result};
 pub use model::{
     BarData, BarOverview, Exchange, Interval, SeriesKey, SeriesKind, TickData, TickOverview,

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use crate::cache::BlockCache;
 use crate::codec::ColumnMut;
 use crate::columns::{BarColumns, Columns, TickColumns};
 use crate::engine::{Engine, LiveSegment};
@@ -46,15 +47,36 @@ fn plan(segments: &[Arc<Segment>], start: Timestamp, end: Timestamp) -> Result<V
     Ok(pieces)
 }
 
-/// Decodes `pieces` into one batch.
-fn decode<C: Columns>(pieces: &[Piece]) -> Result<C> {
+/// Decodes `pieces` into one batch, through `cache` when given.
+fn decode<C: Columns>(pieces: &[Piece], cache: Option<CacheUse<'_>>) -> Result<C> {
     let mut out = C::default();
-    decode_into(pieces, &mut out)?;
+    decode_into(pieces, &mut out, cache)?;
     Ok(out)
 }
 
-/// Decodes `pieces` into `out`, reusing its allocations.
-fn decode_into<C: Columns>(pieces: &[Piece], out: &mut C) -> Result<()> {
+/// How a load uses the block cache: it copies what the cache holds, and fills the cache only
+/// when `fill` (its decoded size is small enough).
+#[derive(Debug, Clone, Copy)]
+struct CacheUse<'a> {
+    cache: &'a BlockCache,
+    fill: bool,
+}
+
+/// How a load of `pieces` uses `cache` (not at all when the cache keeps nothing).
+fn cache_use<'a, C: Columns>(pieces: &[Piece], cache: &'a BlockCache) -> Option<CacheUse<'a>> {
+    let rows: usize = pieces.iter().map(|p| p.keep.len()).sum();
+    cache.enabled().then(|| CacheUse {
+        cache,
+        fill: cache.admits(rows.saturating_mul(C::schema().len() * 8)),
+    })
+}
+
+/// Decodes `pieces` into `out`, reusing its allocations, through `cache` when given.
+fn decode_into<C: Columns>(
+    pieces: &[Piece],
+    out: &mut C,
+    cache: Option<CacheUse<'_>>,
+) -> Result<()> {
     let total: usize = pieces.iter().map(|p| p.keep.len()).sum();
     out.resize(total);
     let fill = |(col, mut slots): (usize, ColumnMut<'_>)| -> Result<()> {
@@ -69,7 +91,13 @@ fn decode_into<C: Columns>(pieces: &[Piece], out: &mut C) -> Result<()> {
                     })?;
                     out.copy_from_slice(src);
                 }
-                (_, part) => p.seg.decode_column(p.block, col, p.keep.clone(), part)?,
+                (_, part) => match cache {
+                    Some(c) => {
+                        c.cache
+                            .decode_column(&p.seg, p.block, col, p.keep.clone(), part, c.fill)?
+                    }
+                    None => p.seg.decode_column(p.block, col, p.keep.clone(), part)?,
+                },
             }
         }
         Ok(())
@@ -93,7 +121,11 @@ struct RowTask<C> {
 /// The rows of `pieces`, built in parallel straight from each block (no intermediate columns
 /// for the whole range). Each task holds its own copy of the symbol, so tasks never contend on
 /// one reference count.
-fn rows<C: Columns>(pieces: &[Piece], key: &SeriesKey) -> Result<Vec<C::Row>> {
+fn rows<C: Columns>(
+    pieces: &[Piece],
+    key: &SeriesKey,
+    cache: Option<CacheUse<'_>>,
+) -> Result<Vec<C::Row>> {
     let mut offsets = Vec::with_capacity(pieces.len() + 1);
     offsets.push(0usize);
     for p in pieces {
@@ -101,7 +133,7 @@ fn rows<C: Columns>(pieces: &[Piece], key: &SeriesKey) -> Result<Vec<C::Row>> {
     }
     let total = offsets.last().copied().unwrap_or(0);
     if total < PARALLEL_ROWS_MIN {
-        let cols: C = decode(pieces)?;
+        let cols: C = decode(pieces, cache)?;
         return Ok(cols.to_rows(key));
     }
     let failure: parking_lot::Mutex<Option<crate::Error>> = parking_lot::Mutex::new(None);
@@ -124,7 +156,7 @@ fn rows<C: Columns>(pieces: &[Piece], key: &SeriesKey) -> Result<Vec<C::Row>> {
                 if !(start <= i && i < end) {
                     task.piece = offsets.partition_point(|&o| o <= i) - 1;
                     let piece = pieces.get(task.piece..task.piece + 1).unwrap_or(&[]);
-                    if let Err(e) = decode_into(piece, &mut task.cols) {
+                    if let Err(e) = decode_into(piece, &mut task.cols, cache) {
                         failure.lock().get_or_insert(e);
                         task.cols = C::default();
                     }
@@ -182,7 +214,7 @@ impl Engine {
             .iter()
             .map(|s| self.open_segment::<C>(s))
             .collect::<Result<Vec<_>>>()?;
-        decode(&plan(&segs, start, end)?)
+        decode(&plan(&segs, start, end)?, None)
     }
 
     /// Rows of series `key` with `start <= datetime <= end`, ascending, as columns.
@@ -199,7 +231,8 @@ impl Engine {
         // merge folds; the other order could miss them.
         let mem: C = self.mem_range(key, start, end);
         let segs = self.segments_in::<C>(key, start, end)?;
-        let stored: C = decode(&plan(&segs, start, end)?)?;
+        let pieces = plan(&segs, start, end)?;
+        let stored: C = decode(&pieces, cache_use::<C>(&pieces, &self.inner.cache))?;
         Ok(if mem.is_empty() {
             stored
         } else {
@@ -219,10 +252,12 @@ impl Engine {
         }
         let mem: C = self.mem_range(key, start, end);
         let segs = self.segments_in::<C>(key, start, end)?;
+        let pieces = plan(&segs, start, end)?;
+        let cache = cache_use::<C>(&pieces, &self.inner.cache);
         if mem.is_empty() {
-            return rows::<C>(&plan(&segs, start, end)?, key);
+            return rows::<C>(&pieces, key, cache);
         }
-        let stored: C = decode(&plan(&segs, start, end)?)?;
+        let stored: C = decode(&pieces, cache)?;
         let all = merge(&stored, &mem, self.dedup(key));
         Ok(all.to_rows(key))
     }
@@ -242,7 +277,8 @@ impl Engine {
         }
         let mem: C = self.mem_range(key, start, end);
         let segs = self.segments_in::<C>(key, start, end)?;
-        decode_into(&plan(&segs, start, end)?, out)?;
+        let pieces = plan(&segs, start, end)?;
+        decode_into(&pieces, out, cache_use::<C>(&pieces, &self.inner.cache))?;
         if !mem.is_empty() {
             *out = merge(out, &mem, self.dedup(key));
         }
@@ -384,7 +420,7 @@ impl<C: Columns> Iterator for Scan<C> {
         let stored: C = if pieces.is_empty() {
             C::default()
         } else {
-            match decode(&pieces) {
+            match decode(&pieces, None) {
                 Ok(c) => c,
                 Err(e) => return Some(Err(e)),
             }

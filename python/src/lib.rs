@@ -329,7 +329,7 @@ fn spawn_scan<C: Columns>(
 impl Store {
     /// Opens (creating when missing) the store at `path`.
     #[new]
-    #[pyo3(signature = (path, *, read_only = false, wal_sync = "every-commit", keep_same_time_ticks = false, create_if_missing = true))]
+    #[pyo3(signature = (path, *, read_only = false, wal_sync = "every-commit", keep_same_time_ticks = false, create_if_missing = true, block_cache_bytes = tickvault::BLOCK_CACHE_BYTES))]
     fn new(
         py: Python<'_>,
         path: std::path::PathBuf,
@@ -337,13 +337,15 @@ impl Store {
         wal_sync: &str,
         keep_same_time_ticks: bool,
         create_if_missing: bool,
+        block_cache_bytes: usize,
     ) -> PyResult<Store> {
         let policy: SyncPolicy = wal_sync.parse().map_err(py_err)?;
         let builder = Engine::builder(path)
             .read_only(read_only)
             .wal_sync(policy)
             .keep_same_time_ticks(keep_same_time_ticks)
-            .create_if_missing(create_if_missing);
+            .create_if_missing(create_if_missing)
+            .block_cache_bytes(block_cache_bytes);
         let engine = py.detach(|| builder.open()).map_err(py_err)?;
         Ok(Store { engine })
     }
@@ -601,6 +603,11 @@ impl Store {
         d.set_item("tick_rows", i.tick_rows)?;
         d.set_item("segment_bytes", i.segment_bytes)?;
         d.set_item("read_only", i.read_only)?;
+        let c = self.engine.block_cache_stats();
+        d.set_item("block_cache_capacity", c.capacity)?;
+        d.set_item("block_cache_bytes", c.bytes)?;
+        d.set_item("block_cache_hits", c.hits)?;
+        d.set_item("block_cache_misses", c.misses)?;
         Ok(d)
     }
 

@@ -205,3 +205,22 @@ def test_range_statistics_of_bars_and_ticks(store):
                                      "last_volume": np.array([1.0, 2.0, 3.0])})
     st = store.tick_stats("TK", "SHFE")
     assert (st["count"], st["open"], st["high"], st["low"], st["close"], st["volume"]) == (3, 3.0, 5.0, 3.0, 4.0, 6.0)
+
+
+def test_a_repeated_load_hits_the_block_cache_and_a_zero_cache_keeps_nothing(tmp_path):
+    for size, cached in ((1 << 20, True), (0, False)):
+        store = tickvault.open(tmp_path / f"db{size}", block_cache_bytes=size)
+        store.save_bars("rb", "SHFE", "1m", bars(3_000))
+        first = store.load_bars("rb", "SHFE", "1m")
+        second = store.load_bars("rb", "SHFE", "1m")
+        assert (first["close_price"] == second["close_price"]).all()
+        assert second["close_price"][2_999] == 2_999 * 0.5 + 100.25
+        info = store.info()
+        assert info["block_cache_capacity"] == size
+        if cached:
+            # 3,000 bars are 2 blocks of 8 columns: decoded once, copied once.
+            assert (info["block_cache_misses"], info["block_cache_hits"]) == (16, 16)
+            assert 0 < info["block_cache_bytes"] <= size
+        else:
+            assert (info["block_cache_misses"], info["block_cache_hits"]) == (0, 0)
+            assert info["block_cache_bytes"] == 0

@@ -261,11 +261,15 @@ def _stats(d: dict) -> dict:
 
 
 def open(path: Union[str, os.PathLike], *, read_only: bool = False, wal_sync: str = "every-commit",
-         keep_same_time_ticks: bool = False, create_if_missing: bool = True) -> Store:
+         keep_same_time_ticks: bool = False, create_if_missing: bool = True,
+         block_cache_bytes: int = 64 << 20) -> Store:
     """Opens (creating when missing) the store at `path`.
 
     wal_sync: "every-commit" (stream saves are durable when they return), "interval:MS" or "none".
+    block_cache_bytes: decoded blocks kept for loads that repeat (0: none); a load of more than a
+    quarter of it passes the cache by.
     """
     return Store(_tickvault.Store(os.fspath(path), read_only=read_only, wal_sync=wal_sync,
                                   keep_same_time_ticks=keep_same_time_ticks,
-                                  create_if_missing=create_if_missing))
+                                  create_if_missing=create_if_missing,
+                                  block_cache_bytes=block_cache_bytes))

@@ -1,0 +1,341 @@
+//! A bounded cache of decoded block columns, for loads that repeat (a backtest optimisation
+//! loads one range hundreds of times): a hit copies the decoded values instead of checking the
+//! chunk's CRC, decompressing and decoding it again.
+//!
+//! Entries are keyed by segment id, block, column and the chunk's stored CRC: segments never
+//! change once written and their ids are never reused, and the CRC makes a different file under
+//! the same id miss rather than hit. Eviction is CLOCK (second chance) per shard. A load whose
+//! decoded size is more than a quarter of the capacity copies what it finds but neither fills
+//! nor evicts (a long scan would otherwise flush every hot block for blocks it never reads
+//! again).
+
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, VecDeque};
+use std::hash::{Hash, Hasher};
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::codec::ColumnMut;
+use crate::error::{Error, Result};
+use crate::model::Timestamp;
+use crate::segment::Segment;
+
+/// The most shards (each its own lock), so that parallel column decoders rarely wait on one
+/// another.
+const SHARDS_MAX: usize = 16;
+/// The least bytes per shard: each shard evicts on its own, so a small cache in many shards
+/// would evict in one shard while another has room.
+const SHARD_BYTES_MIN: usize = 4 << 20;
+/// Bytes counted for an entry besides its values (key, map slot, queue slot, vector header).
+const ENTRY_OVERHEAD: usize = 96;
+
+/// Counters of a block cache (see [`Engine::block_cache_stats`](crate::Engine::block_cache_stats)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct BlockCacheStats {
+    /// The most bytes of decoded columns kept.
+    pub capacity: usize,
+    /// Bytes kept now.
+    pub bytes: usize,
+    /// Decoded block columns kept now.
+    pub entries: usize,
+    /// Block columns copied from the cache.
+    pub hits: u64,
+    /// Block columns looked up and not found (and so decoded).
+    pub misses: u64,
+}
+
+/// One block's column, decoded.
+#[derive(Debug)]
+enum Decoded {
+    Time(Vec<Timestamp>),
+    OptTime(Vec<Option<Timestamp>>),
+    F64(Vec<f64>),
+    Str(Vec<Arc<str>>),
+}
+
+impl Decoded {
+    /// `rows` default values of the same type as `like`.
+    fn like(like: &ColumnMut<'_>, rows: usize) -> Decoded {
+        match like {
+            ColumnMut::Time(_) => Decoded::Time(vec![Timestamp::from_ns(0); rows]),
+            ColumnMut::OptTime(_) => Decoded::OptTime(vec![None; rows]),
+            ColumnMut::F64(_) => Decoded::F64(vec![0.0; rows]),
+            ColumnMut::Str(_) => Decoded::Str(vec![Arc::from(""); rows]),
+        }
+    }
+
+    fn as_mut(&mut self) -> ColumnMut<'_> {
+        match self {
+            Decoded::Time(v) => ColumnMut::Time(v),
+            Decoded::OptTime(v) => ColumnMut::OptTime(v),
+            Decoded::F64(v) => ColumnMut::F64(v),
+            Decoded::Str(v) => ColumnMut::Str(v),
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        ENTRY_OVERHEAD
+            + match self {
+                Decoded::Time(v) => std::mem::size_of_val(v.as_slice()),
+                Decoded::OptTime(v) => std::mem::size_of_val(v.as_slice()),
+                Decoded::F64(v) => std::mem::size_of_val(v.as_slice()),
+                // The strings themselves are shared with the block's other rows.
+                Decoded::Str(v) => std::mem::size_of_val(v.as_slice()),
+            }
+    }
+
+    /// Copies rows `keep` into `out` (of length `keep.len()`); false when the types or lengths
+    /// differ.
+    fn copy_into(&self, keep: Range<usize>, out: ColumnMut<'_>) -> bool {
+        fn copy<T: Clone>(src: &[T], keep: Range<usize>, out: &mut [T]) -> bool {
+            match src.get(keep) {
+                Some(src) if src.len() == out.len() => {
+                    out.clone_from_slice(src);
+                    true
+                }
+                _ => false,
+            }
+        }
+        match (self, out) {
+            (Decoded::Time(v), ColumnMut::Time(out)) => copy(v, keep, out),
+            (Decoded::OptTime(v), ColumnMut::OptTime(out)) => copy(v, keep, out),
+            (Decoded::F64(v), ColumnMut::F64(out)) => copy(v, keep, out),
+            (Decoded::Str(v), ColumnMut::Str(out)) => copy(v, keep, out),
+            _ => false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Key {
+    segment: u64,
+    block: u32,
+    col: u16,
+    crc: u32,
+}
+
+#[derive(Debug)]
+struct Slot {
+    value: Arc<Decoded>,
+    referenced: bool,
+}
+
+#[derive(Debug, Default)]
+struct Shard {
+    map: HashMap<Key, Slot>,
+    /// Keys in CLOCK order: the hand is the front.
+    order: VecDeque<Key>,
+    bytes: usize,
+}
+
+impl Shard {
+    fn get(&mut self, key: &Key) -> Option<Arc<Decoded>> {
+        let slot = self.map.get_mut(key)?;
+        slot.referenced = true;
+        Some(slot.value.clone())
+    }
+
+    /// Keeps `value` under `key`, evicting unreferenced entries (and giving referenced ones a
+    /// second chance) until it fits in `capacity`.
+    fn insert(&mut self, key: Key, value: Arc<Decoded>, capacity: usize) {
+        let size = value.bytes();
+        if size > capacity || self.map.contains_key(&key) {
+            return;
+        }
+        while self.bytes + size > capacity {
+            let Some(old) = self.order.pop_front() else {
+                break;
+            };
+            match self.map.get_mut(&old) {
+                Some(slot) if slot.referenced => {
+                    slot.referenced = false;
+                    self.order.push_back(old);
+                }
+                Some(_) => {
+                    if let Some(slot) = self.map.remove(&old) {
+                        self.bytes -= slot.value.bytes();
+                    }
+                }
+                None => {}
+            }
+        }
+        self.bytes += size;
+        self.order.push_back(key);
+        self.map.insert(
+            key,
+            Slot {
+                value,
+                referenced: false,
+            },
+        );
+    }
+}
+
+/// The cache of one engine handle.
+#[derive(Debug)]
+pub(crate) struct BlockCache {
+    capacity: usize,
+    shards: Vec<Mutex<Shard>>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+}
+
+impl BlockCache {
+    /// A cache keeping at most `capacity` bytes of decoded columns (0: none).
+    pub(crate) fn new(capacity: usize) -> BlockCache {
+        BlockCache {
+            capacity,
+            shards: (0..(capacity / SHARD_BYTES_MIN).clamp(1, SHARDS_MAX))
+                .map(|_| Mutex::new(Shard::default()))
+                .collect(),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether a load that decodes `bytes` of columns may fill the cache.
+    pub(crate) fn admits(&self, bytes: usize) -> bool {
+        self.capacity > 0 && bytes <= self.capacity / 4
+    }
+
+    /// Whether the cache keeps anything at all.
+    pub(crate) fn enabled(&self) -> bool {
+        self.capacity > 0
+    }
+
+    fn shard(&self, key: &Key) -> &Mutex<Shard> {
+        let mut h = DefaultHasher::new();
+        key.hash(&mut h);
+        // At least one shard.
+        &self.shards[(h.finish() as usize) % self.shards.len()]
+    }
+
+    /// Decodes rows `keep` of column `col` of `block` of `seg` into `out`: copied from the
+    /// cache when the block's column is there; else, when `fill`, the whole block's column is
+    /// decoded, kept and copied from, and otherwise decoded into `out` as without a cache.
+    pub(crate) fn decode_column(
+        &self,
+        seg: &Segment,
+        block: usize,
+        col: usize,
+        keep: Range<usize>,
+        out: ColumnMut<'_>,
+        fill: bool,
+    ) -> Result<()> {
+        let meta = seg.blocks().get(block);
+        let (Some(rows), Some(crc)) = (
+            meta.map(|b| b.rows as usize),
+            meta.and_then(|b| b.chunks.get(col)).map(|c| c.crc),
+        ) else {
+            return seg.decode_column(block, col, keep, out);
+        };
+        let key = Key {
+            segment: seg.id(),
+            block: block as u32,
+            col: col as u16,
+            crc,
+        };
+        let shard = self.shard(&key);
+        let cached = shard.lock().get(&key);
+        if let Some(value) = cached {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return copied(&value, keep, out);
+        }
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        if !fill {
+            return seg.decode_column(block, col, keep, out);
+        }
+        let mut value = Decoded::like(&out, rows);
+        seg.decode_column(block, col, 0..rows, value.as_mut())?;
+        let value = Arc::new(value);
+        copied(&value, keep, out)?;
+        shard
+            .lock()
+            .insert(key, value, self.capacity / self.shards.len());
+        Ok(())
+    }
+
+    pub(crate) fn stats(&self) -> BlockCacheStats {
+        let mut stats = BlockCacheStats {
+            capacity: self.capacity,
+            hits: self.hits.load(Ordering::Relaxed),
+            misses: self.misses.load(Ordering::Relaxed),
+            ..BlockCacheStats::default()
+        };
+        for shard in &self.shards {
+            let shard = shard.lock();
+            stats.bytes += shard.bytes;
+            stats.entries += shard.map.len();
+        }
+        stats
+    }
+}
+
+fn copied(value: &Decoded, keep: Range<usize>, out: ColumnMut<'_>) -> Result<()> {
+    if value.copy_into(keep, out) {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(
+            "a cached block column does not fit the load".into(),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn floats(n: usize) -> Arc<Decoded> {
+        Arc::new(Decoded::F64(vec![1.0; n]))
+    }
+
+    fn key(block: u32) -> Key {
+        Key {
+            segment: 1,
+            block,
+            col: 0,
+            crc: 7,
+        }
+    }
+
+    #[test]
+    fn a_shard_keeps_its_capacity_and_gives_referenced_entries_a_second_chance() {
+        let size = floats(100).bytes();
+        let mut shard = Shard::default();
+        for b in 0..3 {
+            shard.insert(key(b), floats(100), 3 * size);
+        }
+        assert_eq!((shard.map.len(), shard.bytes), (3, 3 * size));
+        // Block 0 is used again: the next insert evicts block 1, the oldest unreferenced one.
+        assert!(shard.get(&key(0)).is_some());
+        shard.insert(key(3), floats(100), 3 * size);
+        assert_eq!(shard.bytes, 3 * size);
+        assert!(shard.get(&key(1)).is_none());
+        for b in [0, 2, 3] {
+            assert!(shard.get(&key(b)).is_some(), "block {b}");
+        }
+        // An entry larger than the capacity is not kept and evicts nothing.
+        shard.insert(key(9), floats(1_000), 3 * size);
+        assert_eq!((shard.map.len(), shard.bytes), (3, 3 * size));
+        // The same key with another CRC is another entry.
+        let other = Key { crc: 8, ..key(0) };
+        assert!(shard.get(&other).is_none());
+    }
+
+    #[test]
+    fn copies_check_type_and_length() {
+        let value = Decoded::F64(vec![1.0, 2.0, 3.0, 4.0]);
+        let mut out = [0.0; 2];
+        assert!(value.copy_into(1..3, ColumnMut::F64(&mut out)));
+        assert_eq!(out, [2.0, 3.0]);
+        assert!(!value.copy_into(3..5, ColumnMut::F64(&mut out)));
+        let mut times = [Timestamp::from_ns(0); 2];
+        assert!(!value.copy_into(0..2, ColumnMut::Time(&mut times)));
+        let cache = BlockCache::new(1 << 20);
+        assert!(cache.admits(256 << 10) && !cache.admits((256 << 10) + 1));
+        assert!(!BlockCache::new(0).admits(0));
+    }
+}
