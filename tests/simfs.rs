@@ -226,7 +226,8 @@ impl State {
         }
     }
 
-    /// Copies directory `from` of `old` (its durable entries) into directory `to` of `self`,
+    /// Copies directory `from` of `old` (its durable entries, or its live ones with `live_dirs`)
+    /// into directory `to` of `self`,
     /// as the disk after a power cut holds it.
     fn copy_durable(
         &mut self,
@@ -235,11 +236,13 @@ impl State {
         to: u64,
         path: &Path,
         changed: &dyn Fn(&Path, &Node) -> Vec<u8>,
+        live_dirs: bool,
     ) {
         let Some(dir) = old.dirs.get(&from) else {
             return;
         };
-        for (name, entry) in &dir.durable {
+        let entries = if live_dirs { &dir.live } else { &dir.durable };
+        for (name, entry) in entries {
             let child = path.join(name);
             let copied = match *entry {
                 Entry::File(id) => {
@@ -267,7 +270,7 @@ impl State {
                         id
                     };
                     self.dirs.insert(new, Dir::default());
-                    self.copy_durable(old, id, new, &child, changed);
+                    self.copy_durable(old, id, new, &child, changed, live_dirs);
                     Entry::Dir(new)
                 }
             };
@@ -374,12 +377,23 @@ impl SimFs {
     /// writes changed it without shrinking it gets `changed(path, node)` (for the first durable
     /// name found), any other its durable content. Durable hard links stay links.
     fn image_with(&self, changed: &dyn Fn(&Path, &Node) -> Vec<u8>) -> SimFs {
+        self.image_of(changed, false)
+    }
+
+    /// Like `crash_image`, but every directory change reached the disk, synced or not (file
+    /// systems write directory changes back on their own), while file contents are as synced:
+    /// what an operation that relies on an unsynced change being lost gets wrong.
+    pub fn crash_image_with_live_dirs(&self) -> SimFs {
+        self.image_of(&|_, node| node.durable.clone(), true)
+    }
+
+    fn image_of(&self, changed: &dyn Fn(&Path, &Node) -> Vec<u8>, live_dirs: bool) -> SimFs {
         let old = self.state.lock();
         let mut new = State {
             next: old.next,
             ..State::default()
         };
-        new.copy_durable(&old, ROOT, ROOT, Path::new("/"), changed);
+        new.copy_durable(&old, ROOT, ROOT, Path::new("/"), changed, live_dirs);
         SimFs {
             state: Arc::new(Mutex::new(new)),
         }

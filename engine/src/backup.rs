@@ -13,13 +13,15 @@
 //! writes go on; if a writer removed one before it was linked, the backup starts over from the
 //! new manifest.
 
-use std::fs;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::checksum::{crc, SALT_CATALOG};
-use crate::engine::{create_dir_all, segment_file_name, Engine, DATA_DIR, OPTIONS_FILE};
+use crate::engine::{
+    create_dir_all, parse_segment_file_name, segment_file_name, Engine, DATA_DIR, OPTIONS_FILE,
+};
 use crate::error::{Error, Result};
 use crate::io::{RealFs, Storage};
 use crate::manifest::{write_snapshot, ManifestState};
@@ -28,6 +30,11 @@ use crate::progress::{OnProgress, Progress};
 use crate::segment::TRAILER_LEN;
 
 const OBJECTS: &str = "objects";
+/// The suffix of a backup being written.
+const PARTIAL: &str = ".partial";
+/// The suffix of a backup being removed by `prune_backups` (never listed; the next prune
+/// finishes removing it).
+const DELETING: &str = ".deleting";
 /// The catalog file of a backup.
 pub(crate) const CATALOG: &str = "CATALOG";
 
@@ -76,19 +83,9 @@ pub struct BackupInfo {
     pub new_bytes: u64,
 }
 
-fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
-    move |e| Error::io(path, e)
-}
-
-fn sync_dir(path: &Path) -> Result<()> {
-    fs::File::open(path)
-        .and_then(|d| d.sync_all())
-        .map_err(io(path))
-}
-
 /// The footer CRC of a segment file, from its trailer (a checksum of its whole content, since the
-/// footer holds every chunk's CRC).
-fn footer_crc(storage: &dyn Storage, path: &Path) -> Result<u32> {
+/// footer holds every chunk's CRC), and the file's length.
+fn footer_crc(storage: &dyn Storage, path: &Path) -> Result<(u32, u64)> {
     let file = storage.open(path, false)?;
     let len = file.size()?;
     if len < TRAILER_LEN as u64 {
@@ -100,12 +97,8 @@ fn footer_crc(storage: &dyn Storage, path: &Path) -> Result<u32> {
     }
     let mut trailer = [0u8; TRAILER_LEN];
     file.read_exact_at(&mut trailer, len - TRAILER_LEN as u64)?;
-    Ok(u32::from_le_bytes([
-        trailer[12],
-        trailer[13],
-        trailer[14],
-        trailer[15],
-    ]))
+    let fcrc = u32::from_le_bytes([trailer[12], trailer[13], trailer[14], trailer[15]]);
+    Ok((fcrc, len))
 }
 
 /// Copies the file `from` to `to` (created or truncated) and syncs it; returns its bytes.
@@ -219,7 +212,7 @@ impl Engine {
         let (y, mo, d, h, mi, s, ns) = created.to_utc();
         let name = format!("{y:04}{mo:02}{d:02}T{h:02}{mi:02}{s:02}.{ns:09}Z");
         let storage = &*self.inner.storage;
-        let tmp = repo.join(format!("{name}.partial"));
+        let tmp = repo.join(format!("{name}{PARTIAL}"));
         let dir = repo.join(&name);
         let _ = remove_tree(storage, &tmp);
         create_dir_all(storage, &tmp.join(DATA_DIR))?;
@@ -277,11 +270,8 @@ impl Engine {
                 let src = pins
                     .next()
                     .ok_or_else(|| Error::InvalidArgument("pin list out of step".into()))?;
-                let fcrc = footer_crc(storage, &src)?;
-                let object = objects.join(format!(
-                    "{fcrc:08x}-{:x}-{:016x}.seg",
-                    meta.file_len, meta.id
-                ));
+                let (fcrc, _) = footer_crc(storage, &src)?;
+                let object = objects.join(object_name(fcrc, meta.file_len, meta.id));
                 if !storage.exists(&object)? {
                     copy_synced(storage, &src, &object)?;
                     new_bytes += meta.file_len;
@@ -379,36 +369,86 @@ pub struct BackupEntry {
 
 /// The backups of `repo`, oldest first.
 pub fn list_backups(repo: &Path) -> Result<Vec<BackupEntry>> {
-    let mut out = Vec::new();
-    for entry in fs::read_dir(repo).map_err(io(repo))? {
-        let entry = entry.map_err(io(repo))?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let path = entry.path();
-        if name == OBJECTS || name.ends_with(".partial") || !path.join(CATALOG).exists() {
+    list_backups_on(Arc::new(RealFs::new(false)), repo)
+}
+
+/// [`list_backups`] through `storage`.
+pub fn list_backups_on(storage: Arc<dyn Storage>, repo: &Path) -> Result<Vec<BackupEntry>> {
+    let storage = &*storage;
+    let mut found = Vec::new();
+    for dir in backup_dirs(storage, repo)? {
+        let name = dir.name;
+        let path = repo.join(&name);
+        if name.ends_with(PARTIAL) || !storage.exists(&path.join(CATALOG))? {
             continue;
         }
-        let created = parse_name(&name).unwrap_or_default();
-        let (mut segments, mut bytes, mut shared_bytes) = (0, 0, 0);
-        for (file, nlink, len) in segment_files(&path.join(DATA_DIR))? {
-            let _ = file;
-            segments += 1;
-            bytes += len;
-            // One link from objects/, one from this backup: more means another backup has it.
-            if nlink > 2 {
-                shared_bytes += len;
-            }
-        }
-        out.push(BackupEntry {
-            name,
-            path,
-            created,
-            segments,
-            bytes,
-            shared_bytes,
-        });
+        let objects = backup_objects(storage, &path)?;
+        found.push((name, path, objects));
     }
+    // An object two backups name is shared.
+    let mut names: HashMap<&str, usize> = HashMap::new();
+    for (_, _, objects) in &found {
+        for (object, _) in objects {
+            *names.entry(object.as_str()).or_default() += 1;
+        }
+    }
+    let mut out: Vec<BackupEntry> = found
+        .iter()
+        .map(|(name, path, objects)| BackupEntry {
+            name: name.clone(),
+            path: path.clone(),
+            created: parse_name(name).unwrap_or_default(),
+            segments: objects.len(),
+            bytes: objects.iter().map(|(_, len)| len).sum(),
+            shared_bytes: objects
+                .iter()
+                .filter(|(o, _)| names.get(o.as_str()).is_some_and(|&n| n > 1))
+                .map(|(_, len)| len)
+                .sum(),
+        })
+        .collect();
     out.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(out)
+}
+
+/// The directories of `repo` that are backups or backups being written (`.partial`): not
+/// `objects`, not backups being removed.
+fn backup_dirs(storage: &dyn Storage, repo: &Path) -> Result<Vec<crate::io::DirEntry>> {
+    Ok(storage
+        .list_dir(repo)?
+        .into_iter()
+        .filter(|e| e.is_dir && e.name != OBJECTS && !e.name.ends_with(DELETING))
+        .collect())
+}
+
+/// The object name and length of each segment file of the backup (or `.partial`) at `dir`.
+/// A file whose trailer cannot be read names no object (it is still the backup's own link).
+fn backup_objects(storage: &dyn Storage, dir: &Path) -> Result<Vec<(String, u64)>> {
+    let data = dir.join(DATA_DIR);
+    let parts = match storage.list_dir(&data) {
+        Err(e) if e.is_not_found() => return Ok(Vec::new()),
+        other => other?,
+    };
+    let mut out = Vec::new();
+    for part in parts.into_iter().filter(|e| e.is_dir) {
+        let part = data.join(part.name);
+        for file in storage.list_dir(&part)? {
+            let Some(id) = parse_segment_file_name(&file.name).filter(|_| !file.is_dir) else {
+                continue;
+            };
+            match footer_crc(storage, &part.join(&file.name)) {
+                Ok((fcrc, len)) => out.push((object_name(fcrc, len, id), len)),
+                Err(e) if e.is_not_found() => return Err(e),
+                Err(_) => {}
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The name in `objects/` of a segment file with this footer CRC, length and id.
+fn object_name(footer_crc: u32, len: u64, id: u64) -> String {
+    format!("{footer_crc:08x}-{len:x}-{id:016x}.seg")
 }
 
 fn parse_name(name: &str) -> Option<Timestamp> {
@@ -429,37 +469,24 @@ fn parse_name(name: &str) -> Option<Timestamp> {
     Some(ts)
 }
 
-#[cfg(unix)]
-fn nlink(meta: &fs::Metadata) -> u64 {
-    std::os::unix::fs::MetadataExt::nlink(meta)
-}
-
-#[cfg(not(unix))]
-fn nlink(_: &fs::Metadata) -> u64 {
-    1
-}
-
-/// (path, link count, length) of every segment file under `data`.
-fn segment_files(data: &Path) -> Result<Vec<(PathBuf, u64, u64)>> {
-    let mut out = Vec::new();
-    let Ok(dirs) = fs::read_dir(data) else {
-        return Ok(out);
-    };
-    for dir in dirs {
-        let dir = dir.map_err(io(data))?.path();
-        for file in fs::read_dir(&dir).map_err(io(&dir))? {
-            let file = file.map_err(io(&dir))?.path();
-            let meta = fs::metadata(&file).map_err(io(&file))?;
-            out.push((file, nlink(&meta), meta.len()));
-        }
-    }
-    Ok(out)
-}
-
 /// Removes backups beyond the newest `keep_last` that are also older than `keep_within` (a
 /// backup is kept if either rule keeps it; with neither rule given, all are kept), then objects
-/// no remaining backup links. Returns the names removed.
+/// no remaining backup names. Returns the names removed.
+///
+/// Each backup is first renamed to `NAME.deleting` (and the repository synced), so a crash
+/// leaves it whole under its name or out of every listing; the next prune removes what a crash
+/// left of it, and of objects.
 pub fn prune_backups(
+    repo: &Path,
+    keep_last: Option<usize>,
+    keep_within: Option<Duration>,
+) -> Result<Vec<String>> {
+    prune_backups_on(Arc::new(RealFs::new(false)), repo, keep_last, keep_within)
+}
+
+/// [`prune_backups`] through `storage`.
+pub fn prune_backups_on(
+    storage: Arc<dyn Storage>,
     repo: &Path,
     keep_last: Option<usize>,
     keep_within: Option<Duration>,
@@ -467,7 +494,8 @@ pub fn prune_backups(
     if keep_last.is_none() && keep_within.is_none() {
         return Ok(Vec::new());
     }
-    let backups = list_backups(repo)?;
+    let backups = list_backups_on(storage.clone(), repo)?;
+    let storage = &*storage;
     let cutoff =
         keep_within.map(|d| now().add_ns(-i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)));
     let n = backups.len();
@@ -476,19 +504,38 @@ pub fn prune_backups(
         let by_count = keep_last.is_some_and(|k| i + k >= n);
         let by_age = cutoff.is_some_and(|c| b.created >= c);
         if !by_count && !by_age {
-            fs::remove_dir_all(&b.path).map_err(io(&b.path))?;
+            storage.rename(&b.path, &repo.join(format!("{}{DELETING}", b.name)))?;
+            storage.sync_dir(repo)?;
             removed.push(b.name.clone());
         }
     }
-    let objects = repo.join(OBJECTS);
-    for file in fs::read_dir(&objects).map_err(io(&objects))? {
-        let file = file.map_err(io(&objects))?.path();
-        let meta = fs::metadata(&file).map_err(io(&file))?;
-        if nlink(&meta) <= 1 {
-            fs::remove_file(&file).map_err(io(&file))?;
+    // What this prune or one a crash cut short moved aside.
+    for entry in storage.list_dir(repo)? {
+        if entry.is_dir && entry.name.ends_with(DELETING) {
+            remove_tree(storage, &repo.join(&entry.name))?;
         }
     }
-    sync_dir(repo)?;
+    // Objects no backup (nor a backup being written) names.
+    let mut named = HashSet::new();
+    for dir in backup_dirs(storage, repo)? {
+        named.extend(
+            backup_objects(storage, &repo.join(&dir.name))?
+                .into_iter()
+                .map(|(o, _)| o),
+        );
+    }
+    let objects = repo.join(OBJECTS);
+    let mut unlinked = false;
+    for entry in storage.list_dir(&objects)? {
+        if !entry.is_dir && !named.contains(&entry.name) {
+            storage.remove_file(&objects.join(&entry.name))?;
+            unlinked = true;
+        }
+    }
+    if unlinked {
+        storage.sync_dir(&objects)?;
+    }
+    storage.sync_dir(repo)?;
     Ok(removed)
 }
 

@@ -44,8 +44,8 @@ pub mod wal;
 mod write;
 
 pub use backup::{
-    list_backups, prune_backups, restore, restore_on, restore_with_progress, BackupEntry,
-    BackupInfo,
+    list_backups, list_backups_on, prune_backups, prune_backups_on, restore, restore_on,
+    restore_with_progress, BackupEntry, BackupInfo,
 };
 pub use cache::BlockCacheStats;
 pub use columns::{BarColumns, ColumnSpec, Columns, TickColumns};

@@ -7,13 +7,15 @@
 //!   the backup returned; and a later backup into the same repository succeeds;
 //! - after a restore, the target absent or a whole store with every row (never half-written);
 //!   with `force`, the store it replaced either still in place or whole under its
-//!   `.replaced-*` name; and a later restore succeeds.
+//!   `.replaced-*` name; and a later restore succeeds;
+//! - after a prune, only whole backups listed, the kept one always among them, and a later
+//!   prune leaves exactly the kept backup and the objects it names.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use tickvault::io::Storage;
-use tickvault::{restore_on, verify_on, Engine, Error};
+use tickvault::{list_backups_on, prune_backups_on, restore_on, verify_on, Engine, Error};
 use tickvault_tests::scenario::{apply, rows, run, same, scenario, state, Op};
 use tickvault_tests::simfs::SimFs;
 use tickvault_tests::Model;
@@ -61,6 +63,29 @@ fn store_and_backup(fs: &SimFs) -> (Model, PathBuf) {
     (model, info.path)
 }
 
+/// A disk with the store and three backups of three versions of it, oldest first, each with
+/// its model: each version adds a series and deletes the one the version before added, so each
+/// backup names a segment no other does.
+fn store_and_three_backups(fs: &SimFs) -> Vec<(Model, PathBuf)> {
+    let (db, mut model) = store(fs);
+    let mut out = Vec::new();
+    let series = ["p1", "p2", "p3"];
+    for (i, symbol) in series.iter().enumerate() {
+        let mut ops = vec![Op::Save(rows(symbol, 0, 10, i as f64), false)];
+        if let Some(before) = i.checked_sub(1).and_then(|j| series.get(j)) {
+            ops.push(Op::Delete(before));
+        }
+        for op in ops {
+            run(&db, &op).unwrap();
+            apply(&mut model, &op);
+        }
+        let info = db.backup(Path::new(REPO)).unwrap();
+        out.push((model.clone(), info.path));
+    }
+    drop(db);
+    out
+}
+
 fn crash_seeds() -> u64 {
     std::env::var("TICKVAULT_CRASH_SEEDS")
         .ok()
@@ -73,6 +98,10 @@ fn images(fs: &SimFs, k: u64) -> Vec<(String, SimFs)> {
     let mut out = vec![
         ("clean".to_string(), fs.crash_image()),
         ("torn".to_string(), fs.torn_image()),
+        (
+            "every directory change on disk".to_string(),
+            fs.crash_image_with_live_dirs(),
+        ),
     ];
     for seed in 0..crash_seeds() {
         let sector = if seed % 2 == 0 { 512 } else { 4096 };
@@ -286,4 +315,78 @@ fn a_restore_onto_an_existing_store_without_force_is_refused_and_changes_nothing
     );
     assert_eq!(fs.ops(), before, "a refused restore wrote something");
     assert_whole(&fs, Path::new(OTHER), &old, "refused restore");
+}
+
+#[test]
+fn a_prune_crashed_at_any_operation_leaves_only_whole_backups_and_the_kept_one() {
+    let repo = Path::new(REPO);
+    let prune = |fs: &SimFs| prune_backups_on(Arc::new(fs.clone()), repo, Some(1), None);
+    let ops = {
+        let fs = SimFs::new();
+        store_and_three_backups(&fs);
+        let before = fs.ops();
+        assert_eq!(prune(&fs).unwrap().len(), 2);
+        fs.ops() - before
+    };
+    assert!(ops > 20, "a prune made only {ops} file operations");
+    let (mut states, mut pruned) = (0, 0);
+    for k in 1..=ops + 1 {
+        let fs = SimFs::new();
+        let versions = store_and_three_backups(&fs);
+        let kept = &versions[2].1;
+        fs.crash_at(k);
+        let acked = prune(&fs).is_ok();
+        for (disk, image) in images(&fs, k) {
+            let what = format!("prune crashed at operation {k} of {ops}, {disk}");
+            let listed = list_backups_on(Arc::new(image.clone()), repo)
+                .unwrap_or_else(|e| panic!("{what}: the repository does not list: {e}"));
+            for b in &listed {
+                let (model, _) = versions
+                    .iter()
+                    .find(|(_, path)| *path == b.path)
+                    .unwrap_or_else(|| panic!("{what}: {} is no backup taken", b.path.display()));
+                assert_whole(&image, &b.path, model, &what);
+            }
+            assert!(
+                listed.iter().any(|b| b.path == *kept),
+                "{what}: the kept backup is not listed"
+            );
+            if acked {
+                assert_eq!(listed.len(), 1, "{what}: acknowledged, but {listed:?}");
+            }
+            if listed.len() == 1 {
+                pruned += 1;
+            }
+            // The next prune finishes: the kept backup, whole, and only the objects it names.
+            prune_backups_on(Arc::new(image.clone()), repo, Some(1), None)
+                .unwrap_or_else(|e| panic!("{what}: the next prune fails: {e}"));
+            let listed = list_backups_on(Arc::new(image.clone()), repo).unwrap();
+            assert_eq!(
+                listed.iter().map(|b| &b.path).collect::<Vec<_>>(),
+                [kept],
+                "{what}"
+            );
+            assert_whole(
+                &image,
+                kept,
+                &versions[2].0,
+                &format!("{what}, pruned again"),
+            );
+            let mut names: Vec<String> = image
+                .list_dir(repo)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.name)
+                .collect();
+            names.sort();
+            let mut expected = ["objects".to_string(), listed[0].name.clone()];
+            expected.sort();
+            assert_eq!(names, expected, "{what}");
+            let objects = image.list_dir(&repo.join("objects")).unwrap().len();
+            assert_eq!(objects, listed[0].segments, "{what}: objects left");
+            states += 1;
+        }
+    }
+    eprintln!("prune: {ops} crash points, {states} crash states, {pruned} pruned");
+    assert!(pruned > 0);
 }

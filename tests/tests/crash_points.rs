@@ -135,6 +135,14 @@ fn every_crash_point_recovers_to_an_acknowledged_state() {
                 let what = format!("crash at operation {k}, {sector}-byte sectors, seed {seed}");
                 check(case, &image, &acked, &inflight, &what);
             }
+            let what = format!("crash at operation {k}, every directory change on disk");
+            check(
+                case,
+                &fs.crash_image_with_live_dirs(),
+                &acked,
+                &inflight,
+                &what,
+            );
             for (model, image) in [("clean", fs.crash_image()), ("torn", fs.torn_image())] {
                 check(
                     case,
@@ -165,11 +173,11 @@ fn every_crash_point_recovers_to_an_acknowledged_state() {
             }
         }
         eprintln!(
-            "{}: {ops} crash points, each clean, torn and on {seeds} seeded sector-torn disks; \
-             {recovery_points} in recoveries",
+            "{}: {ops} crash points, each clean, torn, with every directory change on disk and \
+             on {seeds} seeded sector-torn disks; {recovery_points} in recoveries",
             case.name
         );
-        states += (2 + seeds) * ops + recovery_points;
+        states += (3 + seeds) * ops + recovery_points;
     }
     eprintln!("crash states checked: {states}");
     assert!(states > 5_000, "{states}");
