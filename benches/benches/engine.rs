@@ -360,5 +360,41 @@ fn ticks(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bars, ticks);
+/// One trading day (240 bars) from the middle of a 10-million-bar partition (the issue's
+/// case): pruning by segment and block keeps it as fast as from 1M.
+fn one_day_of_10m(c: &mut Criterion) {
+    const BIG: usize = 10_000_000;
+    let cols = sample::bars(BIG, 44);
+    let (dir, db) = fresh();
+    db.save_bar_columns(IF, Exchange::CFFEX, Interval::Minute, &cols)
+        .unwrap();
+    let uncached = reader(&dir, 0);
+    let mid = BIG / 2 / 240 * 240;
+    let (start, end) = (cols.datetime[mid], cols.datetime[mid + 239]);
+    drop(cols);
+    let mut g = c.benchmark_group("bars_10m_one_day");
+    g.throughput(Throughput::Elements(240));
+    for (name, db) in [("", &uncached), ("_cached", &db)] {
+        g.bench_function(format!("load_rows{name}"), |b| {
+            b.iter(|| {
+                let rows = db
+                    .load_bar_data(IF, Exchange::CFFEX, Interval::Minute, start, end)
+                    .unwrap();
+                assert_eq!(rows.len(), 240);
+                black_box(rows)
+            })
+        });
+        g.bench_function(format!("load_columns{name}"), |b| {
+            b.iter(|| {
+                black_box(
+                    db.load_bar_columns(IF, Exchange::CFFEX, Interval::Minute, start, end)
+                        .unwrap(),
+                )
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bars, ticks, one_day_of_10m);
 criterion_main!(benches);
