@@ -109,6 +109,27 @@ impl Decoded {
     }
 }
 
+/// A block's decoded times, shared with the cache or owned.
+#[derive(Debug, Clone)]
+pub(crate) struct Times(Arc<Decoded>);
+
+impl Times {
+    pub(crate) fn owned(times: Vec<Timestamp>) -> Times {
+        Times(Arc::new(Decoded::Time(times)))
+    }
+}
+
+impl std::ops::Deref for Times {
+    type Target = [Timestamp];
+
+    fn deref(&self) -> &[Timestamp] {
+        match &*self.0 {
+            Decoded::Time(v) => v,
+            _ => &[],
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Key {
     segment: u64,
@@ -256,6 +277,36 @@ impl BlockCache {
             .lock()
             .insert(key, value, self.capacity / self.shards.len());
         Ok(())
+    }
+
+    /// The decoded times of `block` of `seg` (to cut a block at a range's ends): shared with
+    /// the cache when there, else decoded, and kept when `fill`.
+    pub(crate) fn block_times(&self, seg: &Segment, block: usize, fill: bool) -> Result<Times> {
+        let key = seg.blocks().get(block).and_then(|b| {
+            Some(Key {
+                segment: seg.id(),
+                block: block as u32,
+                col: 0,
+                crc: b.chunks.first()?.crc,
+            })
+        });
+        let Some(key) = key else {
+            return seg.block_times(block).map(Times::owned);
+        };
+        let shard = self.shard(&key);
+        let cached = shard.lock().get(&key);
+        if let Some(value) = cached.filter(|v| matches!(**v, Decoded::Time(_))) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Ok(Times(value));
+        }
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        let value = Arc::new(Decoded::Time(seg.block_times(block)?));
+        if fill {
+            shard
+                .lock()
+                .insert(key, value.clone(), self.capacity / self.shards.len());
+        }
+        Ok(Times(value))
     }
 
     pub(crate) fn stats(&self) -> BlockCacheStats {

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use rayon::prelude::*;
 
-use crate::cache::BlockCache;
+use crate::cache::{BlockCache, Times};
 use crate::codec::ColumnMut;
 use crate::columns::{BarColumns, Columns, TickColumns};
 use crate::engine::{Engine, LiveSegment};
@@ -30,21 +30,40 @@ struct Piece {
     keep: Range<usize>,
     /// The block's decoded times, when planning had to decode them to cut the block: the time
     /// column is then copied from here instead of being decoded a second time.
-    times: Option<Arc<Vec<Timestamp>>>,
+    times: Option<Times>,
 }
 
-/// The pieces of `segments` that hold rows in `[start, end]`, ascending.
-fn plan(segments: &[Arc<Segment>], start: Timestamp, end: Timestamp) -> Result<Vec<Piece>> {
+/// The pieces of `segments` that hold rows in `[start, end]`, ascending; the times of blocks to
+/// cut come through `cache` when given.
+fn plan(
+    segments: &[Arc<Segment>],
+    start: Timestamp,
+    end: Timestamp,
+    cache: Option<CacheUse<'_>>,
+) -> Result<Vec<Piece>> {
     let mut pieces = Vec::new();
     for seg in segments {
         if seg.max_ts() < start || seg.min_ts() > end {
             continue;
         }
         for block in seg.blocks_in(start, end) {
-            pieces.extend(plan_block(seg, block, start, end)?);
+            pieces.extend(plan_block(seg, block, start, end, cache)?);
         }
     }
     Ok(pieces)
+}
+
+/// The rows of the blocks of `segments` that `[start, end]` touches (before cutting).
+fn block_rows_in(segments: &[Arc<Segment>], start: Timestamp, end: Timestamp) -> usize {
+    segments
+        .iter()
+        .filter(|seg| seg.max_ts() >= start && seg.min_ts() <= end)
+        .flat_map(|seg| {
+            let blocks = seg.blocks_in(start, end);
+            seg.blocks().get(blocks).unwrap_or_default()
+        })
+        .map(|b| b.rows as usize)
+        .sum()
 }
 
 /// Decodes `pieces` into one batch, through `cache` when given.
@@ -62,9 +81,8 @@ struct CacheUse<'a> {
     fill: bool,
 }
 
-/// How a load of `pieces` uses `cache` (not at all when the cache keeps nothing).
-fn cache_use<'a, C: Columns>(pieces: &[Piece], cache: &'a BlockCache) -> Option<CacheUse<'a>> {
-    let rows: usize = pieces.iter().map(|p| p.keep.len()).sum();
+/// How a load of (about) `rows` rows uses `cache` (not at all when the cache keeps nothing).
+fn cache_use<C: Columns>(rows: usize, cache: &BlockCache) -> Option<CacheUse<'_>> {
     cache.enabled().then(|| CacheUse {
         cache,
         fill: cache.admits(rows.saturating_mul(C::schema().len() * 8)),
@@ -203,6 +221,16 @@ impl Engine {
         }
     }
 
+    /// How a load of `[start, end]` from `segs` uses the block cache.
+    fn cache_use<C: Columns>(
+        &self,
+        segs: &[Arc<Segment>],
+        start: Timestamp,
+        end: Timestamp,
+    ) -> Option<CacheUse<'_>> {
+        cache_use::<C>(block_rows_in(segs, start, end), &self.inner.cache)
+    }
+
     /// Decodes the whole of `live` restricted to `[start, end]` (used by merge-on-write).
     pub(crate) fn load_segments<C: Columns>(
         &self,
@@ -214,7 +242,7 @@ impl Engine {
             .iter()
             .map(|s| self.open_segment::<C>(s))
             .collect::<Result<Vec<_>>>()?;
-        decode(&plan(&segs, start, end)?, None)
+        decode(&plan(&segs, start, end, None)?, None)
     }
 
     /// Rows of series `key` with `start <= datetime <= end`, ascending, as columns.
@@ -231,8 +259,8 @@ impl Engine {
         // merge folds; the other order could miss them.
         let mem: C = self.mem_range(key, start, end);
         let segs = self.segments_in::<C>(key, start, end)?;
-        let pieces = plan(&segs, start, end)?;
-        let stored: C = decode(&pieces, cache_use::<C>(&pieces, &self.inner.cache))?;
+        let cache = self.cache_use::<C>(&segs, start, end);
+        let stored: C = decode(&plan(&segs, start, end, cache)?, cache)?;
         Ok(if mem.is_empty() {
             stored
         } else {
@@ -252,8 +280,8 @@ impl Engine {
         }
         let mem: C = self.mem_range(key, start, end);
         let segs = self.segments_in::<C>(key, start, end)?;
-        let pieces = plan(&segs, start, end)?;
-        let cache = cache_use::<C>(&pieces, &self.inner.cache);
+        let cache = self.cache_use::<C>(&segs, start, end);
+        let pieces = plan(&segs, start, end, cache)?;
         if mem.is_empty() {
             return rows::<C>(&pieces, key, cache);
         }
@@ -277,8 +305,8 @@ impl Engine {
         }
         let mem: C = self.mem_range(key, start, end);
         let segs = self.segments_in::<C>(key, start, end)?;
-        let pieces = plan(&segs, start, end)?;
-        decode_into(&pieces, out, cache_use::<C>(&pieces, &self.inner.cache))?;
+        let cache = self.cache_use::<C>(&segs, start, end);
+        decode_into(&plan(&segs, start, end, cache)?, out, cache)?;
         if !mem.is_empty() {
             *out = merge(out, &mem, self.dedup(key));
         }
@@ -372,7 +400,7 @@ impl<C: Columns> Scan<C> {
                 self.block = None;
                 continue;
             };
-            let one = plan_block(&seg, block, self.start, self.end)?;
+            let one = plan_block(&seg, block, self.start, self.end, None)?;
             rows += one.as_ref().map_or(0, |p| p.keep.len());
             pieces.extend(one);
         }
@@ -385,6 +413,7 @@ fn plan_block(
     block: usize,
     start: Timestamp,
     end: Timestamp,
+    cache: Option<CacheUse<'_>>,
 ) -> Result<Option<Piece>> {
     let Some(meta) = seg.blocks().get(block) else {
         return Ok(None);
@@ -393,9 +422,12 @@ fn plan_block(
     let (keep, times) = if meta.min_ts >= start && meta.max_ts <= end {
         (0..rows, None)
     } else {
-        let times = seg.block_times(block)?;
+        let times = match cache {
+            Some(c) => c.cache.block_times(seg, block, c.fill)?,
+            None => Times::owned(seg.block_times(block)?),
+        };
         let keep = times.partition_point(|t| *t < start)..times.partition_point(|t| *t <= end);
-        (keep, Some(Arc::new(times)))
+        (keep, Some(times))
     };
     Ok((!keep.is_empty()).then(|| Piece {
         seg: seg.clone(),
