@@ -6,7 +6,10 @@
 use std::hint::black_box;
 use std::path::Path;
 
-use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use criterion::measurement::WallTime;
+use criterion::{
+    criterion_group, criterion_main, BatchSize, BenchmarkGroup, Criterion, Throughput,
+};
 use tickvault::{
     sample, BarColumns, BarData, Columns, Database, Engine, Exchange, Interval, SeriesKey,
     TickColumns, Timestamp,
@@ -127,49 +130,14 @@ fn bars(c: &mut Criterion) {
             BatchSize::PerIteration,
         )
     });
-    g.bench_function("load_columns", |b| {
-        b.iter(|| {
-            black_box(
-                db.load_bar_columns(
-                    IF,
-                    Exchange::CFFEX,
-                    Interval::Minute,
-                    Timestamp::MIN,
-                    Timestamp::MAX,
-                )
-                .unwrap(),
-            )
-        })
-    });
-    g.bench_function("load_columns_into_reused", |b| {
-        let key = SeriesKey::bar(IF, Exchange::CFFEX, Interval::Minute).unwrap();
-        let mut buf = BarColumns::default();
-        b.iter(|| {
-            db.load_columns_into(&key, Timestamp::MIN, Timestamp::MAX, &mut buf)
-                .unwrap();
-            black_box(buf.len())
-        })
-    });
-    g.bench_function("load_rows", |b| {
-        b.iter(|| {
-            black_box(
-                db.load_bar_data(
-                    IF,
-                    Exchange::CFFEX,
-                    Interval::Minute,
-                    Timestamp::MIN,
-                    Timestamp::MAX,
-                )
-                .unwrap(),
-            )
-        })
-    });
-    // Repeated loads of the same range, from the block cache (the first iteration fills it).
-    g.bench_function("load_columns_cached", |b| {
-        b.iter(|| {
-            black_box(
-                cached
-                    .load_bar_columns(
+    // Then repeated loads of the same range from the block cache ("_cached": the first
+    // iteration fills it).
+    let key = SeriesKey::bar(IF, Exchange::CFFEX, Interval::Minute).unwrap();
+    for (name, db) in [("", &db), ("_cached", &cached)] {
+        g.bench_function(format!("load_columns{name}"), |b| {
+            b.iter(|| {
+                black_box(
+                    db.load_bar_columns(
                         IF,
                         Exchange::CFFEX,
                         Interval::Minute,
@@ -177,24 +145,21 @@ fn bars(c: &mut Criterion) {
                         Timestamp::MAX,
                     )
                     .unwrap(),
-            )
-        })
-    });
-    g.bench_function("load_columns_into_reused_cached", |b| {
-        let key = SeriesKey::bar(IF, Exchange::CFFEX, Interval::Minute).unwrap();
-        let mut buf = BarColumns::default();
-        b.iter(|| {
-            cached
-                .load_columns_into(&key, Timestamp::MIN, Timestamp::MAX, &mut buf)
-                .unwrap();
-            black_box(buf.len())
-        })
-    });
-    g.bench_function("load_rows_cached", |b| {
-        b.iter(|| {
-            black_box(
-                cached
-                    .load_bar_data(
+                )
+            })
+        });
+        g.bench_function(format!("load_columns_into_reused{name}"), |b| {
+            let mut buf = BarColumns::default();
+            b.iter(|| {
+                db.load_columns_into(&key, Timestamp::MIN, Timestamp::MAX, &mut buf)
+                    .unwrap();
+                black_box(buf.len())
+            })
+        });
+        g.bench_function(format!("load_rows{name}"), |b| {
+            b.iter(|| {
+                black_box(
+                    db.load_bar_data(
                         IF,
                         Exchange::CFFEX,
                         Interval::Minute,
@@ -202,9 +167,10 @@ fn bars(c: &mut Criterion) {
                         Timestamp::MAX,
                     )
                     .unwrap(),
-            )
-        })
-    });
+                )
+            })
+        });
+    }
     g.bench_function("baseline_memcpy_decoded", |b| {
         b.iter(|| black_box(cols.clone()))
     });
@@ -221,24 +187,7 @@ fn bars(c: &mut Criterion) {
     );
     g.throughput(Throughput::Elements(240));
     // Decoded every time (no cache), then from the default 64 MiB cache.
-    for (name, db) in [("", &uncached), ("_cached", &db)] {
-        g.bench_function(format!("load_rows{name}"), |b| {
-            b.iter(|| {
-                black_box(
-                    db.load_bar_data(IF, Exchange::CFFEX, Interval::Minute, start, end)
-                        .unwrap(),
-                )
-            })
-        });
-        g.bench_function(format!("load_columns{name}"), |b| {
-            b.iter(|| {
-                black_box(
-                    db.load_bar_columns(IF, Exchange::CFFEX, Interval::Minute, start, end)
-                        .unwrap(),
-                )
-            })
-        });
-    }
+    one_day_loads(&mut g, [("", &uncached), ("_cached", &db)], (start, end));
     g.finish();
 
     // The same workload on SQLite with vn.py's schema (fewer rows: it is ~100x slower).
@@ -374,7 +323,17 @@ fn one_day_of_10m(c: &mut Criterion) {
     drop(cols);
     let mut g = c.benchmark_group("bars_10m_one_day");
     g.throughput(Throughput::Elements(240));
-    for (name, db) in [("", &uncached), ("_cached", &db)] {
+    one_day_loads(&mut g, [("", &uncached), ("_cached", &db)], (start, end));
+    g.finish();
+}
+
+/// Loads of the day `[start, end]` of IF9999 into rows and into columns, from each handle.
+fn one_day_loads(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    handles: [(&str, &Engine); 2],
+    (start, end): (Timestamp, Timestamp),
+) {
+    for (name, db) in handles {
         g.bench_function(format!("load_rows{name}"), |b| {
             b.iter(|| {
                 let rows = db
@@ -393,7 +352,6 @@ fn one_day_of_10m(c: &mut Criterion) {
             })
         });
     }
-    g.finish();
 }
 
 criterion_group!(benches, bars, ticks, one_day_of_10m);
