@@ -425,6 +425,8 @@ pub struct ManifestReader {
     root: PathBuf,
     file_no: u64,
     offset: u64,
+    /// The manifest file `has_news` last looked at, kept open: its length is then one `fstat`.
+    held: Option<(u64, Box<dyn StorageFile>)>,
 }
 
 impl ManifestReader {
@@ -440,24 +442,31 @@ impl ManifestReader {
                     root: root.to_path_buf(),
                     file_no: no,
                     offset: parsed.valid_len,
+                    held: None,
                 },
                 parsed.state,
             )
         }))
     }
 
-    /// Whether the writer may have committed since the last refresh (a cheap check: two
-    /// existence tests and a length).
-    pub fn has_news(&self) -> Result<bool> {
+    /// Whether the writer may have committed since the last refresh (a cheap check: whether
+    /// the next manifest file exists, and the current one's length, from a handle kept open).
+    pub fn has_news(&mut self) -> Result<bool> {
         let next = self.root.join(manifest_file_name(self.file_no + 1));
-        let path = self.root.join(manifest_file_name(self.file_no));
         if self.storage.exists(&next)? {
             return Ok(true);
         }
-        match self.storage.open(&path, false) {
-            Ok(file) => Ok(file.size()? > self.offset),
-            Err(e) if e.is_not_found() => Ok(true),
-            Err(e) => Err(e),
+        if !matches!(&self.held, Some((no, _)) if *no == self.file_no) {
+            let path = self.root.join(manifest_file_name(self.file_no));
+            match self.storage.open(&path, false) {
+                Ok(file) => self.held = Some((self.file_no, file)),
+                Err(e) if e.is_not_found() => return Ok(true),
+                Err(e) => return Err(e),
+            }
+        }
+        match &self.held {
+            Some((_, file)) => Ok(file.size()? > self.offset),
+            None => Ok(true),
         }
     }
 
