@@ -234,6 +234,36 @@ impl BlockCache {
         &self.shards[(h.finish() as usize) % self.shards.len()]
     }
 
+    /// The key of column `col` of `block` of `seg`, and the block's rows; `None` when the
+    /// segment has no such chunk (the plain decode then reports it).
+    fn key(seg: &Segment, block: usize, col: usize) -> Option<(Key, usize)> {
+        let meta = seg.blocks().get(block)?;
+        let key = Key {
+            segment: seg.id(),
+            block: block as u32,
+            col: col as u16,
+            crc: meta.chunks.get(col)?.crc,
+        };
+        Some((key, meta.rows as usize))
+    }
+
+    /// The entry under `key`, counted as a hit or a miss.
+    fn get(&self, key: &Key) -> Option<Arc<Decoded>> {
+        let found = self.shard(key).lock().get(key);
+        let counter = if found.is_some() {
+            &self.hits
+        } else {
+            &self.misses
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+        found
+    }
+
+    fn insert(&self, key: Key, value: Arc<Decoded>) {
+        let per_shard = self.capacity / self.shards.len();
+        self.shard(&key).lock().insert(key, value, per_shard);
+    }
+
     /// Decodes rows `keep` of column `col` of `block` of `seg` into `out`: copied from the
     /// cache when the block's column is there; else, when `fill`, the whole block's column is
     /// decoded, kept and copied from, and otherwise decoded into `out` as without a cache.
@@ -246,26 +276,12 @@ impl BlockCache {
         out: ColumnMut<'_>,
         fill: bool,
     ) -> Result<()> {
-        let meta = seg.blocks().get(block);
-        let (Some(rows), Some(crc)) = (
-            meta.map(|b| b.rows as usize),
-            meta.and_then(|b| b.chunks.get(col)).map(|c| c.crc),
-        ) else {
+        let Some((key, rows)) = Self::key(seg, block, col) else {
             return seg.decode_column(block, col, keep, out);
         };
-        let key = Key {
-            segment: seg.id(),
-            block: block as u32,
-            col: col as u16,
-            crc,
-        };
-        let shard = self.shard(&key);
-        let cached = shard.lock().get(&key);
-        if let Some(value) = cached {
-            self.hits.fetch_add(1, Ordering::Relaxed);
+        if let Some(value) = self.get(&key) {
             return copied(&value, keep, out);
         }
-        self.misses.fetch_add(1, Ordering::Relaxed);
         if !fill {
             return seg.decode_column(block, col, keep, out);
         }
@@ -273,38 +289,22 @@ impl BlockCache {
         seg.decode_column(block, col, 0..rows, value.as_mut())?;
         let value = Arc::new(value);
         copied(&value, keep, out)?;
-        shard
-            .lock()
-            .insert(key, value, self.capacity / self.shards.len());
+        self.insert(key, value);
         Ok(())
     }
 
     /// The decoded times of `block` of `seg` (to cut a block at a range's ends): shared with
     /// the cache when there, else decoded, and kept when `fill`.
     pub(crate) fn block_times(&self, seg: &Segment, block: usize, fill: bool) -> Result<Times> {
-        let key = seg.blocks().get(block).and_then(|b| {
-            Some(Key {
-                segment: seg.id(),
-                block: block as u32,
-                col: 0,
-                crc: b.chunks.first()?.crc,
-            })
-        });
-        let Some(key) = key else {
+        let Some((key, _)) = Self::key(seg, block, 0) else {
             return seg.block_times(block).map(Times::owned);
         };
-        let shard = self.shard(&key);
-        let cached = shard.lock().get(&key);
-        if let Some(value) = cached.filter(|v| matches!(**v, Decoded::Time(_))) {
-            self.hits.fetch_add(1, Ordering::Relaxed);
+        if let Some(value) = self.get(&key).filter(|v| matches!(**v, Decoded::Time(_))) {
             return Ok(Times(value));
         }
-        self.misses.fetch_add(1, Ordering::Relaxed);
         let value = Arc::new(Decoded::Time(seg.block_times(block)?));
         if fill {
-            shard
-                .lock()
-                .insert(key, value.clone(), self.capacity / self.shards.len());
+            self.insert(key, value.clone());
         }
         Ok(Times(value))
     }
