@@ -374,33 +374,52 @@ pub fn list_backups(repo: &Path) -> Result<Vec<BackupEntry>> {
 
 /// [`list_backups`] through `storage`.
 pub fn list_backups_on(storage: Arc<dyn Storage>, repo: &Path) -> Result<Vec<BackupEntry>> {
-    let storage = &*storage;
+    Ok(entries(&scan(&*storage, repo)?))
+}
+
+/// A backup, or a backup being written, as found in a repository.
+struct Scanned {
+    name: String,
+    path: PathBuf,
+    /// A whole backup (listed), not a `.partial` one.
+    whole: bool,
+    /// The object name and length of each of its segment files.
+    objects: Vec<(String, u64)>,
+}
+
+/// Every backup and backup being written in `repo`, with the objects their files name.
+fn scan(storage: &dyn Storage, repo: &Path) -> Result<Vec<Scanned>> {
     let mut found = Vec::new();
     for dir in backup_dirs(storage, repo)? {
-        let name = dir.name;
-        let path = repo.join(&name);
-        if name.ends_with(PARTIAL) || !storage.exists(&path.join(CATALOG))? {
-            continue;
-        }
+        let path = repo.join(&dir.name);
+        let whole = !dir.name.ends_with(PARTIAL) && storage.exists(&path.join(CATALOG))?;
         let objects = backup_objects(storage, &path)?;
-        found.push((name, path, objects));
+        found.push(Scanned {
+            name: dir.name,
+            path,
+            whole,
+            objects,
+        });
     }
-    // An object two backups name is shared.
+    Ok(found)
+}
+
+/// The whole backups of a scan, oldest first; an object two of them name is shared.
+fn entries(scanned: &[Scanned]) -> Vec<BackupEntry> {
+    let whole = || scanned.iter().filter(|s| s.whole);
     let mut names: HashMap<&str, usize> = HashMap::new();
-    for (_, _, objects) in &found {
-        for (object, _) in objects {
-            *names.entry(object.as_str()).or_default() += 1;
-        }
+    for (object, _) in whole().flat_map(|s| &s.objects) {
+        *names.entry(object.as_str()).or_default() += 1;
     }
-    let mut out: Vec<BackupEntry> = found
-        .iter()
-        .map(|(name, path, objects)| BackupEntry {
-            name: name.clone(),
-            path: path.clone(),
-            created: parse_name(name).unwrap_or_default(),
-            segments: objects.len(),
-            bytes: objects.iter().map(|(_, len)| len).sum(),
-            shared_bytes: objects
+    let mut out: Vec<BackupEntry> = whole()
+        .map(|s| BackupEntry {
+            name: s.name.clone(),
+            path: s.path.clone(),
+            created: parse_name(&s.name).unwrap_or_default(),
+            segments: s.objects.len(),
+            bytes: s.objects.iter().map(|(_, len)| len).sum(),
+            shared_bytes: s
+                .objects
                 .iter()
                 .filter(|(o, _)| names.get(o.as_str()).is_some_and(|&n| n > 1))
                 .map(|(_, len)| len)
@@ -408,7 +427,7 @@ pub fn list_backups_on(storage: Arc<dyn Storage>, repo: &Path) -> Result<Vec<Bac
         })
         .collect();
     out.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(out)
+    out
 }
 
 /// The directories of `repo` that are backups or backups being written (`.partial`): not
@@ -494,8 +513,10 @@ pub fn prune_backups_on(
     if keep_last.is_none() && keep_within.is_none() {
         return Ok(Vec::new());
     }
-    let backups = list_backups_on(storage.clone(), repo)?;
     let storage = &*storage;
+    // One scan: it decides what goes, and what stays names the objects kept.
+    let scanned = scan(storage, repo)?;
+    let backups = entries(&scanned);
     let cutoff =
         keep_within.map(|d| now().add_ns(-i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)));
     let n = backups.len();
@@ -515,19 +536,16 @@ pub fn prune_backups_on(
             remove_tree(storage, &repo.join(&entry.name))?;
         }
     }
-    // Objects no backup (nor a backup being written) names.
-    let mut named = HashSet::new();
-    for dir in backup_dirs(storage, repo)? {
-        named.extend(
-            backup_objects(storage, &repo.join(&dir.name))?
-                .into_iter()
-                .map(|(o, _)| o),
-        );
-    }
+    // Objects no remaining backup (nor a backup being written) names.
+    let named: HashSet<&str> = scanned
+        .iter()
+        .filter(|s| !removed.contains(&s.name))
+        .flat_map(|s| s.objects.iter().map(|(o, _)| o.as_str()))
+        .collect();
     let objects = repo.join(OBJECTS);
     let mut unlinked = false;
     for entry in storage.list_dir(&objects)? {
-        if !entry.is_dir && !named.contains(&entry.name) {
+        if !entry.is_dir && !named.contains(entry.name.as_str()) {
             storage.remove_file(&objects.join(&entry.name))?;
             unlinked = true;
         }
