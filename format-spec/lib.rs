@@ -4,7 +4,7 @@
 //! depend on generators elsewhere that may change. The tests in `tests/vectors.rs` write a golden
 //! file only when it is missing and read it forever after.
 
-use std::sync::Arc;
+use tickvault::SmolStr;
 
 use tickvault::{BarColumns, TickColumns, Timestamp};
 
@@ -39,7 +39,7 @@ pub fn golden_bars() -> BarColumns {
 /// 300 five-level ticks every 500 ms, with two names and some missing local times.
 pub fn golden_ticks() -> TickColumns {
     let mut c = TickColumns::default();
-    let names: [Arc<str>; 2] = ["螺纹钢2610".into(), "rb2610".into()];
+    let names: [SmolStr; 2] = ["螺纹钢2610".into(), "rb2610".into()];
     for i in 0..300i64 {
         let t = Timestamp::from_ns(T0_NS + i * 500_000_000);
         let last = (17_500 + (i * 31) % 7 - 3) as f64 / 5.0;

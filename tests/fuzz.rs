@@ -142,7 +142,7 @@ pub fn codecs(data: &[u8]) {
     let _ = codec::decode(codec, payload, ColumnMut::OptTime(&mut opt));
     let mut floats = vec![0.0; n];
     let _ = codec::decode(codec, payload, ColumnMut::F64(&mut floats));
-    let mut strings = vec![std::sync::Arc::<str>::from(""); n];
+    let mut strings = vec![tickvault::SmolStr::default(); n];
     let _ = codec::decode(codec, payload, ColumnMut::Str(&mut strings));
     for compression in codec::Compression::ALL {
         let _ = compression.decompress(payload, n * 8);

@@ -46,7 +46,7 @@ fn codecs(c: &mut Criterion) {
                 b.iter(|| codec::decode(enc.codec, &enc.payload, ColumnMut::Time(&mut out)))
             }
             ColumnRef::Str(_) => {
-                let mut out = vec![std::sync::Arc::from(""); BLOCK];
+                let mut out = vec![tickvault::SmolStr::default(); BLOCK];
                 b.iter(|| codec::decode(enc.codec, &enc.payload, ColumnMut::Str(&mut out)))
             }
             _ => {

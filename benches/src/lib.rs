@@ -201,7 +201,7 @@ impl SqliteVnpy {
                FROM "dbbardata" WHERE "symbol"=? AND "exchange"=? AND "interval"=? AND "datetime">=? AND "datetime"<=?
                ORDER BY "datetime""#,
         )?;
-        let sym: std::sync::Arc<str> = symbol.into();
+        let sym: tickvault::SmolStr = symbol.into();
         let rows = stmt.query_map(
             params![
                 symbol,

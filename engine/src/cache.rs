@@ -16,6 +16,8 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use smol_str::SmolStr;
+
 use parking_lot::Mutex;
 
 use crate::codec::ColumnMut;
@@ -53,7 +55,7 @@ enum Decoded {
     Time(Vec<Timestamp>),
     OptTime(Vec<Option<Timestamp>>),
     F64(Vec<f64>),
-    Str(Vec<Arc<str>>),
+    Str(Vec<SmolStr>),
 }
 
 impl Decoded {
@@ -63,7 +65,7 @@ impl Decoded {
             ColumnMut::Time(_) => Decoded::Time(vec![Timestamp::from_ns(0); rows]),
             ColumnMut::OptTime(_) => Decoded::OptTime(vec![None; rows]),
             ColumnMut::F64(_) => Decoded::F64(vec![0.0; rows]),
-            ColumnMut::Str(_) => Decoded::Str(vec![Arc::from(""); rows]),
+            ColumnMut::Str(_) => Decoded::Str(vec![SmolStr::default(); rows]),
         }
     }
 

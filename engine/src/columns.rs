@@ -1,8 +1,8 @@
 //! Columnar batches: `BarColumns` and `TickColumns`, one `Vec` per field, and the `Columns`
 //! trait that lets the write and read paths treat both kinds alike.
 
+use smol_str::SmolStr;
 use std::ops::Range;
-use std::sync::Arc;
 
 use crate::codec::{ColumnMut, ColumnRef, ColumnType, OwnedColumn};
 use crate::error::{Error, Result};
@@ -99,9 +99,9 @@ impl Zeroed for Option<Timestamp> {
     }
 }
 
-impl Zeroed for Arc<str> {
-    fn zeroed_vec(n: usize) -> Vec<Arc<str>> {
-        vec![Arc::from(""); n]
+impl Zeroed for SmolStr {
+    fn zeroed_vec(n: usize) -> Vec<SmolStr> {
+        vec![SmolStr::default(); n]
     }
 }
 
@@ -261,7 +261,7 @@ columns! {
         /// Local receive times.
         localtime: Option<Timestamp> => OptTime,
         /// Instrument names.
-        name: Arc<str> => Str,
+        name: SmolStr => Str,
         /// Cumulative volumes.
         volume: f64 => F64,
         /// Cumulative turnovers.

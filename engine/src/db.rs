@@ -3,9 +3,9 @@
 //! It is the seam between the engine, the SQL bridge and every tool: migration, sync and
 //! consistency checks are written once against it.
 
+use smol_str::SmolStr;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use crate::columns::{BarColumns, Columns, TickColumns};
 use crate::engine::Engine;
@@ -69,7 +69,7 @@ impl Engine {
         &self,
         rows: &[C::Row],
         stream: bool,
-        key_of: impl Fn(&C::Row) -> (&Arc<str>, Exchange, Interval),
+        key_of: impl Fn(&C::Row) -> (&SmolStr, Exchange, Interval),
         time: impl Fn(&C::Row) -> Timestamp + Copy,
         scratch: &RefCell<C>,
     ) -> Result<()> {
@@ -77,7 +77,7 @@ impl Engine {
             return Ok(());
         };
         let key_of_first = key_of(first);
-        let checked = |(symbol, exchange, interval): (&Arc<str>, Exchange, Interval)| {
+        let checked = |(symbol, exchange, interval): (&SmolStr, Exchange, Interval)| {
             let key = SeriesKey::new(symbol.clone(), exchange, interval)?;
             if key.kind() != C::KIND {
                 return Err(Error::InvalidArgument(format!(
@@ -97,7 +97,7 @@ impl Engine {
                 return self.save(vec![(key, batch)], stream);
             }
         }
-        let mut groups: HashMap<(&Arc<str>, Exchange, Interval), Vec<usize>> = HashMap::new();
+        let mut groups: HashMap<(&SmolStr, Exchange, Interval), Vec<usize>> = HashMap::new();
         for (i, r) in rows.iter().enumerate() {
             groups.entry(key_of(r)).or_default().push(i);
         }

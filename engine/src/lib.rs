@@ -59,6 +59,9 @@ pub use model::{
 };
 pub use progress::{OnProgress, Progress};
 pub use read::Scan;
+/// The string type of symbols and tick names: up to 23 bytes inline, so cloning one into each
+/// loaded row copies it instead of counting a shared reference.
+pub use smol_str::SmolStr;
 pub use snapshot::Snapshot;
 pub use stats::RangeStats;
 pub use verify::{verify, verify_on, verify_with_progress, Problem, VerifyReport};

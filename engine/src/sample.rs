@@ -4,6 +4,7 @@
 
 use crate::columns::{BarColumns, TickColumns};
 use crate::model::Timestamp;
+use smol_str::SmolStr;
 
 /// A small, fast, seeded generator (SplitMix64); not for cryptography.
 #[derive(Debug, Clone)]
@@ -91,7 +92,7 @@ pub fn bars(n: usize, seed: u64) -> BarColumns {
 pub fn ticks(n: usize, seed: u64, name: &str) -> TickColumns {
     let mut rng = Rng::new(seed);
     let mut c = TickColumns::default();
-    let name: std::sync::Arc<str> = name.into();
+    let name: SmolStr = name.into();
     let mut last = 17_500i64;
     let (mut volume, mut turnover, mut oi) = (0i64, 0i64, 120_000i64);
     let times = trading_minutes().flat_map(|m| (0..120).map(move |k| m.add_ns(k * 500_000_000)));

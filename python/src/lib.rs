@@ -15,7 +15,9 @@ mod objects;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::sync::mpsc::{sync_channel, Receiver};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
+
+use tickvault::SmolStr;
 
 use numpy::{PyArray1, PyReadonlyArray1};
 use pyo3::create_exception;
@@ -124,7 +126,7 @@ fn to_numpy<'py, C: Columns>(py: Python<'py>, cols: C) -> PyResult<Bound<'py, Py
             OwnedColumn::F64(v) => PyArray1::from_vec(py, v).into_any(),
             OwnedColumn::Str(v) => {
                 let list = PyList::empty(py);
-                let mut last: Option<(Arc<str>, Bound<'py, PyString>)> = None;
+                let mut last: Option<(SmolStr, Bound<'py, PyString>)> = None;
                 for s in &v {
                     // Names repeat: one Python string per run of equal names.
                     let obj = match &last {
@@ -188,16 +190,16 @@ fn from_numpy<C: Columns>(columns: &Bound<'_, PyDict>) -> PyResult<C> {
                 }
             },
             (_, tickvault::codec::ColumnType::Str) => match col {
-                None => OwnedColumn::Str(vec![Arc::from(""); n]),
+                None => OwnedColumn::Str(vec![SmolStr::default(); n]),
                 Some(c) => {
-                    let mut out: Vec<Arc<str>> = Vec::with_capacity(n);
-                    let mut last: Option<(String, Arc<str>)> = None;
+                    let mut out: Vec<SmolStr> = Vec::with_capacity(n);
+                    let mut last: Option<(String, SmolStr)> = None;
                     for item in c.try_iter()? {
                         let s: String = item?.extract()?;
                         let a = match &last {
                             Some((p, a)) if *p == s => a.clone(),
                             _ => {
-                                let a: Arc<str> = Arc::from(s.as_str());
+                                let a: SmolStr = SmolStr::from(s.as_str());
                                 last = Some((s, a.clone()));
                                 a
                             }

@@ -223,7 +223,7 @@ pub fn build<'py, C: Columns>(
         .map(|s| PyString::intern(py, s.name))
         .collect();
     let refs = cols.refs();
-    let mut last_name: Option<(std::sync::Arc<str>, Bound<'py, PyString>)> = None;
+    let mut last_name: Option<(tickvault::SmolStr, Bound<'py, PyString>)> = None;
     let mut fill = |i: usize, d: &Bound<'py, PyDict>| -> PyResult<()> {
         if C::KIND == SeriesKind::Bar {
             d.set_item(intern!(py, "interval"), &k.interval)?;

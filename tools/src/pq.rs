@@ -338,7 +338,7 @@ pub fn read_batches<C: Columns>(
                 }
                 ColumnMut::Str(v) => {
                     for (slot, s) in v.iter_mut().zip(strings(array).map_err(typed)?) {
-                        *slot = Arc::from(s.unwrap_or_default().as_str());
+                        *slot = tickvault::SmolStr::from(s.unwrap_or_default().as_str());
                     }
                 }
             }

@@ -6,7 +6,6 @@
 
 use std::io::Write;
 use std::path::Path;
-use std::sync::Arc;
 
 use anyhow::{anyhow, bail, Context, Result};
 use chrono_tz::Tz;
@@ -272,7 +271,7 @@ pub fn fill<C: Columns>(rows: &[RawRow], times: &ReadOptions, source: &str) -> R
             }
             ColumnMut::Str(out) => {
                 for (i, slot) in out.iter_mut().enumerate() {
-                    *slot = Arc::from(value(i).unwrap_or(""));
+                    *slot = tickvault::SmolStr::from(value(i).unwrap_or(""));
                 }
             }
         }

@@ -9,7 +9,7 @@ mod float;
 mod int;
 mod strings;
 
-use std::sync::Arc;
+use smol_str::SmolStr;
 
 use crate::error::{Error, Result};
 use crate::model::Timestamp;
@@ -157,7 +157,7 @@ pub enum OwnedColumn {
     /// Floats.
     F64(Vec<f64>),
     /// Strings.
-    Str(Vec<Arc<str>>),
+    Str(Vec<SmolStr>),
 }
 
 /// A borrowed column to encode.
@@ -170,7 +170,7 @@ pub enum ColumnRef<'a> {
     /// Floats.
     F64(&'a [f64]),
     /// Strings.
-    Str(&'a [Arc<str>]),
+    Str(&'a [SmolStr]),
 }
 
 impl<'a> ColumnRef<'a> {
@@ -219,7 +219,7 @@ pub enum ColumnMut<'a> {
     /// Floats.
     F64(&'a mut [f64]),
     /// Strings.
-    Str(&'a mut [Arc<str>]),
+    Str(&'a mut [SmolStr]),
 }
 
 impl ColumnMut<'_> {
@@ -343,7 +343,7 @@ impl ColumnMut<'_> {
             ColumnMut::F64(o) => part(o, 0.0, rows, keep, |t| {
                 decode(codec, payload, ColumnMut::F64(t))
             }),
-            ColumnMut::Str(o) => part(o, Arc::from(""), rows, keep, |t| {
+            ColumnMut::Str(o) => part(o, SmolStr::default(), rows, keep, |t| {
                 decode(codec, payload, ColumnMut::Str(t))
             }),
         }

@@ -2,14 +2,14 @@
 //!
 //! Payload: `count: u32`, `count` entries of (`len: u32`, UTF-8 bytes), then IntPack indices.
 
+use smol_str::SmolStr;
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use super::cursor::Cursor;
 use super::int;
 
 /// Appends the Dict payload of `values`.
-pub fn encode(values: &[Arc<str>], out: &mut Vec<u8>) {
+pub fn encode(values: &[SmolStr], out: &mut Vec<u8>) {
     let mut index: HashMap<&str, i64> = HashMap::new();
     let mut dict: Vec<&str> = Vec::new();
     let ids: Vec<i64> = values
@@ -30,16 +30,16 @@ pub fn encode(values: &[Arc<str>], out: &mut Vec<u8>) {
 }
 
 /// Decodes a Dict payload into `out`.
-pub fn decode(payload: &[u8], out: &mut [Arc<str>]) -> Option<()> {
+pub fn decode(payload: &[u8], out: &mut [SmolStr]) -> Option<()> {
     let mut c = Cursor::new(payload);
     let count = c.u32()? as usize;
     if count > c.remaining() / 4 {
         return None;
     }
-    let mut dict: Vec<Arc<str>> = Vec::with_capacity(count);
+    let mut dict: Vec<SmolStr> = Vec::with_capacity(count);
     for _ in 0..count {
         let len = c.u32()? as usize;
-        dict.push(Arc::from(std::str::from_utf8(c.take(len)?).ok()?));
+        dict.push(SmolStr::from(std::str::from_utf8(c.take(len)?).ok()?));
     }
     let mut ids = vec![0i64; out.len()];
     int::decode(c.rest(), &mut ids)?;
@@ -55,13 +55,13 @@ mod tests {
 
     #[test]
     fn round_trips_and_refuses_bad_indices() {
-        let values: Vec<Arc<str>> = ["螺纹钢2610", "", "螺纹钢2610", "x"]
+        let values: Vec<SmolStr> = ["螺纹钢2610", "", "螺纹钢2610", "x"]
             .iter()
-            .map(|s| Arc::from(*s))
+            .map(|s| SmolStr::from(*s))
             .collect();
         let mut buf = Vec::new();
         encode(&values, &mut buf);
-        let mut back: Vec<Arc<str>> = vec![Arc::from(""); 4];
+        let mut back: Vec<SmolStr> = vec![SmolStr::default(); 4];
         decode(&buf, &mut back).unwrap();
         assert_eq!(back, values);
         // A dictionary of one entry with an index of 1 is out of range.

@@ -1,6 +1,6 @@
 //! Encoding and decoding manifest record payloads.
 
-use std::sync::Arc;
+use smol_str::SmolStr;
 
 use super::{Edit, ManifestState, SegmentMeta};
 use crate::codec::cursor::Cursor;
@@ -100,7 +100,7 @@ fn get_str<'a>(c: &mut Cursor<'a>) -> Result<&'a str, String> {
 }
 
 fn get_key(c: &mut Cursor<'_>) -> Result<SeriesKey, String> {
-    let symbol: Arc<str> = get_str(c)?.into();
+    let symbol: SmolStr = get_str(c)?.into();
     let exchange: Exchange = get_str(c)?.parse().map_err(|e| format!("{e}"))?;
     let interval: Interval = get_str(c)?.parse().map_err(|e| format!("{e}"))?;
     SeriesKey::new(symbol, exchange, interval).map_err(|e| format!("{e}"))

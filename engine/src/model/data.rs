@@ -1,6 +1,6 @@
 //! Row types (`BarData`, `TickData`) and overviews, with vn.py's fields.
 
-use std::sync::Arc;
+use smol_str::SmolStr;
 
 use super::{Exchange, Interval, Timestamp};
 
@@ -8,7 +8,7 @@ use super::{Exchange, Interval, Timestamp};
 #[derive(Debug, Clone, PartialEq)]
 pub struct BarData {
     /// Instrument code, e.g. `rb2610`.
-    pub symbol: Arc<str>,
+    pub symbol: SmolStr,
     /// Exchange.
     pub exchange: Exchange,
     /// Bar time (vn.py labels bars by their start).
@@ -54,13 +54,13 @@ impl BarData {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TickData {
     /// Instrument code.
-    pub symbol: Arc<str>,
+    pub symbol: SmolStr,
     /// Exchange.
     pub exchange: Exchange,
     /// Exchange time of the tick.
     pub datetime: Timestamp,
     /// Instrument name as the gateway reports it.
-    pub name: Arc<str>,
+    pub name: SmolStr,
     /// Cumulative volume.
     pub volume: f64,
     /// Cumulative turnover.
@@ -175,7 +175,7 @@ impl TickData {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BarOverview {
     /// Instrument code.
-    pub symbol: Arc<str>,
+    pub symbol: SmolStr,
     /// Exchange.
     pub exchange: Exchange,
     /// Interval.
@@ -192,7 +192,7 @@ pub struct BarOverview {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TickOverview {
     /// Instrument code.
-    pub symbol: Arc<str>,
+    pub symbol: SmolStr,
     /// Exchange.
     pub exchange: Exchange,
     /// Number of distinct ticks stored.

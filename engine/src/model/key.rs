@@ -4,8 +4,8 @@
 //! starts with `.`, and is at most 255 bytes, so no symbol can name a path outside the store and
 //! names differing only in case map to different directories even on case-insensitive file systems.
 
+use smol_str::SmolStr;
 use std::fmt;
-use std::sync::Arc;
 
 use super::{Exchange, Interval};
 use crate::error::{Error, Result};
@@ -45,7 +45,7 @@ pub enum SeriesKind {
 /// The key of one series (one partition): symbol, exchange and interval (`tick` for ticks).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SeriesKey {
-    symbol: Arc<str>,
+    symbol: SmolStr,
     exchange: Exchange,
     interval: Interval,
 }
@@ -66,7 +66,7 @@ impl SeriesKey {
         Self::new(symbol.into(), exchange, Interval::Tick)
     }
 
-    pub(crate) fn new(symbol: Arc<str>, exchange: Exchange, interval: Interval) -> Result<Self> {
+    pub(crate) fn new(symbol: SmolStr, exchange: Exchange, interval: Interval) -> Result<Self> {
         validate_symbol(&symbol)?;
         Ok(SeriesKey {
             symbol,
@@ -79,14 +79,14 @@ impl SeriesKey {
     /// contend on one reference count).
     pub fn with_own_symbol(&self) -> Self {
         SeriesKey {
-            symbol: Arc::from(&*self.symbol),
+            symbol: self.symbol.clone(),
             exchange: self.exchange,
             interval: self.interval,
         }
     }
 
     /// The symbol.
-    pub fn symbol(&self) -> &Arc<str> {
+    pub fn symbol(&self) -> &SmolStr {
         &self.symbol
     }
 

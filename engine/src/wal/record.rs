@@ -1,7 +1,7 @@
 //! WAL record payloads: one stream save, any number of series, rows stored raw (FORMAT.md,
 //! "Write-ahead log").
 
-use std::sync::Arc;
+use smol_str::SmolStr;
 
 use crate::codec::cursor::Cursor;
 use crate::codec::{ColumnMut, ColumnRef};
@@ -144,8 +144,9 @@ fn get_columns<C: Columns>(c: &mut Cursor<'_>) -> Result<C, String> {
                 for slot in v {
                     let len = c.u32().ok_or("truncated string length")? as usize;
                     let bytes = c.take(len).ok_or("truncated string")?;
-                    *slot =
-                        Arc::from(std::str::from_utf8(bytes).map_err(|_| "string is not UTF-8")?);
+                    *slot = SmolStr::from(
+                        std::str::from_utf8(bytes).map_err(|_| "string is not UTF-8")?,
+                    );
                 }
             }
         }
@@ -167,7 +168,7 @@ pub fn decode(payload: &[u8]) -> Result<(u64, Vec<Entry>), String> {
     }
     let mut entries = Vec::with_capacity(count);
     for _ in 0..count {
-        let symbol: Arc<str> = get_str(&mut c)?.into();
+        let symbol: SmolStr = get_str(&mut c)?.into();
         let exchange: Exchange = get_str(&mut c)?.parse().map_err(|e| format!("{e}"))?;
         let interval: Interval = get_str(&mut c)?.parse().map_err(|e| format!("{e}"))?;
         let key = SeriesKey::new(symbol, exchange, interval).map_err(|e| format!("{e}"))?;

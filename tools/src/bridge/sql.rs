@@ -5,8 +5,6 @@
 //! A backend only moves cells; everything about time zones, precision, vn.py's NULL levels and
 //! reporting a bad row by table and id lives here, so SQLite, PostgreSQL and MySQL behave alike.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Timelike};
 use chrono_tz::Tz;
 use tickvault::codec::{ColumnMut, ColumnRef, ColumnType};
@@ -640,7 +638,7 @@ impl<B: Backend + ?Sized, C: Columns> Decoder<'_, B, C> {
                                 &format!("{name} is {cell:?}, not text"),
                             ));
                         };
-                        *slot = Arc::from(t.as_str());
+                        *slot = tickvault::SmolStr::from(t.as_str());
                     }
                 }
             }
