@@ -190,6 +190,11 @@ pub struct BenchArgs {
     /// Series for the overview latency line.
     #[arg(long, default_value_t = 2_000)]
     pub overview_series: usize,
+    /// A file of real bars (any format `import` reads; naive times in UTC), whose bytes per bar
+    /// are measured too: in tickvault, in the baseline, and as the Parquet file (zstd) that
+    /// `export` writes.
+    #[arg(long)]
+    pub sample: Option<std::path::PathBuf>,
 }
 
 /// Options of `sync`.

@@ -4,14 +4,16 @@
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use serde_json::json;
 use tickvault::{
-    sample, BarData, Columns, Database, Engine, Exchange, Interval, SeriesKey, TickData, Timestamp,
+    sample, BarColumns, BarData, Columns, Database, Engine, Exchange, Interval, SeriesKey,
+    SeriesKind, TickData, Timestamp,
 };
 
 use crate::bridge::{self, Store};
 use crate::cli::{BenchArgs, Cli};
+use crate::{pq, table, time};
 
 /// Every series the benchmark writes has a symbol starting with this, so that on a server it can
 /// delete exactly its own rows before each run.
@@ -133,6 +135,8 @@ struct Line {
     theirs: Option<f64>,
     /// Whether smaller is better (sizes, latencies).
     lower_is_better: bool,
+    /// What `theirs` measured, when it is not the baseline store.
+    other: Option<&'static str>,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -159,6 +163,10 @@ fn dir_bytes(path: &Path) -> u64 {
 
 pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
     let baseline = Baseline::new(&a.against)?;
+    if a.sample.is_some() && a.ticks {
+        bail!("--sample takes a file of bars: not with --ticks");
+    }
+    let sample = a.sample.as_deref().map(read_sample).transpose()?;
     let work = tempfile::tempdir()?;
     let n = a.rows.max(1000);
     let data = if a.ticks {
@@ -221,6 +229,7 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
                 ours: median(ours),
                 theirs: Some(median(theirs)),
                 lower_is_better: false,
+                other: None,
             });
         }
     }
@@ -253,6 +262,7 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
             ours: median(ours),
             theirs: Some(median(theirs)),
             lower_is_better: false,
+            other: None,
         });
         if matches!(data, Data::Bars(_)) {
             let key = SeriesKey::bar(
@@ -274,6 +284,7 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
                 ours: median(cols),
                 theirs: None,
                 lower_is_better: false,
+                other: None,
             });
         }
     }
@@ -285,8 +296,21 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
             .bytes(work.path(), run)
             .map(|b| b as f64 / n as f64),
         lower_is_better: true,
+        other: None,
     });
     drop((tv, sq));
+    if let Some(cols) = &sample {
+        let (tv, sq, tv_path, run) = new_stores()?;
+        lines.extend(sample_sizes(
+            cols,
+            &tv,
+            &tv_path,
+            &sq,
+            &baseline,
+            work.path(),
+            run,
+        )?);
+    }
 
     // Concurrent durable single-row commits.
     for threads in [1usize, 2, 4, 8] {
@@ -331,6 +355,7 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
             ours: median(ours),
             theirs: Some(median(theirs)),
             lower_is_better: false,
+            other: None,
         });
     }
 
@@ -368,6 +393,7 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
         ours: median(ours),
         theirs: Some(median(theirs)),
         lower_is_better: true,
+        other: None,
     });
 
     // Leave a server as it was found (a SQLite baseline is a file in the temporary directory).
@@ -376,7 +402,90 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
         baseline.open(work.path(), fresh)?;
     }
     print(cli, &lines, n, kind, repeat, &baseline.name);
+    if let (Some(file), false, false) = (&a.sample, cli.json, a.ticks) {
+        println!("\nsample: {} (series {PREFIX}SAMPLE)", file.display());
+    }
     Ok(())
+}
+
+/// The series the `--sample` bars are saved as.
+fn sample_key() -> Result<SeriesKey> {
+    Ok(SeriesKey::bar(
+        &format!("{PREFIX}SAMPLE"),
+        Exchange::LOCAL,
+        Interval::Minute,
+    )?)
+}
+
+/// The bars of `file` (any format `import` reads, naive times in UTC), as one series.
+fn read_sample(file: &Path) -> Result<BarColumns> {
+    let key = sample_key()?;
+    let route = table::Route {
+        kind: SeriesKind::Bar,
+        symbol: Some(key.symbol().to_string()),
+        exchange: Some(key.exchange()),
+        interval: Some(key.interval()),
+    };
+    let mut checker = table::Checker::new(route, table::OnError::Abort, false, None)?;
+    let mut cols = BarColumns::default();
+    table::read_batches::<BarColumns>(
+        file,
+        &time::ReadOptions::iso(chrono_tz::UTC),
+        table::FileFormat::of(file, None)?,
+        &mut checker,
+        &mut |_, batch: BarColumns| {
+            cols.extend_from(&batch, 0..batch.len());
+            Ok(())
+        },
+    )
+    .with_context(|| format!("--sample {}", file.display()))?;
+    checker.finish()?;
+    if cols.is_empty() {
+        bail!("--sample {}: no bars", file.display());
+    }
+    Ok(cols)
+}
+
+/// Bytes per bar of the sample bars `cols`, saved through the `Database` trait in the empty
+/// stores `tv` (at `tv_path`) and `sq`, and written as Parquet with zstd (the file
+/// `tickvault export` writes, series columns included).
+fn sample_sizes(
+    cols: &BarColumns,
+    tv: &Engine,
+    tv_path: &Path,
+    sq: &Store,
+    baseline: &Baseline,
+    work: &Path,
+    run: usize,
+) -> Result<Vec<Line>> {
+    let key = sample_key()?;
+    let n = cols.len();
+    let rows = cols.to_rows(&key);
+    tv.save_bar_data(&rows, false)?;
+    sq.db().save_bar_data(&rows, false)?;
+    let parquet = work.join(format!("sample{run}.parquet"));
+    let mut w = pq::Writer::new::<BarColumns>(std::fs::File::create(&parquet)?, &key)?;
+    w.write(cols)?;
+    w.finish()?.sync_all()?;
+    let ours = dir_bytes(tv_path) as f64 / n as f64;
+    Ok(vec![
+        Line {
+            what: format!("bytes on disk per bar, sample of {n} real bars"),
+            unit: "B",
+            ours,
+            theirs: baseline.bytes(work, run).map(|b| b as f64 / n as f64),
+            lower_is_better: true,
+            other: None,
+        },
+        Line {
+            what: "bytes per bar, real sample, as Parquet with zstd".to_string(),
+            unit: "B",
+            ours,
+            theirs: Some(std::fs::metadata(&parquet)?.len() as f64 / n as f64),
+            lower_is_better: true,
+            other: Some("Parquet"),
+        },
+    ])
 }
 
 fn print(cli: &Cli, lines: &[Line], n: usize, kind: &str, repeat: usize, baseline: &str) {
@@ -393,7 +502,7 @@ fn print(cli: &Cli, lines: &[Line], n: usize, kind: &str, repeat: usize, baselin
         for l in lines {
             println!(
                 "{}",
-                json!({"type": "bench", "what": l.what, "unit": l.unit, "tickvault": l.ours, "baseline": baseline, baseline.to_lowercase(): l.theirs, "advantage": ratio(l)})
+                json!({"type": "bench", "what": l.what, "unit": l.unit, "tickvault": l.ours, "baseline": l.other.unwrap_or(baseline), l.other.unwrap_or(baseline).to_lowercase(): l.theirs, "advantage": ratio(l)})
             );
         }
         return;
