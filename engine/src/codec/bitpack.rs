@@ -82,17 +82,7 @@ pub fn unpack_each(bytes: &[u8], n: usize, width: u8, mut f: impl FnMut(usize, u
             f(i, (word_at(bytes, bit >> 3) >> (bit & 7)) & mask);
         }
     } else {
-        for i in 0..n {
-            let bit = i * w;
-            let (at, shift) = (bit >> 3, (bit & 7) as u32);
-            let lo = word_at(bytes, at) >> shift;
-            let hi = if shift == 0 {
-                0
-            } else {
-                word_at(bytes, at + 8) << (64 - shift)
-            };
-            f(i, (lo | hi) & mask);
-        }
+        (0..n).for_each(|i| f(i, value_at(bytes, width, i)));
     }
 }
 
@@ -113,6 +103,37 @@ pub fn unpack_into(bytes: &[u8], width: u8, out: &mut [u64]) {
     }
     dispatch!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31 32
               33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56)
+}
+
+/// Unpacks values `first..first + out.len()` of `width` bits from `bytes` into `out`: the few
+/// before the first byte-aligned group one by one, the rest as [`unpack_into`] does.
+pub fn unpack_from(bytes: &[u8], width: u8, first: usize, out: &mut [u64]) {
+    let head = ((8 - first % 8) % 8).min(out.len());
+    let (lead, rest) = out.split_at_mut(head);
+    for (i, slot) in lead.iter_mut().enumerate() {
+        *slot = value_at(bytes, width, first + i);
+    }
+    // `first + head` is a multiple of 8 (or nothing is left): its values start on a byte.
+    let from = (first + head) * usize::from(width) / 8;
+    unpack_into(bytes.get(from..).unwrap_or(&[]), width, rest);
+}
+
+/// Value `i` of those packed in `bytes` with `width` bits (missing bytes read as zero).
+fn value_at(bytes: &[u8], width: u8, i: usize) -> u64 {
+    let w = usize::from(width);
+    if w == 0 {
+        return 0;
+    }
+    let mask = if w == 64 { u64::MAX } else { (1u64 << w) - 1 };
+    let bit = i * w;
+    let (at, shift) = (bit >> 3, (bit & 7) as u32);
+    let lo = word_at(bytes, at) >> shift;
+    let hi = if shift == 0 {
+        0
+    } else {
+        word_at(bytes, at + 8) << (64 - shift)
+    };
+    (lo | hi) & mask
 }
 
 /// Unpacks with a width known at compile time: 8 values (exactly `W` bytes) per step, with

@@ -111,6 +111,12 @@ pub fn decode_decimal(payload: &[u8], out: &mut [f64]) -> Option<()> {
     let p = *POW10.get(usize::from(e))?;
     let ints: &mut [i64] = bytemuck::cast_slice_mut(out);
     int::decode(c.rest(), ints)?;
+    scale(out, e, p);
+    Some(())
+}
+
+/// Replaces the integers held as bits in `out` by those integers divided by `p = 10^e`.
+fn scale(out: &mut [f64], e: u8, p: f64) {
     if e == 0 {
         out.iter_mut()
             .for_each(|x| *x = (x.to_bits() as i64) as f64);
@@ -118,11 +124,10 @@ pub fn decode_decimal(payload: &[u8], out: &mut [f64]) -> Option<()> {
         out.iter_mut()
             .for_each(|x| *x = (x.to_bits() as i64) as f64 / p);
     }
-    Some(())
 }
 
 /// Decodes rows `keep` of the `total` values of a Decimal payload into `out` (of length
-/// `keep.len()`): the integers up to the range's end, and only the kept ones as floats.
+/// `keep.len()`): only the kept integers are decoded ([`int::decode_range`]) and scaled.
 pub fn decode_decimal_range(
     payload: &[u8],
     total: usize,
@@ -132,19 +137,8 @@ pub fn decode_decimal_range(
     let mut c = Cursor::new(payload);
     let e = c.u8()?;
     let p = *POW10.get(usize::from(e))?;
-    let mut ints = vec![0i64; keep.end];
-    int::decode_head(c.rest(), total, &mut ints)?;
-    let src = ints.get(keep)?;
-    if src.len() != out.len() {
-        return None;
-    }
-    if e == 0 {
-        out.iter_mut().zip(src).for_each(|(x, &v)| *x = v as f64);
-    } else {
-        out.iter_mut()
-            .zip(src)
-            .for_each(|(x, &v)| *x = v as f64 / p);
-    }
+    int::decode_range(c.rest(), total, keep, bytemuck::cast_slice_mut(out))?;
+    scale(out, e, p);
     Some(())
 }
 

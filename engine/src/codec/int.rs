@@ -4,7 +4,7 @@
 //! `n - order` residuals minus `base`, packed in `width` bits (see FORMAT.md, "IntPack").
 //! Arithmetic wraps, so every `i64` sequence round-trips.
 
-use super::bitpack::{bit_width, pack, packed_len, unpack_into};
+use super::bitpack::{bit_width, pack, packed_len, unpack_from, unpack_into};
 use super::cursor::Cursor;
 
 /// For each difference order 0, 1 and 2: the lowest residual and the bit width of the range of
@@ -82,16 +82,22 @@ pub fn encode(values: &[i64], out: &mut Vec<u8>) {
 
 /// Decodes `out.len()` values from an IntPack payload; `None` if the payload is malformed.
 pub fn decode(payload: &[u8], out: &mut [i64]) -> Option<()> {
-    decode_head(payload, out.len(), out)
+    decode_range(payload, out.len(), 0..out.len(), out)
 }
 
-/// Decodes the first `out.len()` of the `total` values `payload` holds (the differences of a
-/// value need those before it, so a range of a block decodes its head up to the range's end).
-pub fn decode_head(payload: &[u8], total: usize, out: &mut [i64]) -> Option<()> {
-    let n = out.len();
+/// The header of an IntPack payload of `total` values, checked against its packed length.
+struct Header<'a> {
+    order: usize,
+    first: [i64; 2],
+    base: i64,
+    width: u8,
+    packed: &'a [u8],
+}
+
+fn header(payload: &[u8], total: usize) -> Option<Header<'_>> {
     let mut c = Cursor::new(payload);
     let order = usize::from(c.u8()?);
-    if order > 2 || order > total || n > total {
+    if order > 2 || order > total {
         return None;
     }
     let mut first = [0i64; 2];
@@ -107,30 +113,120 @@ pub fn decode_head(payload: &[u8], total: usize, out: &mut [i64]) -> Option<()> 
     if packed.len() != packed_len(total - order, width) {
         return None;
     }
-    let head = order.min(n);
-    out.get_mut(..head)?.copy_from_slice(first.get(..head)?);
-    if n <= order {
+    Some(Header {
+        order,
+        first,
+        base,
+        width,
+        packed,
+    })
+}
+
+/// The sums `S = x_0 + ... + x_{m-1}` and (when `weighted`) `T = 0*x_0 + 1*x_1 + ... +
+/// (m-1)*x_{m-1}` of the first `m` packed residuals, wrapping: what a range starting past them
+/// needs of them, without writing them anywhere.
+fn residual_sums(packed: &[u8], width: u8, m: usize, weighted: bool) -> (i64, i64) {
+    if width == 0 {
+        return (0, 0);
+    }
+    const CHUNK: usize = 256; // a multiple of 8: each chunk starts on a byte
+    let mut buf = [0u64; CHUNK];
+    let (mut sum, mut weights) = (0u64, 0u64);
+    let mut at = 0;
+    while at < m {
+        let n = (m - at).min(CHUNK);
+        let from = at * usize::from(width) / 8;
+        unpack_into(packed.get(from..).unwrap_or(&[]), width, &mut buf[..n]);
+        let xs = &buf[..n];
+        sum = xs.iter().fold(sum, |a, &x| a.wrapping_add(x));
+        if weighted {
+            weights = xs
+                .iter()
+                .zip(at as u64..)
+                .fold(weights, |a, (&x, j)| a.wrapping_add(x.wrapping_mul(j)));
+        }
+        at += n;
+    }
+    (sum as i64, weights as i64)
+}
+
+/// Decodes values `keep` of the `total` an IntPack payload holds into `out` (of length
+/// `keep.len()`). A range starting inside the block does not decode the values before it: the
+/// difference orders have closed forms over the residuals before it (their sum, and for order
+/// 2 their sum weighted by position), which a pass of additions gives.
+pub fn decode_range(
+    payload: &[u8],
+    total: usize,
+    keep: std::ops::Range<usize>,
+    out: &mut [i64],
+) -> Option<()> {
+    let (start, end) = (keep.start, keep.end);
+    if start > end || end > total || out.len() != end - start {
+        return None;
+    }
+    let h = header(payload, total)?;
+    if out.is_empty() {
         return Some(());
     }
-    let tail = out.get_mut(order..)?;
-    unpack_into(packed, width, bytemuck::cast_slice_mut(tail));
-    match order {
-        0 => tail.iter_mut().for_each(|x| *x = base.wrapping_add(*x)),
+    let (base, width, packed) = (h.base, h.width, h.packed);
+    match h.order {
+        0 => {
+            unpack_from(packed, width, start, bytemuck::cast_slice_mut(out));
+            out.iter_mut().for_each(|x| *x = base.wrapping_add(*x));
+        }
         1 => {
-            let mut acc = first[0];
-            for x in out.get_mut(1..)? {
-                acc = acc.wrapping_add(base.wrapping_add(*x));
-                *x = acc;
+            // value[k] = first + k * base + (x_0 + ... + x_{k-1}).
+            let (sum, _) = residual_sums(packed, width, start, false);
+            let mut v = h.first[0]
+                .wrapping_add((start as i64).wrapping_mul(base))
+                .wrapping_add(sum);
+            let (head, rest) = out.split_first_mut()?;
+            *head = v;
+            // value[k + 1] = value[k] + base + x_k.
+            unpack_from(packed, width, start, bytemuck::cast_slice_mut(rest));
+            for x in rest {
+                v = v.wrapping_add(base.wrapping_add(*x));
+                *x = v;
             }
         }
         _ => {
-            let (mut prev, mut cur) = (first[0], first[1]);
-            let mut delta = cur.wrapping_sub(prev);
-            for x in out.get_mut(2..)? {
-                delta = delta.wrapping_add(base.wrapping_add(*x));
-                prev = cur;
-                cur = prev.wrapping_add(delta);
-                *x = cur;
+            let [f0, f1] = h.first;
+            let mut out = out;
+            let mut k0 = start;
+            if start == 0 {
+                let (head, rest) = out.split_first_mut()?;
+                *head = f0;
+                out = rest;
+                k0 = 1;
+                if out.is_empty() {
+                    return Some(());
+                }
+            }
+            // With K = k - 1 and d = value[1] - value[0], for k >= 1:
+            //   value[k] = value[1] + K * d + base * K(K+1)/2 + sum over j < K of (K - j) * x_j,
+            //   value[k] - value[k-1] = d + K * base + (x_0 + ... + x_{K-1}).
+            let kk = k0 - 1;
+            let (sum, weights) = residual_sums(packed, width, kk, true);
+            let k = kk as i64;
+            let triangle = if kk % 2 == 0 {
+                (k / 2).wrapping_mul(k + 1)
+            } else {
+                k.wrapping_mul((k + 1) / 2)
+            };
+            let d1 = f1.wrapping_sub(f0);
+            let mut v = f1
+                .wrapping_add(k.wrapping_mul(d1))
+                .wrapping_add(base.wrapping_mul(triangle))
+                .wrapping_add(k.wrapping_mul(sum).wrapping_sub(weights));
+            let mut d = d1.wrapping_add(k.wrapping_mul(base)).wrapping_add(sum);
+            let (head, rest) = out.split_first_mut()?;
+            *head = v;
+            // d_{k+1} = d_k + base + x_{k-1}; value[k + 1] = value[k] + d_{k+1}.
+            unpack_from(packed, width, kk, bytemuck::cast_slice_mut(rest));
+            for x in rest {
+                d = d.wrapping_add(base.wrapping_add(*x));
+                v = v.wrapping_add(d);
+                *x = v;
             }
         }
     }
@@ -162,6 +258,64 @@ mod tests {
         assert_eq!(round_trip(&minutes), 1 + 8 + 8 + 1);
         let walk: Vec<i64> = (0..1000).map(|i: i64| (i * 7919) % 13 - 6).collect();
         assert!(round_trip(&walk) < 1000);
+    }
+
+    #[test]
+    fn every_range_decodes_as_the_slice_of_a_full_decode() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rnd = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let n = 75i64;
+        // Sequences the encoder packs with difference order 0, 1 and 2, at narrow and full
+        // widths (a full width reads values across two words), and wrapping ones.
+        let sets: Vec<(usize, Vec<i64>)> = vec![
+            (0, (0..n).map(|_| (rnd() % 50) as i64 - 25).collect()),
+            (0, (0..n).map(|_| rnd() as i64).collect()),
+            (0, vec![-3; n as usize]),
+            (
+                1,
+                (0..n)
+                    .scan(0i64, |a, _| {
+                        *a += (rnd() % 9) as i64 - 4;
+                        Some(*a)
+                    })
+                    .collect(),
+            ),
+            (
+                1,
+                (0..n)
+                    .map(|i| 1_700_000_000_000_000_000 + i * 60_000_000_000)
+                    .collect(),
+            ),
+            (1, (0..n).map(|i| (i64::MAX - 3).wrapping_add(i)).collect()),
+            (
+                2,
+                (0..n)
+                    .map(|i| i * i * 7 - 3 * i + 11 + (rnd() % 3) as i64)
+                    .collect(),
+            ),
+            (2, (0..n).map(|i| i64::MIN + i * i * 1_000_003).collect()),
+        ];
+        for (order, values) in sets {
+            let mut buf = Vec::new();
+            encode(&values, &mut buf);
+            assert_eq!(usize::from(buf[0]), order, "{values:?}");
+            let total = values.len();
+            for start in 0..=total {
+                for end in start..=total {
+                    let mut part = vec![i64::MIN; end - start];
+                    decode_range(&buf, total, start..end, &mut part).unwrap();
+                    assert_eq!(part, values[start..end], "order {order}, {start}..{end}");
+                }
+            }
+            let mut part = vec![0; 3];
+            assert!(decode_range(&buf, total, total - 2..total + 1, &mut part).is_none());
+            assert!(decode_range(&buf, total, 0..2, &mut part).is_none());
+        }
     }
 
     #[test]

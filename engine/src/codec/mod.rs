@@ -292,20 +292,11 @@ impl ColumnMut<'_> {
             out.clone_from_slice(src);
             Some(())
         }
-        // The codecs that can: only the head of the block up to the range's end (integers),
-        // or only the kept values (byte planes, raw).
+        // The codecs that can decode only the kept values: integers (from sums over the
+        // residuals before the range), byte planes, raw.
         match (codec, &mut *self) {
             (Codec::IntPack, ColumnMut::Time(o)) => {
-                let mut ints = vec![0i64; keep.end];
-                int::decode_head(payload, rows, &mut ints)?;
-                let src = ints.get(keep)?;
-                if src.len() != o.len() {
-                    return None;
-                }
-                o.iter_mut()
-                    .zip(src)
-                    .for_each(|(t, &v)| *t = Timestamp::from_ns(v));
-                return Some(());
+                return int::decode_range(payload, rows, keep, bytemuck::cast_slice_mut(o));
             }
             (Codec::Decimal, ColumnMut::F64(o)) => {
                 return float::decode_decimal_range(payload, rows, keep, o);
