@@ -376,7 +376,7 @@ fn bench_compares_tickvault_with_sqlite_line_by_line() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 23, "{out}");
+    assert_eq!(lines.len(), 31, "{out}");
     for l in &lines {
         assert_eq!(l["type"], "bench");
         assert!(l["tickvault"].as_f64().unwrap() > 0.0, "{l}");
@@ -405,6 +405,22 @@ fn bench_compares_tickvault_with_sqlite_line_by_line() {
     assert!(lines
         .iter()
         .any(|l| l["what"] == "durable single-row commits, 8 writer threads"));
+    // Each writer count is measured alone and with a reader beside it: three lines each.
+    let beside: Vec<&serde_json::Value> = lines
+        .iter()
+        .filter(|l| l["what"] == "  the reader's one-day loads, into rows")
+        .collect();
+    assert_eq!(beside.len(), 4, "{out}");
+    for l in beside {
+        assert!(l["tickvault"].as_f64().unwrap() > 0.0, "{l}");
+    }
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l["what"] == "  the same, a reader beside them")
+            .count(),
+        4
+    );
     assert!(
         !dir.path().join("unused").exists(),
         "bench works in a temporary directory"

@@ -2,6 +2,7 @@
 //! with vn.py's schema), in one run, alternating, reporting medians and the ratio per line.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
@@ -312,51 +313,64 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
         )?);
     }
 
-    // Concurrent durable single-row commits.
+    // Concurrent durable single-row commits, each writer its own series; then again with a
+    // reader loading one day of another series beside them all the while.
+    let day = (data.time(0), data.time(per_day.min(n) - 1));
     for threads in [1usize, 2, 4, 8] {
         let per = 200usize;
-        let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+        // [alone, beside the reader, the reader's rows] for tickvault, then for the baseline.
+        let mut runs: [[Vec<f64>; 3]; 2] = Default::default();
         for _ in 0..repeat {
-            // Stores open with the default sync policy: every commit is fsynced (group commit).
-            let (tv, sq, _, run) = new_stores()?;
-            drop(sq);
-            let url = baseline.url(work.path(), run);
-            let t = Instant::now();
-            std::thread::scope(|s| {
-                for w in 0..threads {
-                    let (tv, data) = (&tv, &data);
-                    s.spawn(move || {
-                        for i in 0..per {
-                            let _ = data.one(i, w).save(tv, 0..1, true);
+            for reader in [false, true] {
+                // Stores open with the default sync policy: every commit is fsynced (group
+                // commit).
+                let (tv, sq, _, run) = new_stores()?;
+                data.save(&tv, 0..per_day.min(n), false)?;
+                data.save(sq.db(), 0..per_day.min(n), false)?;
+                drop(sq);
+                let url = baseline.url(work.path(), run);
+                let ours =
+                    commits_beside_reader(threads, per, &data, reader.then_some(day), &|f| f(&tv));
+                // Each writer and the reader its own connection, as each vn.py process would
+                // have.
+                let theirs =
+                    commits_beside_reader(threads, per, &data, reader.then_some(day), &|f| {
+                        if let Ok(db) = bridge::open(&url, Some("UTC"), true) {
+                            f(db.db());
                         }
                     });
+                for (side, (commits, read)) in runs.iter_mut().zip([ours, theirs]) {
+                    side[usize::from(reader)].push(commits);
+                    if reader {
+                        side[2].push(read);
+                    }
                 }
-            });
-            ours.push((threads * per) as f64 / t.elapsed().as_secs_f64());
-            let t = Instant::now();
-            std::thread::scope(|s| {
-                for w in 0..threads {
-                    let (url, data) = (&url, &data);
-                    s.spawn(move || {
-                        // Each writer its own connection, as each vn.py process would have.
-                        if let Ok(db) = bridge::open(url, Some("UTC"), true) {
-                            for i in 0..per {
-                                let _ = data.one(i, w).save(db.db(), 0..1, true);
-                            }
-                        }
-                    });
-                }
-            });
-            theirs.push((threads * per) as f64 / t.elapsed().as_secs_f64());
+            }
         }
-        lines.push(Line {
-            what: format!("durable single-row commits, {threads} writer threads"),
-            unit: "commits/s",
-            ours: median(ours),
-            theirs: Some(median(theirs)),
-            lower_is_better: false,
-            other: None,
-        });
+        let [ours, theirs] = runs;
+        for (i, (what, unit)) in [
+            (
+                format!("durable single-row commits, {threads} writer threads"),
+                "commits/s",
+            ),
+            ("  the same, a reader beside them".to_string(), "commits/s"),
+            (
+                "  the reader's one-day loads, into rows".to_string(),
+                "rows/s",
+            ),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            lines.push(Line {
+                what,
+                unit,
+                ours: median(ours[i].clone()),
+                theirs: Some(median(theirs[i].clone())),
+                lower_is_better: false,
+                other: None,
+            });
+        }
     }
 
     // Overview latency with many series.
@@ -406,6 +420,56 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
         println!("\nsample: {} (series {PREFIX}SAMPLE)", file.display());
     }
     Ok(())
+}
+
+/// Hands a database to the function it is given (a shared handle, or a connection of its own).
+type WithDb<'a> = dyn Fn(&mut dyn FnMut(&dyn Database)) + Sync + 'a;
+
+/// `threads` writers, each committing `per` single rows of its own series durably (`stream`),
+/// and, given a `day` (saved before), one reader loading its rows again and again until the
+/// writers are done, each on a database `with_db` hands it: acknowledged commits per second,
+/// and rows the reader loaded per second. A failed commit or load counts nothing.
+fn commits_beside_reader(
+    threads: usize,
+    per: usize,
+    data: &Data,
+    day: Option<(Timestamp, Timestamp)>,
+    with_db: &WithDb<'_>,
+) -> (f64, f64) {
+    let done = &AtomicBool::new(false);
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        let reader = day.map(|(start, end)| {
+            s.spawn(move || {
+                let mut rows = 0usize;
+                with_db(&mut |db| {
+                    while !done.load(Ordering::Relaxed) {
+                        rows += data.load(db, start, end).unwrap_or(0);
+                    }
+                });
+                (rows, t.elapsed().as_secs_f64())
+            })
+        });
+        let writers: Vec<_> = (0..threads)
+            .map(|w| {
+                s.spawn(move || {
+                    let mut acknowledged = 0usize;
+                    with_db(&mut |db| {
+                        for i in 0..per {
+                            let saved = data.one(i, w).save(db, 0..1, true);
+                            acknowledged += usize::from(saved.is_ok());
+                        }
+                    });
+                    acknowledged
+                })
+            })
+            .collect();
+        let commits: usize = writers.into_iter().map(|h| h.join().unwrap_or(0)).sum();
+        let secs = t.elapsed().as_secs_f64();
+        done.store(true, Ordering::Relaxed);
+        let (rows, read_secs) = reader.map_or((0, 1.0), |r| r.join().unwrap_or((0, 1.0)));
+        (commits as f64 / secs, rows as f64 / read_secs)
+    })
 }
 
 /// The series the `--sample` bars are saved as.
