@@ -88,14 +88,21 @@ pub fn unpack_each(bytes: &[u8], n: usize, width: u8, mut f: impl FnMut(usize, u
 
 /// Unpacks `out.len()` values of `width` bits from `bytes` into `out` (missing bytes read as zero).
 pub fn unpack_into(bytes: &[u8], width: u8, out: &mut [u64]) {
+    unpack_map(bytes, width, out, |v| v);
+}
+
+/// Unpacks as [`unpack_into`] does, storing `f(value)` for each value in order: a decoder that
+/// turns residuals into values (adding a base, summing differences) does it in the same pass.
+#[inline]
+pub fn unpack_map(bytes: &[u8], width: u8, out: &mut [u64], mut f: impl FnMut(u64) -> u64) {
     macro_rules! dispatch {
         ($($w:literal)*) => {
             match width {
-                0 => out.fill(0),
-                $($w => unpack_const::<$w>(bytes, out),)*
+                0 => out.iter_mut().for_each(|slot| *slot = f(0)),
+                $($w => unpack_const::<$w>(bytes, out, f),)*
                 _ => unpack_each(bytes, out.len(), width, |i, v| {
                     if let Some(slot) = out.get_mut(i) {
-                        *slot = v;
+                        *slot = f(v);
                     }
                 }),
             }
@@ -105,17 +112,25 @@ pub fn unpack_into(bytes: &[u8], width: u8, out: &mut [u64]) {
               33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56)
 }
 
-/// Unpacks values `first..first + out.len()` of `width` bits from `bytes` into `out`: the few
-/// before the first byte-aligned group one by one, the rest as [`unpack_into`] does.
-pub fn unpack_from(bytes: &[u8], width: u8, first: usize, out: &mut [u64]) {
+/// Unpacks values `first..first + out.len()` of `width` bits from `bytes` into `out`, passed
+/// through `f` in order as [`unpack_map`] does: the few before the first byte-aligned group one
+/// by one, the rest as [`unpack_map`] does.
+#[inline]
+pub fn unpack_from_map(
+    bytes: &[u8],
+    width: u8,
+    first: usize,
+    out: &mut [u64],
+    mut f: impl FnMut(u64) -> u64,
+) {
     let head = ((8 - first % 8) % 8).min(out.len());
     let (lead, rest) = out.split_at_mut(head);
     for (i, slot) in lead.iter_mut().enumerate() {
-        *slot = value_at(bytes, width, first + i);
+        *slot = f(value_at(bytes, width, first + i));
     }
     // `first + head` is a multiple of 8 (or nothing is left): its values start on a byte.
     let from = (first + head) * usize::from(width) / 8;
-    unpack_into(bytes.get(from..).unwrap_or(&[]), width, rest);
+    unpack_map(bytes.get(from..).unwrap_or(&[]), width, rest, f);
 }
 
 /// Value `i` of those packed in `bytes` with `width` bits (missing bytes read as zero).
@@ -139,7 +154,7 @@ fn value_at(bytes: &[u8], width: u8, i: usize) -> u64 {
 /// Unpacks with a width known at compile time: 8 values (exactly `W` bytes) per step, with
 /// constant shifts, so the inner loop is straight-line code.
 #[inline(always)]
-fn unpack_const<const W: usize>(bytes: &[u8], out: &mut [u64]) {
+fn unpack_const<const W: usize>(bytes: &[u8], out: &mut [u64], mut f: impl FnMut(u64) -> u64) {
     let mask = (1u64 << W) - 1;
     let span = (7 * W) / 8 + 8;
     let mut done = 0;
@@ -152,13 +167,13 @@ fn unpack_const<const W: usize>(bytes: &[u8], out: &mut [u64]) {
             let at = bit >> 3;
             let mut word = [0u8; 8];
             word.copy_from_slice(&chunk[at..at + 8]);
-            *slot = (u64::from_le_bytes(word) >> (bit & 7)) & mask;
+            *slot = f((u64::from_le_bytes(word) >> (bit & 7)) & mask);
         }
         done += 8;
     }
     for (i, slot) in out.iter_mut().enumerate().skip(done) {
         let bit = i * W;
-        *slot = (word_at(bytes, bit >> 3) >> (bit & 7)) & mask;
+        *slot = f((word_at(bytes, bit >> 3) >> (bit & 7)) & mask);
     }
 }
 

@@ -4,7 +4,7 @@
 //! `n - order` residuals minus `base`, packed in `width` bits (see FORMAT.md, "IntPack").
 //! Arithmetic wraps, so every `i64` sequence round-trips.
 
-use super::bitpack::{bit_width, pack, packed_len, unpack_from, unpack_into};
+use super::bitpack::{bit_width, pack, packed_len, unpack_from_map, unpack_into};
 use super::cursor::Cursor;
 
 /// For each difference order 0, 1 and 2: the lowest residual and the bit width of the range of
@@ -170,10 +170,9 @@ pub fn decode_range(
     }
     let (base, width, packed) = (h.base, h.width, h.packed);
     match h.order {
-        0 => {
-            unpack_from(packed, width, start, bytemuck::cast_slice_mut(out));
-            out.iter_mut().for_each(|x| *x = base.wrapping_add(*x));
-        }
+        0 => unpack_from_map(packed, width, start, bytemuck::cast_slice_mut(out), |x| {
+            x.wrapping_add(base as u64)
+        }),
         1 => {
             // value[k] = first + k * base + (x_0 + ... + x_{k-1}).
             let (sum, _) = residual_sums(packed, width, start, false);
@@ -183,11 +182,10 @@ pub fn decode_range(
             let (head, rest) = out.split_first_mut()?;
             *head = v;
             // value[k + 1] = value[k] + base + x_k.
-            unpack_from(packed, width, start, bytemuck::cast_slice_mut(rest));
-            for x in rest {
-                v = v.wrapping_add(base.wrapping_add(*x));
-                *x = v;
-            }
+            unpack_from_map(packed, width, start, bytemuck::cast_slice_mut(rest), |x| {
+                v = v.wrapping_add(base.wrapping_add(x as i64));
+                v as u64
+            });
         }
         _ => {
             let [f0, f1] = h.first;
@@ -222,12 +220,11 @@ pub fn decode_range(
             let (head, rest) = out.split_first_mut()?;
             *head = v;
             // d_{k+1} = d_k + base + x_{k-1}; value[k + 1] = value[k] + d_{k+1}.
-            unpack_from(packed, width, kk, bytemuck::cast_slice_mut(rest));
-            for x in rest {
-                d = d.wrapping_add(base.wrapping_add(*x));
+            unpack_from_map(packed, width, kk, bytemuck::cast_slice_mut(rest), |x| {
+                d = d.wrapping_add(base.wrapping_add(x as i64));
                 v = v.wrapping_add(d);
-                *x = v;
-            }
+                v as u64
+            });
         }
     }
     Some(())
