@@ -298,6 +298,17 @@ impl ColumnMut<'_> {
             (Codec::IntPack, ColumnMut::Time(o)) => {
                 return int::decode_range(payload, rows, keep, bytemuck::cast_slice_mut(o));
             }
+            (Codec::IntPack, ColumnMut::OptTime(o)) => {
+                if o.len() != keep.len() {
+                    return None;
+                }
+                let mut ints = vec![0i64; keep.len()];
+                int::decode_range(payload, rows, keep, &mut ints)?;
+                for (slot, v) in o.iter_mut().zip(ints) {
+                    *slot = (v != Timestamp::NONE_NS).then_some(Timestamp::from_ns(v));
+                }
+                return Some(());
+            }
             (Codec::Decimal, ColumnMut::F64(o)) => {
                 return float::decode_decimal_range(payload, rows, keep, o);
             }
@@ -542,6 +553,20 @@ mod tests {
                     .decode_partial(e.codec, &e.payload, n, r.clone())
                     .unwrap();
                 assert_eq!(part, t[r.clone()], "{:?} {r:?}", e.codec);
+            }
+            // The same times as an optional column, every third one missing.
+            let opt: Vec<Option<Timestamp>> = t
+                .iter()
+                .enumerate()
+                .map(|(i, &v)| (i % 3 != 1).then_some(v))
+                .collect();
+            let e = encode(ColumnRef::OptTime(&opt));
+            for r in ranges.clone() {
+                let mut part = vec![Some(Timestamp::from_ns(-1)); r.len()];
+                ColumnMut::OptTime(&mut part)
+                    .decode_partial(e.codec, &e.payload, n, r.clone())
+                    .unwrap();
+                assert_eq!(part, opt[r.clone()], "{:?} {r:?}", e.codec);
             }
         }
         for f in &floats {
