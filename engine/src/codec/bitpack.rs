@@ -112,9 +112,9 @@ pub fn unpack_map(bytes: &[u8], width: u8, out: &mut [u64], mut f: impl FnMut(u6
               33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56)
 }
 
-/// Unpacks values `first..first + out.len()` of `width` bits from `bytes` into `out`, passed
-/// through `f` in order as [`unpack_map`] does: the few before the first byte-aligned group one
-/// by one, the rest as [`unpack_map`] does.
+/// Unpacks values `first..first + out.len()` of `width` bits from `bytes` into `out`, each
+/// passed through `f` in order: the few before the first byte-aligned group of 8 one by one, the
+/// rest with [`unpack_map`].
 #[inline]
 pub fn unpack_from_map(
     bytes: &[u8],
