@@ -76,10 +76,11 @@ impl SeriesKey {
     }
 
     /// The same key with a symbol of its own allocation (so that threads cloning it do not
-    /// contend on one reference count).
+    /// contend on one reference count): a symbol of more than 23 bytes is shared and counted
+    /// when cloned, while a shorter one is inline and copied anyway.
     pub fn with_own_symbol(&self) -> Self {
         SeriesKey {
-            symbol: self.symbol.clone(),
+            symbol: SmolStr::new(self.symbol.as_str()),
             exchange: self.exchange,
             interval: self.interval,
         }
@@ -189,6 +190,17 @@ mod tests {
                 .dir_name(),
             "%49%462406.cffex.1m"
         );
+    }
+
+    #[test]
+    fn a_long_symbol_gets_an_allocation_of_its_own() {
+        let key = SeriesKey::bar(&"S".repeat(40), Exchange::SSE, Interval::Minute).unwrap();
+        let own = key.with_own_symbol();
+        assert_eq!(own, key);
+        assert!(own.symbol().is_heap_allocated());
+        assert_ne!(own.symbol().as_ptr(), key.symbol().as_ptr());
+        // A clone shares the allocation (and its reference count).
+        assert_eq!(key.clone().symbol().as_ptr(), key.symbol().as_ptr());
     }
 
     #[test]
