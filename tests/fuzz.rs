@@ -137,27 +137,25 @@ pub fn codecs(data: &[u8]) {
     let payload = data.get(2..).unwrap_or(&[]);
     let n = usize::from(n) * 4;
     let mut times = vec![Timestamp::from_ns(0); n];
-    let _ = codec::decode(codec, payload, ColumnMut::Time(&mut times));
+    let whole_times = codec::decode(codec, payload, ColumnMut::Time(&mut times));
     let mut opt = vec![None; n];
     let _ = codec::decode(codec, payload, ColumnMut::OptTime(&mut opt));
     let mut floats = vec![0.0; n];
-    let _ = codec::decode(codec, payload, ColumnMut::F64(&mut floats));
+    let whole_floats = codec::decode(codec, payload, ColumnMut::F64(&mut floats));
     let mut strings = vec![tickvault::SmolStr::default(); n];
     let _ = codec::decode(codec, payload, ColumnMut::Str(&mut strings));
     // A range of the rows, from the payload's length: where the whole decodes, the range
     // decodes to its slice (the range decoders skip what comes before it).
     let start = payload.len() % (n + 1);
     let keep = start..start + (payload.len() / 7) % (n + 1 - start);
-    let whole = codec::decode(codec, payload, ColumnMut::Time(&mut times));
     let mut part = vec![Timestamp::from_ns(0); keep.len()];
     let got = ColumnMut::Time(&mut part).decode_partial(codec, payload, n, keep.clone());
-    if whole.is_some() {
+    if whole_times.is_some() {
         assert_eq!(got.map(|()| part), Some(times[keep.clone()].to_vec()));
     }
-    let whole = codec::decode(codec, payload, ColumnMut::F64(&mut floats));
     let mut part = vec![0.0; keep.len()];
     let got = ColumnMut::F64(&mut part).decode_partial(codec, payload, n, keep.clone());
-    if whole.is_some() {
+    if whole_floats.is_some() {
         let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
         assert_eq!(got.map(|()| bits(&part)), Some(bits(&floats[keep])));
     }

@@ -16,9 +16,8 @@ use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use smol_str::SmolStr;
-
 use parking_lot::Mutex;
+use smol_str::SmolStr;
 
 use crate::codec::ColumnMut;
 use crate::error::{Error, Result};

@@ -1,8 +1,9 @@
 //! Columnar batches: `BarColumns` and `TickColumns`, one `Vec` per field, and the `Columns`
 //! trait that lets the write and read paths treat both kinds alike.
 
-use smol_str::SmolStr;
 use std::ops::Range;
+
+use smol_str::SmolStr;
 
 use crate::codec::{ColumnMut, ColumnRef, ColumnType, OwnedColumn};
 use crate::error::{Error, Result};

@@ -3,9 +3,10 @@
 //! It is the seam between the engine, the SQL bridge and every tool: migration, sync and
 //! consistency checks are written once against it.
 
-use smol_str::SmolStr;
 use std::cell::RefCell;
 use std::collections::HashMap;
+
+use smol_str::SmolStr;
 
 use crate::columns::{BarColumns, Columns, TickColumns};
 use crate::engine::Engine;

@@ -2,9 +2,10 @@
 //! price grid, inside A-share style sessions (09:30–11:30 and 13:00–15:00 Asia/Shanghai,
 //! weekdays), so one trading day holds 240 one-minute bars.
 
+use smol_str::SmolStr;
+
 use crate::columns::{BarColumns, TickColumns};
 use crate::model::Timestamp;
-use smol_str::SmolStr;
 
 /// A small, fast, seeded generator (SplitMix64); not for cryptography.
 #[derive(Debug, Clone)]

@@ -304,9 +304,7 @@ impl ColumnMut<'_> {
                 }
                 let mut ints = vec![0i64; keep.len()];
                 int::decode_range(payload, rows, keep, &mut ints)?;
-                for (slot, v) in o.iter_mut().zip(ints) {
-                    *slot = (v != Timestamp::NONE_NS).then_some(Timestamp::from_ns(v));
-                }
+                optional_times(&ints, o);
                 return Some(());
             }
             (Codec::Decimal, ColumnMut::F64(o)) => {
@@ -434,9 +432,7 @@ pub fn decode(codec: Codec, payload: &[u8], out: ColumnMut<'_>) -> Option<()> {
         (Codec::Raw | Codec::IntPack, ColumnMut::OptTime(o)) => {
             let mut ints = vec![0i64; o.len()];
             decode_i64(codec, payload, &mut ints)?;
-            for (slot, v) in o.iter_mut().zip(ints) {
-                *slot = (v != Timestamp::NONE_NS).then_some(Timestamp::from_ns(v));
-            }
+            optional_times(&ints, o);
             Some(())
         }
         (Codec::Raw, ColumnMut::F64(o)) => decode_raw(payload, bytemuck::cast_slice_mut(o)),
@@ -446,6 +442,13 @@ pub fn decode(codec: Codec, payload: &[u8], out: ColumnMut<'_>) -> Option<()> {
         (Codec::Decimal, ColumnMut::F64(o)) => float::decode_decimal(payload, o),
         (Codec::Dict, ColumnMut::Str(o)) => strings::decode(payload, o),
         _ => None,
+    }
+}
+
+/// The optional times the integers of an optional time column stand for (`NONE_NS`: none).
+fn optional_times(ints: &[i64], out: &mut [Option<Timestamp>]) {
+    for (slot, &v) in out.iter_mut().zip(ints) {
+        *slot = (v != Timestamp::NONE_NS).then_some(Timestamp::from_ns(v));
     }
 }
 

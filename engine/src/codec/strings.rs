@@ -2,8 +2,9 @@
 //!
 //! Payload: `count: u32`, `count` entries of (`len: u32`, UTF-8 bytes), then IntPack indices.
 
-use smol_str::SmolStr;
 use std::collections::HashMap;
+
+use smol_str::SmolStr;
 
 use super::cursor::Cursor;
 use super::int;

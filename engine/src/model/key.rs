@@ -4,8 +4,9 @@
 //! starts with `.`, and is at most 255 bytes, so no symbol can name a path outside the store and
 //! names differing only in case map to different directories even on case-insensitive file systems.
 
-use smol_str::SmolStr;
 use std::fmt;
+
+use smol_str::SmolStr;
 
 use super::{Exchange, Interval};
 use crate::error::{Error, Result};

@@ -348,7 +348,7 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
             }
         }
         let [ours, theirs] = runs;
-        for (i, (what, unit)) in [
+        let whats = [
             (
                 format!("durable single-row commits, {threads} writer threads"),
                 "commits/s",
@@ -358,15 +358,13 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
                 "  the reader's one-day loads, into rows".to_string(),
                 "rows/s",
             ),
-        ]
-        .into_iter()
-        .enumerate()
-        {
+        ];
+        for ((what, unit), (o, t)) in whats.into_iter().zip(ours.into_iter().zip(theirs)) {
             lines.push(Line {
                 what,
                 unit,
-                ours: median(ours[i].clone()),
-                theirs: Some(median(theirs[i].clone())),
+                ours: median(o),
+                theirs: Some(median(t)),
                 lower_is_better: false,
                 other: None,
             });
