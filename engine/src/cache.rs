@@ -19,7 +19,9 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use smol_str::SmolStr;
 
-use crate::codec::ColumnMut;
+#[cfg(test)]
+use crate::codec::ColumnVec;
+use crate::codec::{ColumnFill, ColumnMut, ColumnRef, OwnedColumn};
 use crate::error::{Error, Result};
 use crate::model::Timestamp;
 use crate::segment::Segment;
@@ -58,13 +60,13 @@ enum Decoded {
 }
 
 impl Decoded {
-    /// `rows` default values of the same type as `like`.
-    fn like(like: &ColumnMut<'_>, rows: usize) -> Decoded {
-        match like {
-            ColumnMut::Time(_) => Decoded::Time(vec![Timestamp::from_ns(0); rows]),
-            ColumnMut::OptTime(_) => Decoded::OptTime(vec![None; rows]),
-            ColumnMut::F64(_) => Decoded::F64(vec![0.0; rows]),
-            ColumnMut::Str(_) => Decoded::Str(vec![SmolStr::default(); rows]),
+    /// `rows` default values of the type `like` fills.
+    fn like(like: &ColumnFill<'_>, rows: usize) -> Decoded {
+        match like.blank(rows) {
+            OwnedColumn::Time(v) => Decoded::Time(v),
+            OwnedColumn::OptTime(v) => Decoded::OptTime(v),
+            OwnedColumn::F64(v) => Decoded::F64(v),
+            OwnedColumn::Str(v) => Decoded::Str(v),
         }
     }
 
@@ -88,25 +90,17 @@ impl Decoded {
             }
     }
 
-    /// Copies rows `keep` into `out` (of length `keep.len()`); false when the types or lengths
-    /// differ.
-    fn copy_into(&self, keep: Range<usize>, out: ColumnMut<'_>) -> bool {
-        fn copy<T: Clone>(src: &[T], keep: Range<usize>, out: &mut [T]) -> bool {
-            match src.get(keep) {
-                Some(src) if src.len() == out.len() => {
-                    out.clone_from_slice(src);
-                    true
-                }
-                _ => false,
-            }
-        }
-        match (self, out) {
-            (Decoded::Time(v), ColumnMut::Time(out)) => copy(v, keep, out),
-            (Decoded::OptTime(v), ColumnMut::OptTime(out)) => copy(v, keep, out),
-            (Decoded::F64(v), ColumnMut::F64(out)) => copy(v, keep, out),
-            (Decoded::Str(v), ColumnMut::Str(out)) => copy(v, keep, out),
-            _ => false,
-        }
+    /// Rows `keep`; an error when the entry is shorter.
+    fn get(&self, keep: Range<usize>) -> Result<ColumnRef<'_>> {
+        let whole = match self {
+            Decoded::Time(v) => ColumnRef::Time(v),
+            Decoded::OptTime(v) => ColumnRef::OptTime(v),
+            Decoded::F64(v) => ColumnRef::F64(v),
+            Decoded::Str(v) => ColumnRef::Str(v),
+        };
+        whole.slice(keep).ok_or_else(|| {
+            Error::InvalidArgument("a cached block column does not fit the load".into())
+        })
     }
 }
 
@@ -274,22 +268,27 @@ impl BlockCache {
         block: usize,
         col: usize,
         keep: Range<usize>,
-        out: ColumnMut<'_>,
+        out: &mut ColumnFill<'_>,
         fill: bool,
     ) -> Result<()> {
+        let direct = |out: &mut ColumnFill<'_>| {
+            out.decode(keep.len(), |part| {
+                seg.decode_column(block, col, keep.clone(), part)
+            })
+        };
         let Some((key, rows)) = Self::key(seg, block, col) else {
-            return seg.decode_column(block, col, keep, out);
+            return direct(out);
         };
         if let Some(value) = self.get(&key) {
-            return copied(&value, keep, out);
+            return out.copy(value.get(keep.clone())?);
         }
         if !fill {
-            return seg.decode_column(block, col, keep, out);
+            return direct(out);
         }
-        let mut value = Decoded::like(&out, rows);
+        let mut value = Decoded::like(out, rows);
         seg.decode_column(block, col, 0..rows, value.as_mut())?;
         let value = Arc::new(value);
-        copied(&value, keep, out)?;
+        out.copy(value.get(keep)?)?;
         self.insert(key, value);
         Ok(())
     }
@@ -323,16 +322,6 @@ impl BlockCache {
             stats.entries += shard.map.len();
         }
         stats
-    }
-}
-
-fn copied(value: &Decoded, keep: Range<usize>, out: ColumnMut<'_>) -> Result<()> {
-    if value.copy_into(keep, out) {
-        Ok(())
-    } else {
-        Err(Error::InvalidArgument(
-            "a cached block column does not fit the load".into(),
-        ))
     }
 }
 
@@ -380,12 +369,17 @@ mod tests {
     #[test]
     fn copies_check_type_and_length() {
         let value = Decoded::F64(vec![1.0, 2.0, 3.0, 4.0]);
-        let mut out = [0.0; 2];
-        assert!(value.copy_into(1..3, ColumnMut::F64(&mut out)));
+        let mut out = Vec::new();
+        let mut fill = ColumnFill::new(ColumnVec::F64(&mut out), 2);
+        fill.copy(value.get(1..3).unwrap()).unwrap();
+        fill.finish().unwrap();
         assert_eq!(out, [2.0, 3.0]);
-        assert!(!value.copy_into(3..5, ColumnMut::F64(&mut out)));
-        let mut times = [Timestamp::from_ns(0); 2];
-        assert!(!value.copy_into(0..2, ColumnMut::Time(&mut times)));
+        let err = value.get(3..5).unwrap_err();
+        assert!(err.to_string().contains("does not fit"), "{err}");
+        let mut times = Vec::new();
+        let mut fill = ColumnFill::new(ColumnVec::Time(&mut times), 2);
+        let err = fill.copy(value.get(0..2).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("another type"), "{err}");
         let cache = BlockCache::new(1 << 20);
         assert!(cache.admits(256 << 10) && !cache.admits((256 << 10) + 1));
         assert!(!BlockCache::new(0).admits(0));

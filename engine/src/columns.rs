@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use smol_str::SmolStr;
 
-use crate::codec::{ColumnMut, ColumnRef, ColumnType, OwnedColumn};
+use crate::codec::{ColumnMut, ColumnRef, ColumnType, ColumnVec, OwnedColumn};
 use crate::error::{Error, Result};
 use crate::model::{BarData, SeriesKey, SeriesKind, TickData, Timestamp};
 
@@ -38,6 +38,9 @@ pub trait Columns: Default + Clone + Send + Sync + std::fmt::Debug + 'static {
     fn refs(&self) -> Vec<ColumnRef<'_>>;
     /// Mutable columns in schema order.
     fn muts(&mut self) -> Vec<ColumnMut<'_>>;
+    /// The column vectors in schema order, to fill (a load writes the rows they hold in place
+    /// and appends the rest, never zero-filling).
+    fn vecs(&mut self) -> Vec<ColumnVec<'_>>;
     /// Resizes every column to `n` rows, filling with zeros.
     fn resize(&mut self, n: usize);
     /// An empty batch with room for `n` rows.
@@ -141,6 +144,10 @@ macro_rules! columns {
 
             fn muts(&mut self) -> Vec<ColumnMut<'_>> {
                 vec![$(ColumnMut::$variant(&mut self.$field)),*]
+            }
+
+            fn vecs(&mut self) -> Vec<ColumnVec<'_>> {
+                vec![$(ColumnVec::$variant(&mut self.$field)),*]
             }
 
             fn resize(&mut self, n: usize) {

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::cache::{BlockCache, Times};
-use crate::codec::ColumnMut;
+use crate::codec::{ColumnFill, ColumnRef, ColumnVec};
 use crate::columns::{BarColumns, Columns, TickColumns};
 use crate::engine::{Engine, LiveSegment};
 use crate::error::Result;
@@ -89,44 +89,52 @@ fn cache_use<C: Columns>(rows: usize, cache: &BlockCache) -> Option<CacheUse<'_>
     })
 }
 
-/// Decodes `pieces` into `out`, reusing its allocations, through `cache` when given.
+/// Decodes `pieces` into `out`, reusing its allocations, through `cache` when given. Rows `out`
+/// already holds are overwritten in place and the rest appended ([`ColumnFill`]), so fresh
+/// memory is never zero-filled first. On an error `out` is left empty.
 fn decode_into<C: Columns>(
     pieces: &[Piece],
     out: &mut C,
     cache: Option<CacheUse<'_>>,
 ) -> Result<()> {
     let total: usize = pieces.iter().map(|p| p.keep.len()).sum();
-    out.resize(total);
-    let fill = |(col, mut slots): (usize, ColumnMut<'_>)| -> Result<()> {
+    let fill = |(col, vec): (usize, ColumnVec<'_>)| -> Result<()> {
+        let mut fill = ColumnFill::new(vec, total);
         for p in pieces {
-            let part = slots.split_off_front(p.keep.len()).ok_or_else(|| {
-                crate::Error::InvalidArgument("piece plan exceeds the output".into())
-            })?;
-            match (&p.times, part) {
-                (Some(times), ColumnMut::Time(out)) if col == 0 => {
+            match &p.times {
+                Some(times) if col == 0 => {
                     let src = times.get(p.keep.clone()).ok_or_else(|| {
                         crate::Error::InvalidArgument("piece range outside its block".into())
                     })?;
-                    out.copy_from_slice(src);
+                    fill.copy(ColumnRef::Time(src))?;
                 }
-                (_, part) => match cache {
-                    Some(c) => {
-                        c.cache
-                            .decode_column(&p.seg, p.block, col, p.keep.clone(), part, c.fill)?
-                    }
-                    None => p.seg.decode_column(p.block, col, p.keep.clone(), part)?,
+                _ => match cache {
+                    Some(c) => c.cache.decode_column(
+                        &p.seg,
+                        p.block,
+                        col,
+                        p.keep.clone(),
+                        &mut fill,
+                        c.fill,
+                    )?,
+                    None => fill.decode(p.keep.len(), |part| {
+                        p.seg.decode_column(p.block, col, p.keep.clone(), part)
+                    })?,
                 },
             }
         }
-        Ok(())
+        fill.finish()
     };
-    let cols = out.muts();
-    if total >= PARALLEL_ROWS_MIN {
-        cols.into_par_iter().enumerate().try_for_each(fill)?;
+    let cols = out.vecs();
+    let done = if total >= PARALLEL_ROWS_MIN {
+        cols.into_par_iter().enumerate().try_for_each(fill)
     } else {
-        cols.into_iter().enumerate().try_for_each(fill)?;
+        cols.into_iter().enumerate().try_for_each(fill)
+    };
+    if done.is_err() {
+        out.clear();
     }
-    Ok(())
+    done
 }
 
 /// Per-task state of [`rows`]: the piece decoded last, in reusable columns.

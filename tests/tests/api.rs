@@ -443,6 +443,17 @@ fn a_corrupt_segment_is_a_typed_error_naming_the_file() {
         }
         other => panic!("expected a checksum mismatch, got {other}"),
     }
+    // A load into a buffer reused from an earlier load fails the same way and leaves it empty,
+    // not holding a mix of old and new rows.
+    let key = SeriesKey::bar("rb", Exchange::SHFE, MIN).unwrap();
+    let mut buf = BarColumns::default();
+    buf.resize(2000);
+    let err = db
+        .load_columns_into(&key, ALL.0, ALL.1, &mut buf)
+        .unwrap_err();
+    assert!(matches!(err, Error::ChecksumMismatch { offset: 24, .. }), "{err}");
+    assert_eq!(buf.len(), 0);
+    assert_eq!(buf.open_price.len(), 0);
     // A write that would merge into the damaged segment fails and changes nothing.
     let err = db
         .save_bar_data(&[bar("rb", Exchange::SHFE, MIN, 60, 9.0)], false)

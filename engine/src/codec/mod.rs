@@ -5,11 +5,14 @@
 
 mod bitpack;
 pub(crate) mod cursor;
+mod fill;
 mod float;
 mod int;
 mod strings;
 
 use smol_str::SmolStr;
+
+pub(crate) use fill::ColumnFill;
 
 use crate::error::{Error, Result};
 use crate::model::Timestamp;
@@ -207,6 +210,20 @@ impl<'a> ColumnRef<'a> {
             ColumnRef::Str(_) => ColumnType::Str,
         }
     }
+}
+
+/// A column vector to fill, as [`crate::Columns::vecs`] gives them: a load writes the rows it
+/// already has in place and appends the rest.
+#[derive(Debug)]
+pub enum ColumnVec<'a> {
+    /// Times.
+    Time(&'a mut Vec<Timestamp>),
+    /// Optional times.
+    OptTime(&'a mut Vec<Option<Timestamp>>),
+    /// Floats.
+    F64(&'a mut Vec<f64>),
+    /// Strings.
+    Str(&'a mut Vec<SmolStr>),
 }
 
 /// A column slice to decode into.
