@@ -144,9 +144,9 @@ struct RowTask<C> {
     cols: C,
 }
 
-/// The rows of `pieces`, built in parallel straight from each block (no intermediate columns
-/// for the whole range). Each task holds its own copy of the symbol, so tasks never contend on
-/// one reference count.
+/// The rows of `pieces`, built straight from each block (no intermediate columns for the whole
+/// range), in parallel for large loads. Each task holds its own copy of the symbol, so tasks
+/// never contend on one reference count.
 fn rows<C: Columns>(
     pieces: &[Piece],
     key: &SeriesKey,
@@ -159,8 +159,15 @@ fn rows<C: Columns>(
     }
     let total = offsets.last().copied().unwrap_or(0);
     if total < PARALLEL_ROWS_MIN {
-        let cols: C = decode(pieces, cache)?;
-        return Ok(cols.to_rows(key));
+        // Piece by piece through one block-sized batch that stays in cache: the whole range is
+        // never held as columns too.
+        let mut out = Vec::with_capacity(total);
+        let mut cols = C::default();
+        for piece in pieces.chunks(1) {
+            decode_into(piece, &mut cols, cache)?;
+            out.extend((0..cols.len()).map(|i| cols.row(i, key)));
+        }
+        return Ok(out);
     }
     let failure: parking_lot::Mutex<Option<crate::Error>> = parking_lot::Mutex::new(None);
     let placeholder = C::empty_row(key);
