@@ -306,7 +306,8 @@ impl Engine {
     }
 
     /// Like [`Engine::load_columns`], into `out`, reusing its allocations: a loop that loads
-    /// range after range into one buffer touches no fresh memory.
+    /// range after range into one buffer touches no fresh memory. On an error `out` is left
+    /// empty.
     pub fn load_columns_into<C: Columns>(
         &self,
         key: &SeriesKey,
