@@ -17,11 +17,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use smol_str::SmolStr;
 
 #[cfg(test)]
 use crate::codec::ColumnVec;
-use crate::codec::{ColumnFill, ColumnMut, ColumnRef, OwnedColumn};
+use crate::codec::{ColumnFill, ColumnRef, OwnedColumn};
 use crate::error::{Error, Result};
 use crate::model::Timestamp;
 use crate::segment::Segment;
@@ -50,67 +49,33 @@ pub struct BlockCacheStats {
     pub misses: u64,
 }
 
-/// One block's column, decoded.
-#[derive(Debug)]
-enum Decoded {
-    Time(Vec<Timestamp>),
-    OptTime(Vec<Option<Timestamp>>),
-    F64(Vec<f64>),
-    Str(Vec<SmolStr>),
+/// Bytes counted for `value`, kept in the cache (the strings of a `Str` column are shared with
+/// the block's other rows, so only their slots count).
+fn entry_bytes(value: &OwnedColumn) -> usize {
+    ENTRY_OVERHEAD
+        + match value {
+            OwnedColumn::Time(v) => std::mem::size_of_val(v.as_slice()),
+            OwnedColumn::OptTime(v) => std::mem::size_of_val(v.as_slice()),
+            OwnedColumn::F64(v) => std::mem::size_of_val(v.as_slice()),
+            OwnedColumn::Str(v) => std::mem::size_of_val(v.as_slice()),
+        }
 }
 
-impl Decoded {
-    /// `rows` default values of the type `like` fills.
-    fn like(like: &ColumnFill<'_>, rows: usize) -> Decoded {
-        match like.blank(rows) {
-            OwnedColumn::Time(v) => Decoded::Time(v),
-            OwnedColumn::OptTime(v) => Decoded::OptTime(v),
-            OwnedColumn::F64(v) => Decoded::F64(v),
-            OwnedColumn::Str(v) => Decoded::Str(v),
-        }
-    }
-
-    fn as_mut(&mut self) -> ColumnMut<'_> {
-        match self {
-            Decoded::Time(v) => ColumnMut::Time(v),
-            Decoded::OptTime(v) => ColumnMut::OptTime(v),
-            Decoded::F64(v) => ColumnMut::F64(v),
-            Decoded::Str(v) => ColumnMut::Str(v),
-        }
-    }
-
-    fn bytes(&self) -> usize {
-        ENTRY_OVERHEAD
-            + match self {
-                Decoded::Time(v) => std::mem::size_of_val(v.as_slice()),
-                Decoded::OptTime(v) => std::mem::size_of_val(v.as_slice()),
-                Decoded::F64(v) => std::mem::size_of_val(v.as_slice()),
-                // The strings themselves are shared with the block's other rows.
-                Decoded::Str(v) => std::mem::size_of_val(v.as_slice()),
-            }
-    }
-
-    /// Rows `keep`; an error when the entry is shorter.
-    fn get(&self, keep: Range<usize>) -> Result<ColumnRef<'_>> {
-        let whole = match self {
-            Decoded::Time(v) => ColumnRef::Time(v),
-            Decoded::OptTime(v) => ColumnRef::OptTime(v),
-            Decoded::F64(v) => ColumnRef::F64(v),
-            Decoded::Str(v) => ColumnRef::Str(v),
-        };
-        whole.slice(keep).ok_or_else(|| {
-            Error::InvalidArgument("a cached block column does not fit the load".into())
-        })
-    }
+/// Rows `keep` of a cached column; an error when the entry is shorter.
+fn rows_of(value: &OwnedColumn, keep: Range<usize>) -> Result<ColumnRef<'_>> {
+    value
+        .column_ref()
+        .slice(keep)
+        .ok_or_else(|| Error::InvalidArgument("a cached block column does not fit the load".into()))
 }
 
 /// A block's decoded times, shared with the cache or owned.
 #[derive(Debug, Clone)]
-pub(crate) struct Times(Arc<Decoded>);
+pub(crate) struct Times(Arc<OwnedColumn>);
 
 impl Times {
     pub(crate) fn owned(times: Vec<Timestamp>) -> Times {
-        Times(Arc::new(Decoded::Time(times)))
+        Times(Arc::new(OwnedColumn::Time(times)))
     }
 }
 
@@ -119,7 +84,7 @@ impl std::ops::Deref for Times {
 
     fn deref(&self) -> &[Timestamp] {
         match &*self.0 {
-            Decoded::Time(v) => v,
+            OwnedColumn::Time(v) => v,
             _ => &[],
         }
     }
@@ -135,7 +100,7 @@ struct Key {
 
 #[derive(Debug)]
 struct Slot {
-    value: Arc<Decoded>,
+    value: Arc<OwnedColumn>,
     referenced: bool,
 }
 
@@ -148,7 +113,7 @@ struct Shard {
 }
 
 impl Shard {
-    fn get(&mut self, key: &Key) -> Option<Arc<Decoded>> {
+    fn get(&mut self, key: &Key) -> Option<Arc<OwnedColumn>> {
         let slot = self.map.get_mut(key)?;
         slot.referenced = true;
         Some(slot.value.clone())
@@ -156,8 +121,8 @@ impl Shard {
 
     /// Keeps `value` under `key`, evicting unreferenced entries (and giving referenced ones a
     /// second chance) until it fits in `capacity`.
-    fn insert(&mut self, key: Key, value: Arc<Decoded>, capacity: usize) {
-        let size = value.bytes();
+    fn insert(&mut self, key: Key, value: Arc<OwnedColumn>, capacity: usize) {
+        let size = entry_bytes(&value);
         if size > capacity || self.map.contains_key(&key) {
             return;
         }
@@ -172,7 +137,7 @@ impl Shard {
                 }
                 Some(_) => {
                     if let Some(slot) = self.map.remove(&old) {
-                        self.bytes -= slot.value.bytes();
+                        self.bytes -= entry_bytes(&slot.value);
                     }
                 }
                 None => {}
@@ -243,7 +208,7 @@ impl BlockCache {
     }
 
     /// The entry under `key`, counted as a hit or a miss.
-    fn get(&self, key: &Key) -> Option<Arc<Decoded>> {
+    fn get(&self, key: &Key) -> Option<Arc<OwnedColumn>> {
         let found = self.shard(key).lock().get(key);
         let counter = if found.is_some() {
             &self.hits
@@ -254,7 +219,7 @@ impl BlockCache {
         found
     }
 
-    fn insert(&self, key: Key, value: Arc<Decoded>) {
+    fn insert(&self, key: Key, value: Arc<OwnedColumn>) {
         let per_shard = self.capacity / self.shards.len();
         self.shard(&key).lock().insert(key, value, per_shard);
     }
@@ -280,15 +245,15 @@ impl BlockCache {
             return direct(out);
         };
         if let Some(value) = self.get(&key) {
-            return out.copy(value.get(keep.clone())?);
+            return out.copy(rows_of(&value, keep.clone())?);
         }
         if !fill {
             return direct(out);
         }
-        let mut value = Decoded::like(out, rows);
-        seg.decode_column(block, col, 0..rows, value.as_mut())?;
+        let mut value = out.blank(rows);
+        seg.decode_column(block, col, 0..rows, value.column_mut())?;
         let value = Arc::new(value);
-        out.copy(value.get(keep)?)?;
+        out.copy(rows_of(&value, keep)?)?;
         self.insert(key, value);
         Ok(())
     }
@@ -299,10 +264,13 @@ impl BlockCache {
         let Some((key, _)) = Self::key(seg, block, 0) else {
             return seg.block_times(block).map(Times::owned);
         };
-        if let Some(value) = self.get(&key).filter(|v| matches!(**v, Decoded::Time(_))) {
+        if let Some(value) = self
+            .get(&key)
+            .filter(|v| matches!(**v, OwnedColumn::Time(_)))
+        {
             return Ok(Times(value));
         }
-        let value = Arc::new(Decoded::Time(seg.block_times(block)?));
+        let value = Arc::new(OwnedColumn::Time(seg.block_times(block)?));
         if fill {
             self.insert(key, value.clone());
         }
@@ -329,8 +297,8 @@ impl BlockCache {
 mod tests {
     use super::*;
 
-    fn floats(n: usize) -> Arc<Decoded> {
-        Arc::new(Decoded::F64(vec![1.0; n]))
+    fn floats(n: usize) -> Arc<OwnedColumn> {
+        Arc::new(OwnedColumn::F64(vec![1.0; n]))
     }
 
     fn key(block: u32) -> Key {
@@ -344,7 +312,7 @@ mod tests {
 
     #[test]
     fn a_shard_keeps_its_capacity_and_gives_referenced_entries_a_second_chance() {
-        let size = floats(100).bytes();
+        let size = entry_bytes(&floats(100));
         let mut shard = Shard::default();
         for b in 0..3 {
             shard.insert(key(b), floats(100), 3 * size);
@@ -368,17 +336,17 @@ mod tests {
 
     #[test]
     fn copies_check_type_and_length() {
-        let value = Decoded::F64(vec![1.0, 2.0, 3.0, 4.0]);
+        let value = OwnedColumn::F64(vec![1.0, 2.0, 3.0, 4.0]);
         let mut out = Vec::new();
         let mut fill = ColumnFill::new(ColumnVec::F64(&mut out), 2);
-        fill.copy(value.get(1..3).unwrap()).unwrap();
+        fill.copy(rows_of(&value, 1..3).unwrap()).unwrap();
         fill.finish().unwrap();
         assert_eq!(out, [2.0, 3.0]);
-        let err = value.get(3..5).unwrap_err();
+        let err = rows_of(&value, 3..5).unwrap_err();
         assert!(err.to_string().contains("does not fit"), "{err}");
         let mut times = Vec::new();
         let mut fill = ColumnFill::new(ColumnVec::Time(&mut times), 2);
-        let err = fill.copy(value.get(0..2).unwrap()).unwrap_err();
+        let err = fill.copy(rows_of(&value, 0..2).unwrap()).unwrap_err();
         assert!(err.to_string().contains("another type"), "{err}");
         let cache = BlockCache::new(1 << 20);
         assert!(cache.admits(256 << 10) && !cache.admits((256 << 10) + 1));

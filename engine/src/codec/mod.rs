@@ -163,6 +163,28 @@ pub enum OwnedColumn {
     Str(Vec<SmolStr>),
 }
 
+impl OwnedColumn {
+    /// The column, borrowed.
+    pub fn column_ref(&self) -> ColumnRef<'_> {
+        match self {
+            OwnedColumn::Time(v) => ColumnRef::Time(v),
+            OwnedColumn::OptTime(v) => ColumnRef::OptTime(v),
+            OwnedColumn::F64(v) => ColumnRef::F64(v),
+            OwnedColumn::Str(v) => ColumnRef::Str(v),
+        }
+    }
+
+    /// The column's slots, to decode into.
+    pub fn column_mut(&mut self) -> ColumnMut<'_> {
+        match self {
+            OwnedColumn::Time(v) => ColumnMut::Time(v),
+            OwnedColumn::OptTime(v) => ColumnMut::OptTime(v),
+            OwnedColumn::F64(v) => ColumnMut::F64(v),
+            OwnedColumn::Str(v) => ColumnMut::Str(v),
+        }
+    }
+}
+
 /// A borrowed column to encode.
 #[derive(Debug, Clone, Copy)]
 pub enum ColumnRef<'a> {
