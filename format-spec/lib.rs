@@ -4,9 +4,7 @@
 //! depend on generators elsewhere that may change. The tests in `tests/vectors.rs` write a golden
 //! file only when it is missing and read it forever after.
 
-use tickvault::SmolStr;
-
-use tickvault::{BarColumns, TickColumns, Timestamp};
+use tickvault::{BarColumns, SmolStr, TickColumns, Timestamp};
 
 /// 2024-01-02T01:30:00Z.
 const T0_NS: i64 = 1_704_159_000_000_000_000;

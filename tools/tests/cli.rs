@@ -405,22 +405,11 @@ fn bench_compares_tickvault_with_sqlite_line_by_line() {
     assert!(lines
         .iter()
         .any(|l| l["what"] == "durable single-row commits, 8 writer threads"));
-    // Each writer count is measured alone and with a reader beside it: three lines each.
-    let beside: Vec<&serde_json::Value> = lines
-        .iter()
-        .filter(|l| l["what"] == "  the reader's one-day loads, into rows")
-        .collect();
-    assert_eq!(beside.len(), 4, "{out}");
-    for l in beside {
-        assert!(l["tickvault"].as_f64().unwrap() > 0.0, "{l}");
-    }
-    assert_eq!(
-        lines
-            .iter()
-            .filter(|l| l["what"] == "  the same, a reader beside them")
-            .count(),
-        4
-    );
+    // Each writer count is measured alone and with a reader beside it: three lines each (every
+    // line's tickvault figure is checked positive above).
+    let count = |what: &str| lines.iter().filter(|l| l["what"] == what).count();
+    assert_eq!(count("  the reader's one-day loads, into rows"), 4, "{out}");
+    assert_eq!(count("  the same, a reader beside them"), 4, "{out}");
     assert!(
         !dir.path().join("unused").exists(),
         "bench works in a temporary directory"

@@ -140,6 +140,26 @@ struct Line {
     other: Option<&'static str>,
 }
 
+impl Line {
+    /// A line comparing tickvault with the baseline store.
+    fn new(
+        what: impl Into<String>,
+        unit: &'static str,
+        ours: f64,
+        theirs: Option<f64>,
+        lower_is_better: bool,
+    ) -> Line {
+        Line {
+            what: what.into(),
+            unit,
+            ours,
+            theirs,
+            lower_is_better,
+            other: None,
+        }
+    }
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(|a, b| a.total_cmp(b));
     v[v.len() / 2]
@@ -221,17 +241,16 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
             } else {
                 batch.to_string()
             };
-            lines.push(Line {
-                what: format!(
+            lines.push(Line::new(
+                format!(
                     "save {kind}, batches of {label}{}",
                     if stream { ", stream" } else { "" }
                 ),
-                unit: "rows/s",
-                ours: median(ours),
-                theirs: Some(median(theirs)),
-                lower_is_better: false,
-                other: None,
-            });
+                "rows/s",
+                median(ours),
+                Some(median(theirs)),
+                false,
+            ));
         }
     }
 
@@ -257,14 +276,13 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
                 out.push(got as f64 / t.elapsed().as_secs_f64());
             }
         }
-        lines.push(Line {
-            what: format!("load {kind} into rows, {label} ({len} rows)"),
-            unit: "rows/s",
-            ours: median(ours),
-            theirs: Some(median(theirs)),
-            lower_is_better: false,
-            other: None,
-        });
+        lines.push(Line::new(
+            format!("load {kind} into rows, {label} ({len} rows)"),
+            "rows/s",
+            median(ours),
+            Some(median(theirs)),
+            false,
+        ));
         if matches!(data, Data::Bars(_)) {
             let key = SeriesKey::bar(
                 &format!("{PREFIX}IF9999"),
@@ -279,26 +297,24 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
                     c.len() as f64 / t.elapsed().as_secs_f64()
                 })
                 .collect();
-            lines.push(Line {
-                what: format!("load {kind} into columns, {label}"),
-                unit: "rows/s",
-                ours: median(cols),
-                theirs: None,
-                lower_is_better: false,
-                other: None,
-            });
+            lines.push(Line::new(
+                format!("load {kind} into columns, {label}"),
+                "rows/s",
+                median(cols),
+                None,
+                false,
+            ));
         }
     }
-    lines.push(Line {
-        what: format!("bytes on disk per {}", &kind[..kind.len() - 1]),
-        unit: "B",
-        ours: dir_bytes(&tv_path) as f64 / n as f64,
-        theirs: baseline
+    lines.push(Line::new(
+        format!("bytes on disk per {}", &kind[..kind.len() - 1]),
+        "B",
+        dir_bytes(&tv_path) as f64 / n as f64,
+        baseline
             .bytes(work.path(), run)
             .map(|b| b as f64 / n as f64),
-        lower_is_better: true,
-        other: None,
-    });
+        true,
+    ));
     drop((tv, sq));
     if let Some(cols) = &sample {
         let (tv, sq, tv_path, run) = new_stores()?;
@@ -360,14 +376,7 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
             ),
         ];
         for ((what, unit), (o, t)) in whats.into_iter().zip(ours.into_iter().zip(theirs)) {
-            lines.push(Line {
-                what,
-                unit,
-                ours: median(o),
-                theirs: Some(median(t)),
-                lower_is_better: false,
-                other: None,
-            });
+            lines.push(Line::new(what, unit, median(o), Some(median(t)), false));
         }
     }
 
@@ -399,14 +408,13 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
         ours.push(time_it(&tv)?);
         theirs.push(time_it(sq.db())?);
     }
-    lines.push(Line {
-        what: format!("overview of {series} series"),
-        unit: "ms",
-        ours: median(ours),
-        theirs: Some(median(theirs)),
-        lower_is_better: true,
-        other: None,
-    });
+    lines.push(Line::new(
+        format!("overview of {series} series"),
+        "ms",
+        median(ours),
+        Some(median(theirs)),
+        true,
+    ));
 
     // Leave a server as it was found (a SQLite baseline is a file in the temporary directory).
     drop((tv, sq));
@@ -531,21 +539,22 @@ fn sample_sizes(
     w.finish()?.sync_all()?;
     let ours = dir_bytes(tv_path) as f64 / n as f64;
     Ok(vec![
-        Line {
-            what: format!("bytes on disk per bar, sample of {n} real bars"),
-            unit: "B",
+        Line::new(
+            format!("bytes on disk per bar, sample of {n} real bars"),
+            "B",
             ours,
-            theirs: baseline.bytes(work, run).map(|b| b as f64 / n as f64),
-            lower_is_better: true,
-            other: None,
-        },
+            baseline.bytes(work, run).map(|b| b as f64 / n as f64),
+            true,
+        ),
         Line {
-            what: "bytes per bar, real sample, as Parquet with zstd".to_string(),
-            unit: "B",
-            ours,
-            theirs: Some(std::fs::metadata(&parquet)?.len() as f64 / n as f64),
-            lower_is_better: true,
             other: Some("Parquet"),
+            ..Line::new(
+                "bytes per bar, real sample, as Parquet with zstd",
+                "B",
+                ours,
+                Some(std::fs::metadata(&parquet)?.len() as f64 / n as f64),
+                true,
+            )
         },
     ])
 }
