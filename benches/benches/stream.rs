@@ -139,38 +139,46 @@ fn append_latency(_: &mut Criterion) {
     );
 }
 
-fn recovery(c: &mut Criterion) {
-    const N: usize = 1_000_000;
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("db");
-    {
-        let db = Engine::builder(&root)
-            .wal_sync(SyncPolicy::None)
-            .memtable_bytes_max(usize::MAX)
-            .open()
-            .unwrap();
-        let cols = sample::ticks(N, 9, "螺纹钢2610");
-        let key = SeriesKey::tick("rb2610", Exchange::SHFE).unwrap();
-        for start in (0..N).step_by(1000) {
-            let mut part = TickColumns::default();
-            part.extend_from(&cols, start..(start + 1000).min(N));
-            db.save_columns(&key, &part, true).unwrap();
-        }
-        db.abandon();
+/// A store whose WAL holds `n` ticks in stream saves of `per_record` rows, none flushed.
+fn unflushed_ticks(root: &std::path::Path, n: usize, per_record: usize) {
+    let db = Engine::builder(root)
+        .wal_sync(SyncPolicy::None)
+        .memtable_bytes_max(usize::MAX)
+        .open()
+        .unwrap();
+    let cols = sample::ticks(n, 9, "螺纹钢2610");
+    let key = SeriesKey::tick("rb2610", Exchange::SHFE).unwrap();
+    for start in (0..n).step_by(per_record) {
+        let mut part = TickColumns::default();
+        part.extend_from(&cols, start..(start + per_record).min(n));
+        db.save_columns(&key, &part, true).unwrap();
     }
+    db.abandon();
+}
+
+fn recovery(c: &mut Criterion) {
+    let dir = tempfile::tempdir().unwrap();
     let mut g = c.benchmark_group("recovery");
     g.sample_size(10);
-    g.throughput(Throughput::Elements(N as u64));
-    g.bench_function("open_with_1m_unflushed_ticks", |b| {
-        b.iter(|| {
-            let db = Engine::builder(&root)
-                .memtable_bytes_max(usize::MAX)
-                .open()
-                .unwrap();
-            black_box(db.info().unwrap().memtable_rows);
-            db.abandon();
-        })
-    });
+    // Saves of 1,000 ticks, and a recorder that commits every tick on its own.
+    for (name, n, per_record) in [
+        ("open_with_1m_unflushed_ticks", 1_000_000, 1000),
+        ("open_with_200k_one_tick_records", 200_000, 1),
+    ] {
+        let root = dir.path().join(name);
+        unflushed_ticks(&root, n, per_record);
+        g.throughput(Throughput::Elements(n as u64));
+        g.bench_function(name, |b| {
+            b.iter(|| {
+                let db = Engine::builder(&root)
+                    .memtable_bytes_max(usize::MAX)
+                    .open()
+                    .unwrap();
+                black_box(db.info().unwrap().memtable_rows);
+                db.abandon();
+            })
+        });
+    }
     g.finish();
 }
 

@@ -38,7 +38,32 @@ impl<C: Columns> Memtable<C> {
     /// Inserts a sorted, unique batch; `in_segments[i]` tells whether row `i`'s time is stored in
     /// a segment of the series.
     pub fn insert(&mut self, batch: &C, in_segments: &[bool]) {
-        for (i, t) in batch.datetimes().iter().enumerate() {
+        let times = batch.datetimes();
+        // A batch whose times all come after the rows held (the recorder's case) replaces no
+        // row, and neither does any row when rows that share a time are all kept: append it
+        // column by column.
+        let after = self.keep_all
+            || (times.windows(2).all(|w| w[0] < w[1])
+                && match (self.index.keys().next_back(), times.first()) {
+                    (Some((last, _)), Some(first)) => first > last,
+                    _ => true,
+                });
+        if after {
+            let base = self.rows.len();
+            self.rows.extend_from(batch, 0..batch.len());
+            for (i, t) in times.iter().enumerate() {
+                let arrival = if self.keep_all { (base + i) as u64 } else { 0 };
+                self.index.insert((*t, arrival), base + i);
+            }
+            self.new_keys += in_segments
+                .iter()
+                .chain(std::iter::repeat(&false))
+                .take(times.len())
+                .filter(|&&stored| !stored)
+                .count() as u64;
+            return;
+        }
+        for (i, t) in times.iter().enumerate() {
             let arrival = if self.keep_all {
                 self.rows.len() as u64
             } else {
@@ -195,5 +220,48 @@ mod tests {
         assert_eq!((all.len(), all.new_keys()), (3, 3));
         let five = all.range(Timestamp::from_ns(5), Timestamp::from_ns(5));
         assert_eq!(five.close_price, [1.0, 2.0]);
+    }
+
+    /// Batches that append after the rows held (inserted column by column) and batches that
+    /// reach back among them (row by row) give what a plain map from time to row gives.
+    #[test]
+    fn appended_and_interleaved_batches_match_a_map() {
+        let mut rng = crate::sample::Rng::new(7);
+        let mut m = Memtable::<BarColumns>::new(false);
+        let mut model = BTreeMap::<i64, f64>::new();
+        let mut new_keys = 0;
+        let mut appended = 0;
+        for round in 0..200 {
+            let end = model.keys().next_back().copied().unwrap_or(0);
+            // Half the batches start after the last time held, a quarter at it, a quarter
+            // among the times held.
+            let start = match round % 4 {
+                0 => rng.range(0, end),
+                1 => end,
+                _ => end + 1,
+            };
+            appended += usize::from(start > end);
+            let mut times: Vec<i64> = std::iter::once(start)
+                .chain((0..rng.range(0, 5)).map(|_| start + rng.range(0, 9)))
+                .collect();
+            times.sort_unstable();
+            times.dedup();
+            let flags: Vec<bool> = times.iter().map(|_| rng.range(0, 3) == 0).collect();
+            let close = round as f64;
+            for (t, stored) in times.iter().zip(&flags) {
+                if model.insert(*t, close).is_none() && !stored {
+                    new_keys += 1;
+                }
+            }
+            m.insert(&bars(&times, close), &flags);
+        }
+        assert_eq!(appended, 100);
+        assert_eq!((m.len(), m.new_keys()), (model.len(), new_keys));
+        let all = m.range(Timestamp::MIN, Timestamp::MAX);
+        assert_eq!(
+            all.datetime.iter().map(|t| t.as_ns()).collect::<Vec<_>>(),
+            model.keys().copied().collect::<Vec<_>>()
+        );
+        assert_eq!(all.close_price, model.values().copied().collect::<Vec<_>>());
     }
 }

@@ -7,6 +7,7 @@
 //! and removes the old ones. Every other manifest commit (bulk save, delete) flushes first, so
 //! the WAL never holds rows older than the segments they would overlay.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::columns::{Columns, TickColumns};
@@ -14,7 +15,7 @@ use crate::engine::{Engine, Writer};
 use crate::error::{Error, Result};
 use crate::memtable::{typed, typed_mut, MemPart, Memtable};
 use crate::model::{SeriesKey, Timestamp};
-use crate::wal::{replay, Entry, RecordBuilder, Wal, WalGuard};
+use crate::wal::{replay_into, RecordBuilder, Rows, Sink, Wal, WalGuard};
 use crate::write::{Batch, Dedup};
 use crate::BarColumns;
 
@@ -191,15 +192,13 @@ impl Engine {
             storage.sync_dir(&self.inner.root)?;
         }
         let flushed = self.inner.state.read().manifest.wal_flushed_seq;
-        let replayed = replay(&**storage, &dir, flushed, |_, entries| {
-            for entry in entries {
-                match entry {
-                    Entry::Bars(key, cols) => self.replay_entry(&key, cols)?,
-                    Entry::Ticks(key, cols) => self.replay_entry(&key, *cols)?,
-                }
-            }
-            Ok(())
-        })?;
+        let mut recovery = Recovery {
+            engine: self,
+            bars: HashMap::new(),
+            ticks: HashMap::new(),
+        };
+        let replayed = replay_into(&**storage, &dir, flushed, &mut recovery)?;
+        recovery.finish()?;
         let wal = Wal::create(
             storage.clone(),
             &dir,
@@ -218,11 +217,11 @@ impl Engine {
     fn replay_entry<C: Columns + Into<Batch<'static>>>(
         &self,
         key: &SeriesKey,
-        cols: C,
+        cols: &C,
     ) -> Result<()> {
         let flags = self.in_segments::<C>(key, cols.datetimes())?;
         let dedup = self.dedup(key);
-        insert::<C>(&mut self.inner.state.write().mem, key, &cols, &flags, dedup);
+        insert::<C>(&mut self.inner.state.write().mem, key, cols, &flags, dedup);
         Ok(())
     }
 
@@ -245,6 +244,79 @@ impl Engine {
     /// Whether any memtable holds rows.
     pub(crate) fn has_mem(&self) -> bool {
         !self.inner.state.read().mem.is_empty()
+    }
+}
+
+/// The most rows recovery gathers for one series before it inserts them into its memtable.
+const RECOVERY_GATHER_ROWS: usize = 16_384;
+
+/// Replays WAL records into the memtables. The entries of a series are gathered while their
+/// times ascend and inserted together: a recorder that commits every tick leaves one record
+/// per tick, and inserting each on its own costs a lookup, a lock and an allocation a row.
+struct Recovery<'e> {
+    engine: &'e Engine,
+    bars: HashMap<SeriesKey, BarColumns>,
+    ticks: HashMap<SeriesKey, TickColumns>,
+}
+
+impl Recovery<'_> {
+    /// Inserts what is still gathered.
+    fn finish(self) -> Result<()> {
+        for (key, cols) in &self.bars {
+            self.engine.replay_entry(key, cols)?;
+        }
+        for (key, cols) in &self.ticks {
+            self.engine.replay_entry(key, cols)?;
+        }
+        Ok(())
+    }
+}
+
+/// Adds `rows` of `key` to what is gathered for it, first inserting what was gathered when the
+/// rows do not follow it in time or it is full.
+fn gather<C: Columns + Into<Batch<'static>>>(
+    engine: &Engine,
+    gathered: &mut HashMap<SeriesKey, C>,
+    key: SeriesKey,
+    rows: &C,
+) -> Result<()> {
+    if rows.len() >= RECOVERY_GATHER_ROWS / 64 {
+        // Rows enough to insert on their own: no copy.
+        if let Some(cols) = gathered.get_mut(&key).filter(|c| !c.is_empty()) {
+            engine.replay_entry(&key, cols)?;
+            cols.clear();
+        }
+        return engine.replay_entry(&key, rows);
+    }
+    let Some(cols) = gathered.get_mut(&key) else {
+        gathered.insert(key, rows.clone());
+        return Ok(());
+    };
+    // Rows that share a time are all kept, whatever their order; otherwise an insert takes
+    // sorted, unique times.
+    let follows = engine.dedup(&key) == Dedup::KeepAll
+        || matches!(
+            (cols.datetimes().last(), rows.datetimes().first()),
+            (Some(last), Some(first)) if first > last
+        );
+    if !follows || cols.len() >= RECOVERY_GATHER_ROWS {
+        engine.replay_entry(&key, cols)?;
+        cols.clear();
+    }
+    cols.extend_from(rows, 0..rows.len());
+    Ok(())
+}
+
+impl Sink for Recovery<'_> {
+    fn entry(&mut self, _seq: u64, key: SeriesKey, rows: Rows<'_>) -> Result<()> {
+        match rows {
+            Rows::Bars(c) => gather(self.engine, &mut self.bars, key, c),
+            Rows::Ticks(c) => gather(self.engine, &mut self.ticks, key, c),
+        }
+    }
+
+    fn record(&mut self, _seq: u64) -> Result<()> {
+        Ok(())
     }
 }
 

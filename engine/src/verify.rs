@@ -193,7 +193,7 @@ pub fn verify_on(
     if storage.exists(&wal)? {
         let mut flushed = state.wal_flushed_seq;
         for attempt in 0.. {
-            match crate::wal::replay_while_written(&*storage, &wal, flushed, |_, _| Ok(())) {
+            match crate::wal::check_while_written(&*storage, &wal, flushed) {
                 Ok(r) => {
                     report.wal_records = r.records;
                     break;

@@ -21,9 +21,9 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
-pub use record::{decode as decode_record, encode as encode_record, Entry, RecordBuilder};
-pub(crate) use replay::replay_while_written;
-pub use replay::{replay, Replayed};
+pub use record::{decode as decode_record, encode as encode_record, Entry, RecordBuilder, Rows};
+pub(crate) use replay::check_while_written;
+pub use replay::{replay, replay_into, Replayed, Sink};
 
 use crate::checksum::{crc, SALT_WAL_HEADER, SALT_WAL_RECORD};
 use crate::error::{Error, Result};

@@ -4,7 +4,7 @@
 use smol_str::SmolStr;
 
 use crate::codec::cursor::Cursor;
-use crate::codec::{ColumnMut, ColumnRef};
+use crate::codec::{ColumnRef, ColumnVec};
 use crate::columns::{BarColumns, Columns, TickColumns};
 use crate::model::{Exchange, Interval, SeriesKey, SeriesKind, Timestamp};
 
@@ -115,70 +115,167 @@ fn get_str<'a>(c: &mut Cursor<'a>) -> Result<&'a str, String> {
         .map_err(|_| "string is not UTF-8".to_string())
 }
 
-fn get_columns<C: Columns>(c: &mut Cursor<'_>) -> Result<C, String> {
+fn get_key(c: &mut Cursor<'_>) -> Result<SeriesKey, String> {
+    let symbol: SmolStr = get_str(c)?.into();
+    let exchange: Exchange = get_str(c)?.parse().map_err(|e| format!("{e}"))?;
+    let interval: Interval = get_str(c)?.parse().map_err(|e| format!("{e}"))?;
+    SeriesKey::new(symbol, exchange, interval).map_err(|e| format!("{e}"))
+}
+
+/// The bytes of the series name at the cursor (three short strings), which it moves past.
+fn key_bytes<'a>(c: &mut Cursor<'a>) -> Result<&'a [u8], String> {
+    let mut start = c.clone();
+    for _ in 0..3 {
+        let len = usize::from(c.u8().ok_or("truncated string length")?);
+        c.take(len).ok_or("truncated string")?;
+    }
+    Ok(start.take(c.pos() - start.pos()).unwrap_or_default())
+}
+
+/// The bytes of `rows` fixed-width values of 8 bytes each.
+fn get_words<'a>(c: &mut Cursor<'a>, rows: usize) -> Result<&'a [u8], String> {
+    c.take(rows.checked_mul(8).ok_or("row count overflows")?)
+        .ok_or_else(|| "truncated column".to_string())
+}
+
+/// The little-endian value in `w`, 8 bytes long.
+#[inline]
+fn word(w: &[u8]) -> u64 {
+    u64::from_le_bytes(w.try_into().unwrap_or_default())
+}
+
+/// Replaces the rows of `out` with the entry's rows (its allocations are kept).
+fn get_columns<C: Columns>(c: &mut Cursor<'_>, out: &mut C) -> Result<(), String> {
     let rows = c.u32().ok_or("truncated row count")? as usize;
     if rows > c.remaining() / 8 + 1 {
         return Err(format!("{rows} rows exceed the record"));
     }
-    let mut cols = C::default();
-    cols.resize(rows);
-    for col in cols.muts() {
+    out.clear();
+    for col in out.vecs() {
         match col {
-            ColumnMut::Time(v) => {
-                for slot in v {
-                    *slot = Timestamp::from_ns(c.i64().ok_or("truncated column")?);
-                }
-            }
-            ColumnMut::OptTime(v) => {
-                for slot in v {
-                    let ns = c.i64().ok_or("truncated column")?;
-                    *slot = (ns != Timestamp::NONE_NS).then_some(Timestamp::from_ns(ns));
-                }
-            }
-            ColumnMut::F64(v) => {
-                for slot in v {
-                    *slot = f64::from_bits(c.u64().ok_or("truncated column")?);
-                }
-            }
-            ColumnMut::Str(v) => {
-                for slot in v {
+            ColumnVec::Time(v) => v.extend(
+                get_words(c, rows)?
+                    .chunks_exact(8)
+                    .map(|w| Timestamp::from_ns(word(w) as i64)),
+            ),
+            ColumnVec::OptTime(v) => v.extend(get_words(c, rows)?.chunks_exact(8).map(|w| {
+                let ns = word(w) as i64;
+                (ns != Timestamp::NONE_NS).then_some(Timestamp::from_ns(ns))
+            })),
+            ColumnVec::F64(v) => v.extend(
+                get_words(c, rows)?
+                    .chunks_exact(8)
+                    .map(|w| f64::from_bits(word(w))),
+            ),
+            ColumnVec::Str(v) => {
+                v.reserve(rows);
+                for _ in 0..rows {
                     let len = c.u32().ok_or("truncated string length")? as usize;
                     let bytes = c.take(len).ok_or("truncated string")?;
-                    *slot = SmolStr::from(
+                    v.push(SmolStr::from(
                         std::str::from_utf8(bytes).map_err(|_| "string is not UTF-8")?,
-                    );
+                    ));
                 }
             }
         }
     }
-    Ok(cols)
+    Ok(())
+}
+
+/// The rows of one entry, borrowed from a [`Scratch`].
+#[derive(Debug, Clone, Copy)]
+pub enum Rows<'a> {
+    /// Bars.
+    Bars(&'a BarColumns),
+    /// Ticks.
+    Ticks(&'a TickColumns),
+}
+
+impl Rows<'_> {
+    /// The entry, owning a copy of the rows.
+    pub fn to_entry(self, key: SeriesKey) -> Entry {
+        match self {
+            Rows::Bars(c) => Entry::Bars(key, c.clone()),
+            Rows::Ticks(c) => Entry::Ticks(key, Box::new(c.clone())),
+        }
+    }
+}
+
+/// Columns that entries are decoded into, one entry after another, and the last series read:
+/// replaying many records of a few rows each then allocates nothing per record.
+#[derive(Debug, Default)]
+pub struct Scratch {
+    bars: BarColumns,
+    ticks: TickColumns,
+    /// The bytes of the last series name read, and the series they named.
+    last_key: Option<(Vec<u8>, SeriesKey)>,
+}
+
+/// A record payload read entry by entry.
+#[derive(Debug)]
+pub struct Reader<'a> {
+    c: Cursor<'a>,
+    left: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// The record's sequence and a reader of its entries; the error says what is malformed.
+    pub fn new(payload: &'a [u8]) -> Result<(u64, Self), String> {
+        let mut c = Cursor::new(payload);
+        let seq = c.u64().ok_or("truncated sequence")?;
+        let kind = c.u8().ok_or("truncated kind")?;
+        if kind != KIND_ROWS {
+            return Err(format!("unknown record kind {kind}"));
+        }
+        let left = c.u32().ok_or("truncated entry count")? as usize;
+        if left > payload.len() {
+            return Err(format!("entry count {left} exceeds the record"));
+        }
+        Ok((seq, Reader { c, left }))
+    }
+
+    /// The next entry, decoded into `scratch` (replacing the entry read before), or `None`
+    /// after the last one; the error says what is malformed.
+    pub fn next<'s>(
+        &mut self,
+        scratch: &'s mut Scratch,
+    ) -> Result<Option<(SeriesKey, Rows<'s>)>, String> {
+        if self.left == 0 {
+            if self.c.remaining() != 0 {
+                return Err(format!("{} trailing bytes", self.c.remaining()));
+            }
+            return Ok(None);
+        }
+        self.left -= 1;
+        let raw = key_bytes(&mut self.c)?;
+        let key = match &scratch.last_key {
+            Some((bytes, last)) if bytes.as_slice() == raw => last.clone(),
+            _ => {
+                let key = get_key(&mut Cursor::new(raw))?;
+                scratch.last_key = Some((raw.to_vec(), key.clone()));
+                key
+            }
+        };
+        Ok(Some(match key.kind() {
+            SeriesKind::Bar => {
+                get_columns(&mut self.c, &mut scratch.bars)?;
+                (key, Rows::Bars(&scratch.bars))
+            }
+            SeriesKind::Tick => {
+                get_columns(&mut self.c, &mut scratch.ticks)?;
+                (key, Rows::Ticks(&scratch.ticks))
+            }
+        }))
+    }
 }
 
 /// Decodes a payload into its sequence and entries; the error says what is malformed.
 pub fn decode(payload: &[u8]) -> Result<(u64, Vec<Entry>), String> {
-    let mut c = Cursor::new(payload);
-    let seq = c.u64().ok_or("truncated sequence")?;
-    let kind = c.u8().ok_or("truncated kind")?;
-    if kind != KIND_ROWS {
-        return Err(format!("unknown record kind {kind}"));
-    }
-    let count = c.u32().ok_or("truncated entry count")? as usize;
-    if count > payload.len() {
-        return Err(format!("entry count {count} exceeds the record"));
-    }
-    let mut entries = Vec::with_capacity(count);
-    for _ in 0..count {
-        let symbol: SmolStr = get_str(&mut c)?.into();
-        let exchange: Exchange = get_str(&mut c)?.parse().map_err(|e| format!("{e}"))?;
-        let interval: Interval = get_str(&mut c)?.parse().map_err(|e| format!("{e}"))?;
-        let key = SeriesKey::new(symbol, exchange, interval).map_err(|e| format!("{e}"))?;
-        entries.push(match key.kind() {
-            SeriesKind::Bar => Entry::Bars(key, get_columns(&mut c)?),
-            SeriesKind::Tick => Entry::Ticks(key, Box::new(get_columns(&mut c)?)),
-        });
-    }
-    if c.remaining() != 0 {
-        return Err(format!("{} trailing bytes", c.remaining()));
+    let (seq, mut reader) = Reader::new(payload)?;
+    let mut scratch = Scratch::default();
+    let mut entries = Vec::with_capacity(reader.left);
+    while let Some((key, rows)) = reader.next(&mut scratch)? {
+        entries.push(rows.to_entry(key));
     }
     Ok((seq, entries))
 }

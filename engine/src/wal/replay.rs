@@ -2,12 +2,13 @@
 
 use std::path::Path;
 
-use super::record::{decode, Entry};
+use super::record::{Entry, Reader, Rows, Scratch};
 use super::{parse_file_name, FRAME_LEN, HEADER_LEN, MAGIC, RECORD_MAX, VERSION};
 use crate::checksum::{crc, SALT_WAL_HEADER, SALT_WAL_RECORD};
 use crate::codec::cursor::Cursor;
 use crate::error::{Error, Result};
 use crate::io::Storage;
+use crate::model::SeriesKey;
 
 /// What replay found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,6 +52,44 @@ fn read_frame(
     Ok((payload, offset + FRAME_LEN + len))
 }
 
+/// What replay hands the records past the flushed sequence to, entry by entry.
+pub trait Sink {
+    /// The rows of series `key` in record `seq` (borrowed: the next entry reuses them).
+    fn entry(&mut self, seq: u64, key: SeriesKey, rows: Rows<'_>) -> Result<()>;
+    /// Every entry of record `seq` has been handed over.
+    fn record(&mut self, seq: u64) -> Result<()>;
+}
+
+/// A sink that collects each record's entries and hands them to a closure.
+struct Collect<F> {
+    entries: Vec<Entry>,
+    apply: F,
+}
+
+impl<F: FnMut(u64, Vec<Entry>) -> Result<()>> Sink for Collect<F> {
+    fn entry(&mut self, _seq: u64, key: SeriesKey, rows: Rows<'_>) -> Result<()> {
+        self.entries.push(rows.to_entry(key));
+        Ok(())
+    }
+
+    fn record(&mut self, seq: u64) -> Result<()> {
+        (self.apply)(seq, std::mem::take(&mut self.entries))
+    }
+}
+
+/// A sink that keeps nothing: the records are only checked.
+struct Check;
+
+impl Sink for Check {
+    fn entry(&mut self, _seq: u64, _key: SeriesKey, _rows: Rows<'_>) -> Result<()> {
+        Ok(())
+    }
+
+    fn record(&mut self, _seq: u64) -> Result<()> {
+        Ok(())
+    }
+}
+
 /// Calls `apply(seq, entries)` for every record with a sequence above `flushed_seq`, in order.
 /// A torn final record of a file is dropped; any other damage is a corruption error naming the
 /// file and offset.
@@ -60,19 +99,32 @@ pub fn replay(
     flushed_seq: u64,
     apply: impl FnMut(u64, Vec<Entry>) -> Result<()>,
 ) -> Result<Replayed> {
-    replay_files(storage, dir, flushed_seq, false, apply)
+    let mut sink = Collect {
+        entries: Vec::new(),
+        apply,
+    };
+    replay_files(storage, dir, flushed_seq, false, &mut sink)
 }
 
-/// Like [`replay`], for a WAL a writer may be appending to meanwhile (`verify` on a live
-/// store): a second read that shows records where the first showed zeros written ahead is the
-/// writer's commit, not a disk that returns inconsistent data.
-pub(crate) fn replay_while_written(
+/// Like [`replay`], handing the records to `sink` entry by entry, without a copy of their rows.
+pub fn replay_into(
     storage: &dyn Storage,
     dir: &Path,
     flushed_seq: u64,
-    apply: impl FnMut(u64, Vec<Entry>) -> Result<()>,
+    sink: &mut impl Sink,
 ) -> Result<Replayed> {
-    replay_files(storage, dir, flushed_seq, true, apply)
+    replay_files(storage, dir, flushed_seq, false, sink)
+}
+
+/// Checks the records as [`replay`] reads them, for a WAL a writer may be appending to
+/// meanwhile (`verify` on a live store): a second read that shows records where the first
+/// showed zeros written ahead is the writer's commit, not a disk that returns inconsistent data.
+pub(crate) fn check_while_written(
+    storage: &dyn Storage,
+    dir: &Path,
+    flushed_seq: u64,
+) -> Result<Replayed> {
+    replay_files(storage, dir, flushed_seq, true, &mut Check)
 }
 
 /// Whether `again` is `first` with records written over its zeros (and perhaps grown).
@@ -88,7 +140,7 @@ fn replay_files(
     dir: &Path,
     flushed_seq: u64,
     live: bool,
-    mut apply: impl FnMut(u64, Vec<Entry>) -> Result<()>,
+    sink: &mut impl Sink,
 ) -> Result<Replayed> {
     let mut files: Vec<(u64, String)> = storage
         .list_dir(dir)?
@@ -103,6 +155,7 @@ fn replay_files(
         files: files.len(),
     };
     let mut expected: Option<u64> = None;
+    let mut scratch = Scratch::default();
     for (first_seq, name) in &files {
         let path = dir.join(name);
         let mut bytes = match storage.read_all(&path) {
@@ -176,15 +229,25 @@ fn replay_files(
         while offset < bytes.len() {
             match read_frame(&bytes, offset, *first_seq) {
                 Ok((payload, end)) => {
-                    let (seq, entries) = decode(payload).map_err(|what| bad(offset, &what))?;
+                    let (seq, mut reader) =
+                        Reader::new(payload).map_err(|what| bad(offset, &what))?;
                     if Some(seq) != expected {
                         return Err(bad(
                             offset,
                             &format!("record has sequence {seq}, {:?} was expected", expected),
                         ));
                     }
+                    // Records the flush holds are read too, so that damage to them is found.
+                    while let Some((key, rows)) = reader
+                        .next(&mut scratch)
+                        .map_err(|what| bad(offset, &what))?
+                    {
+                        if seq > flushed_seq {
+                            sink.entry(seq, key, rows)?;
+                        }
+                    }
                     if seq > flushed_seq {
-                        apply(seq, entries)?;
+                        sink.record(seq)?;
                         out.records += 1;
                     }
                     out.last_seq = out.last_seq.max(seq);
