@@ -184,6 +184,9 @@ macro_rules! columns {
                 $(self.$field.push(row.$field.clone());)*
             }
 
+            // Inlined into the generic loops that build rows (in other crates too), so that
+            // a row is written straight into its slot instead of returned through the stack.
+            #[inline]
             fn row(&self, i: usize, $key: &SeriesKey) -> $row {
                 $row {
                     $($extra: $extra_val,)*

@@ -5,6 +5,9 @@
 use std::ops::Range;
 use std::sync::Arc;
 
+use rayon::iter::plumbing::{
+    bridge, Consumer, Folder, Producer, ProducerCallback, UnindexedConsumer,
+};
 use rayon::prelude::*;
 
 use crate::cache::{BlockCache, Times};
@@ -137,11 +140,124 @@ fn decode_into<C: Columns>(
     done
 }
 
-/// Per-task state of [`rows`]: the piece decoded last, in reusable columns.
-struct RowTask<C> {
-    key: SeriesKey,
-    piece: usize,
-    cols: C,
+/// Rows `range` of `pieces` (their first rows at `offsets`), as rayon splits a parallel
+/// collect. Each part decodes its pieces one at a time into columns of its own and builds each
+/// piece's rows in one loop, written straight into the result. A piece that fails to decode
+/// records the error in `failure` and yields placeholder rows, so that the lengths still hold.
+struct RowsProducer<'a, C: Columns> {
+    pieces: &'a [Piece],
+    offsets: &'a [usize],
+    range: Range<usize>,
+    key: &'a SeriesKey,
+    cache: Option<CacheUse<'a>>,
+    failure: &'a parking_lot::Mutex<Option<crate::Error>>,
+    kind: std::marker::PhantomData<C>,
+}
+
+/// A folder that gathers items into a vector (for [`RowsProducer::into_iter`]).
+struct Gather<T>(Vec<T>);
+
+impl<T> Folder<T> for Gather<T> {
+    type Result = Vec<T>;
+
+    fn consume(mut self, item: T) -> Self {
+        self.0.push(item);
+        self
+    }
+
+    fn complete(self) -> Vec<T> {
+        self.0
+    }
+
+    fn full(&self) -> bool {
+        false
+    }
+}
+
+impl<'a, C: Columns> Producer for RowsProducer<'a, C> {
+    type Item = C::Row;
+    type IntoIter = std::vec::IntoIter<C::Row>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        let gather = Gather(Vec::with_capacity(self.range.len()));
+        self.fold_with(gather).0.into_iter()
+    }
+
+    fn split_at(self, index: usize) -> (Self, Self) {
+        let mid = self.range.start + index;
+        let left = RowsProducer {
+            range: self.range.start..mid,
+            ..self
+        };
+        let right = RowsProducer {
+            range: mid..self.range.end,
+            ..self
+        };
+        (left, right)
+    }
+
+    fn min_len(&self) -> usize {
+        PARALLEL_ROWS_MIN / 4
+    }
+
+    fn fold_with<F: Folder<C::Row>>(self, mut folder: F) -> F {
+        let key = self.key.with_own_symbol();
+        let mut cols = C::default();
+        let mut i = self.range.start;
+        while i < self.range.end && !folder.full() {
+            let piece = self.offsets.partition_point(|&o| o <= i).saturating_sub(1);
+            let first = self.offsets.get(piece).copied().unwrap_or(i);
+            let end = self
+                .offsets
+                .get(piece + 1)
+                .copied()
+                .unwrap_or(self.range.end)
+                .min(self.range.end);
+            let one = self.pieces.get(piece..piece + 1).unwrap_or(&[]);
+            if let Err(e) = decode_into(one, &mut cols, self.cache) {
+                self.failure.lock().get_or_insert(e);
+            }
+            let rows = (i - first)..(end - first);
+            folder = if cols.len() >= rows.end {
+                folder.consume_iter(rows.map(|j| cols.row(j, &key)))
+            } else {
+                let placeholder = C::empty_row(&key);
+                folder.consume_iter(rows.map(|_| placeholder.clone()))
+            };
+            i = end.max(i + 1);
+        }
+        folder
+    }
+}
+
+/// [`RowsProducer`] as an indexed parallel iterator, so that `collect_into_vec` writes the
+/// rows in place.
+struct ParRows<'a, C: Columns>(RowsProducer<'a, C>);
+
+impl<C: Columns> ParallelIterator for ParRows<'_, C> {
+    type Item = C::Row;
+
+    fn drive_unindexed<K: UnindexedConsumer<C::Row>>(self, consumer: K) -> K::Result {
+        bridge(self, consumer)
+    }
+
+    fn opt_len(&self) -> Option<usize> {
+        Some(self.0.range.len())
+    }
+}
+
+impl<C: Columns> IndexedParallelIterator for ParRows<'_, C> {
+    fn len(&self) -> usize {
+        self.0.range.len()
+    }
+
+    fn drive<K: Consumer<C::Row>>(self, consumer: K) -> K::Result {
+        bridge(self, consumer)
+    }
+
+    fn with_producer<CB: ProducerCallback<C::Row>>(self, callback: CB) -> CB::Output {
+        callback.callback(self.0)
+    }
 }
 
 /// The rows of `pieces`, built straight from each block (no intermediate columns for the whole
@@ -169,40 +285,18 @@ fn rows<C: Columns>(
         }
         return Ok(out);
     }
-    let failure: parking_lot::Mutex<Option<crate::Error>> = parking_lot::Mutex::new(None);
-    let placeholder = C::empty_row(key);
-    let rows: Vec<C::Row> = (0..total)
-        .into_par_iter()
-        .with_min_len(PARALLEL_ROWS_MIN / 4)
-        .map_init(
-            || RowTask {
-                key: key.with_own_symbol(),
-                piece: usize::MAX,
-                cols: C::default(),
-            },
-            |task, i| {
-                let start = offsets.get(task.piece).copied().unwrap_or(usize::MAX);
-                let end = offsets
-                    .get(task.piece.wrapping_add(1))
-                    .copied()
-                    .unwrap_or(0);
-                if !(start <= i && i < end) {
-                    task.piece = offsets.partition_point(|&o| o <= i) - 1;
-                    let piece = pieces.get(task.piece..task.piece + 1).unwrap_or(&[]);
-                    if let Err(e) = decode_into(piece, &mut task.cols, cache) {
-                        failure.lock().get_or_insert(e);
-                        task.cols = C::default();
-                    }
-                }
-                let at = i - offsets.get(task.piece).copied().unwrap_or(0);
-                if at < task.cols.len() {
-                    task.cols.row(at, &task.key)
-                } else {
-                    placeholder.clone()
-                }
-            },
-        )
-        .collect();
+    let failure = parking_lot::Mutex::new(None);
+    let mut rows = Vec::new();
+    ParRows(RowsProducer::<C> {
+        pieces,
+        offsets: &offsets,
+        range: 0..total,
+        key,
+        cache,
+        failure: &failure,
+        kind: std::marker::PhantomData,
+    })
+    .collect_into_vec(&mut rows);
     match failure.into_inner() {
         Some(e) => Err(e),
         None => Ok(rows),

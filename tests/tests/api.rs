@@ -615,14 +615,14 @@ fn a_foreign_directory_is_not_turned_into_a_store() {
 #[test]
 fn large_row_loads_take_the_parallel_path_and_match_columns() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Engine::builder(dir.path().join("db"))
-        .block_rows(1000)
-        .open()
-        .unwrap();
-    let cols = tickvault::sample::bars(100_000, 12);
+    let root = dir.path().join("db");
+    let db = Engine::builder(&root).block_rows(1000).open().unwrap();
+    // More than the 262,144 rows from which a load builds its rows in parallel.
+    let cols = tickvault::sample::bars(300_000, 12);
     db.save_bar_columns("x", Exchange::SSE, MIN, &cols).unwrap();
     let key = SeriesKey::bar("x", Exchange::SSE, MIN).unwrap();
-    for (a, b) in [(0usize, 99_999usize), (1_234, 87_654)] {
+    // Everything; a range that starts and ends inside blocks; one under the parallel size.
+    for (a, b) in [(0usize, 299_999usize), (1_234, 287_654), (5, 100_000)] {
         let rows = db
             .load_bar_data("x", Exchange::SSE, MIN, cols.datetime[a], cols.datetime[b])
             .unwrap();
@@ -630,6 +630,30 @@ fn large_row_loads_take_the_parallel_path_and_match_columns() {
         for (i, r) in rows.iter().enumerate() {
             assert_eq!(*r, cols.row(a + i, &key), "row {}", a + i);
         }
+    }
+    drop(db);
+    // A damaged chunk fails the parallel load with the error that names it.
+    let seg_dir = root.join("data").join(key.dir_name());
+    let file = fs::read_dir(&seg_dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut bytes = fs::read(&file).unwrap();
+    bytes[30] ^= 0x40; // inside the first chunk
+    fs::write(&file, &bytes).unwrap();
+    let db = Engine::builder(&root).block_rows(1000).open().unwrap();
+    let err = db
+        .load_bar_data("x", Exchange::SSE, MIN, ALL.0, ALL.1)
+        .unwrap_err();
+    match err {
+        Error::ChecksumMismatch {
+            file: f, offset, ..
+        } => {
+            assert_eq!((f, offset), (file, 24));
+        }
+        other => panic!("expected a checksum mismatch, got {other}"),
     }
 }
 
