@@ -404,6 +404,21 @@ fn orphans_of_an_unfinished_write_are_removed_on_open() {
     assert_eq!(closes(&db, "rb"), [(60, 1.0)]);
 }
 
+/// Flips a bit inside the first chunk of the segment file in `seg_dir`: the file and its
+/// damaged bytes.
+fn damage_first_chunk(seg_dir: &Path) -> (std::path::PathBuf, Vec<u8>) {
+    let file = fs::read_dir(seg_dir)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut bytes = fs::read(&file).unwrap();
+    bytes[30] ^= 0x40;
+    fs::write(&file, &bytes).unwrap();
+    (file, bytes)
+}
+
 #[test]
 fn a_corrupt_segment_is_a_typed_error_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -419,15 +434,7 @@ fn a_corrupt_segment_is_a_typed_error_naming_the_file() {
             .collect();
         db.save_bar_data(&rows, false).unwrap();
     }
-    let file = fs::read_dir(&seg_dir)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let mut bytes = fs::read(&file).unwrap();
-    bytes[30] ^= 0x40; // inside the first chunk
-    fs::write(&file, &bytes).unwrap();
+    let (file, bytes) = damage_first_chunk(&seg_dir);
     let db = open(dir.path());
     // The overview comes from the manifest and stays available.
     assert_eq!(db.get_bar_overview().unwrap()[0].count, 1000);
@@ -633,16 +640,7 @@ fn large_row_loads_take_the_parallel_path_and_match_columns() {
     }
     drop(db);
     // A damaged chunk fails the parallel load with the error that names it.
-    let seg_dir = root.join("data").join(key.dir_name());
-    let file = fs::read_dir(&seg_dir)
-        .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
-    let mut bytes = fs::read(&file).unwrap();
-    bytes[30] ^= 0x40; // inside the first chunk
-    fs::write(&file, &bytes).unwrap();
+    let (file, _) = damage_first_chunk(&root.join("data").join(key.dir_name()));
     let db = Engine::builder(&root).block_rows(1000).open().unwrap();
     let err = db
         .load_bar_data("x", Exchange::SSE, MIN, ALL.0, ALL.1)
