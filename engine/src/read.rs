@@ -10,7 +10,7 @@ use rayon::iter::plumbing::{
 };
 use rayon::prelude::*;
 
-use crate::cache::{BlockCache, Times};
+use crate::cache::{BlockCache, ColumnPass, Times};
 use crate::codec::{ColumnFill, ColumnRef, ColumnVec};
 use crate::columns::{BarColumns, Columns, TickColumns};
 use crate::engine::{Engine, LiveSegment};
@@ -103,29 +103,32 @@ fn decode_into<C: Columns>(
     let total: usize = pieces.iter().map(|p| p.keep.len()).sum();
     let fill = |(col, vec): (usize, ColumnVec<'_>)| -> Result<()> {
         let mut fill = ColumnFill::new(vec, total);
-        for p in pieces {
-            match &p.times {
-                Some(times) if col == 0 => {
-                    let src = times.get(p.keep.clone()).ok_or_else(|| {
-                        crate::Error::InvalidArgument("piece range outside its block".into())
-                    })?;
-                    fill.copy(ColumnRef::Time(src))?;
-                }
-                _ => match cache {
-                    Some(c) => c.cache.decode_column(
-                        &p.seg,
-                        p.block,
-                        col,
-                        p.keep.clone(),
-                        &mut fill,
-                        c.fill,
-                    )?,
-                    None => fill.decode(p.keep.len(), |part| {
-                        p.seg.decode_column(p.block, col, p.keep.clone(), part)
-                    })?,
-                },
+        let mut pass = ColumnPass::new(cache.is_some_and(|c| c.fill));
+        let done = pieces.iter().try_for_each(|p| match &p.times {
+            Some(times) if col == 0 => {
+                let src = times.get(p.keep.clone()).ok_or_else(|| {
+                    crate::Error::InvalidArgument("piece range outside its block".into())
+                })?;
+                fill.copy(ColumnRef::Time(src))
             }
+            _ => match cache {
+                Some(c) => c.cache.decode_column(
+                    &p.seg,
+                    p.block,
+                    col,
+                    p.keep.clone(),
+                    &mut fill,
+                    &mut pass,
+                ),
+                None => fill.decode(p.keep.len(), |part| {
+                    p.seg.decode_column(p.block, col, p.keep.clone(), part)
+                }),
+            },
+        });
+        if let Some(c) = cache {
+            c.cache.count(pass);
         }
+        done?;
         fill.finish()
     };
     let cols = out.vecs();

@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::{
     kind_from_id, BLOCK_ENTRY_FIXED_LEN, BLOCK_ROWS_MAX, CHUNK_RAW_MAX, CHUNK_REF_LEN,
@@ -61,6 +62,9 @@ pub struct Segment {
     min_ts: Timestamp,
     max_ts: Timestamp,
     blocks: Vec<BlockMeta>,
+    /// Whether the block cache has ever kept a column of this segment (never cleared: a load
+    /// that may not fill the cache skips the lookups of segments it never kept).
+    cached: AtomicBool,
 }
 
 fn corrupt(path: &Path, offset: usize, what: impl Into<String>) -> Error {
@@ -184,7 +188,18 @@ impl Segment {
             min_ts,
             max_ts,
             blocks,
+            cached: AtomicBool::new(false),
         })
+    }
+
+    /// Notes that the block cache keeps (or is about to keep) a column of this segment.
+    pub(crate) fn note_cached(&self) {
+        self.cached.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether the block cache may hold a column of this segment.
+    pub(crate) fn maybe_cached(&self) -> bool {
+        self.cached.load(Ordering::Relaxed)
     }
 
     /// The file path.
