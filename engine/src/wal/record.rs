@@ -182,7 +182,7 @@ fn get_columns<C: Columns>(c: &mut Cursor<'_>, out: &mut C) -> Result<(), String
     Ok(())
 }
 
-/// The rows of one entry, borrowed from a [`Scratch`].
+/// The rows of one WAL entry, borrowed from columns that the next entry reuses.
 #[derive(Debug, Clone, Copy)]
 pub enum Rows<'a> {
     /// Bars.
