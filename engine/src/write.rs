@@ -703,6 +703,7 @@ impl Engine {
                 dirs.insert(dir.to_path_buf());
             }
         }
+        let mut dir_removed = false;
         for dir in dirs {
             if self
                 .inner
@@ -710,11 +711,15 @@ impl Engine {
                 .list_dir(&dir)
                 .is_ok_and(|l| l.is_empty())
             {
-                let _ = self.inner.storage.remove_dir(&dir);
+                dir_removed |= self.inner.storage.remove_dir(&dir).is_ok();
             }
             let _ = self.inner.storage.sync_dir(&dir);
         }
-        let _ = self.inner.storage.sync_dir(&self.data_dir());
+        // The data directory changed only if a partition directory went: a save that replaced
+        // nothing (an append) syncs nothing here.
+        if dir_removed {
+            let _ = self.inner.storage.sync_dir(&self.data_dir());
+        }
     }
 
     /// Deletes the rows of `key` with `start <= datetime <= end`; returns how many. The segments
