@@ -262,10 +262,10 @@ struct Recovery<'e> {
 impl Recovery<'_> {
     /// Inserts what is still gathered.
     fn finish(self) -> Result<()> {
-        for (key, cols) in &self.bars {
+        for (key, cols) in self.bars.iter().filter(|(_, c)| !c.is_empty()) {
             self.engine.replay_entry(key, cols)?;
         }
-        for (key, cols) in &self.ticks {
+        for (key, cols) in self.ticks.iter().filter(|(_, c)| !c.is_empty()) {
             self.engine.replay_entry(key, cols)?;
         }
         Ok(())
@@ -294,7 +294,8 @@ fn gather<C: Columns + Into<Batch<'static>>>(
     };
     // Rows that share a time are all kept, whatever their order; otherwise an insert takes
     // sorted, unique times.
-    let follows = engine.dedup(&key) == Dedup::KeepAll
+    let follows = cols.is_empty()
+        || engine.dedup(&key) == Dedup::KeepAll
         || matches!(
             (cols.datetimes().last(), rows.datetimes().first()),
             (Some(last), Some(first)) if first > last
