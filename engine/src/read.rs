@@ -157,7 +157,8 @@ struct RowsProducer<'a, C: Columns> {
     kind: std::marker::PhantomData<C>,
 }
 
-/// A folder that gathers items into a vector (for [`RowsProducer::into_iter`]).
+/// A folder that gathers items into a vector (for loads built on one thread, and
+/// [`RowsProducer::into_iter`]).
 struct Gather<T>(Vec<T>);
 
 impl<T> Folder<T> for Gather<T> {
@@ -264,8 +265,7 @@ impl<C: Columns> IndexedParallelIterator for ParRows<'_, C> {
 }
 
 /// The rows of `pieces`, built straight from each block (no intermediate columns for the whole
-/// range), in parallel for large loads. Each task holds its own copy of the symbol, so tasks
-/// never contend on one reference count.
+/// range), in parallel for large loads ([`RowsProducer`]).
 fn rows<C: Columns>(
     pieces: &[Piece],
     key: &SeriesKey,
@@ -277,20 +277,8 @@ fn rows<C: Columns>(
         offsets.push(offsets.last().copied().unwrap_or(0) + p.keep.len());
     }
     let total = offsets.last().copied().unwrap_or(0);
-    if total < PARALLEL_ROWS_MIN {
-        // Piece by piece through one block-sized batch that stays in cache: the whole range is
-        // never held as columns too.
-        let mut out = Vec::with_capacity(total);
-        let mut cols = C::default();
-        for piece in pieces.chunks(1) {
-            decode_into(piece, &mut cols, cache)?;
-            out.extend((0..cols.len()).map(|i| cols.row(i, key)));
-        }
-        return Ok(out);
-    }
     let failure = parking_lot::Mutex::new(None);
-    let mut rows = Vec::new();
-    ParRows(RowsProducer::<C> {
+    let producer = RowsProducer::<C> {
         pieces,
         offsets: &offsets,
         range: 0..total,
@@ -298,8 +286,16 @@ fn rows<C: Columns>(
         cache,
         failure: &failure,
         kind: std::marker::PhantomData,
-    })
-    .collect_into_vec(&mut rows);
+    };
+    let rows = if total < PARALLEL_ROWS_MIN {
+        // On this thread: piece by piece through one block-sized batch that stays in cache,
+        // so the whole range is never held as columns too.
+        producer.fold_with(Gather(Vec::with_capacity(total))).0
+    } else {
+        let mut rows = Vec::new();
+        ParRows(producer).collect_into_vec(&mut rows);
+        rows
+    };
     match failure.into_inner() {
         Some(e) => Err(e),
         None => Ok(rows),

@@ -249,6 +249,8 @@ impl Engine {
 
 /// The most rows recovery gathers for one series before it inserts them into its memtable.
 const RECOVERY_GATHER_ROWS: usize = 16_384;
+/// Entries of at least this many rows go into the memtable on their own, without a copy.
+const RECOVERY_DIRECT_ROWS: usize = 256;
 
 /// Replays WAL records into the memtables. The entries of a series are gathered while their
 /// times ascend and inserted together: a recorder that commits every tick leaves one record
@@ -280,8 +282,7 @@ fn gather<C: Columns + Into<Batch<'static>>>(
     key: SeriesKey,
     rows: &C,
 ) -> Result<()> {
-    if rows.len() >= RECOVERY_GATHER_ROWS / 64 {
-        // Rows enough to insert on their own: no copy.
+    if rows.len() >= RECOVERY_DIRECT_ROWS {
         if let Some(cols) = gathered.get_mut(&key).filter(|c| !c.is_empty()) {
             engine.replay_entry(&key, cols)?;
             cols.clear();
@@ -309,7 +310,7 @@ fn gather<C: Columns + Into<Batch<'static>>>(
 }
 
 impl Sink for Recovery<'_> {
-    fn entry(&mut self, _seq: u64, key: SeriesKey, rows: Rows<'_>) -> Result<()> {
+    fn entry(&mut self, key: SeriesKey, rows: Rows<'_>) -> Result<()> {
         match rows {
             Rows::Bars(c) => gather(self.engine, &mut self.bars, key, c),
             Rows::Ticks(c) => gather(self.engine, &mut self.ticks, key, c),

@@ -207,8 +207,10 @@ impl Rows<'_> {
 pub struct Scratch {
     bars: BarColumns,
     ticks: TickColumns,
-    /// The bytes of the last series name read, and the series they named.
-    last_key: Option<(Vec<u8>, SeriesKey)>,
+    /// The bytes of the last series name read, and the series they named (reused: a WAL of
+    /// interleaved series changes them at every entry).
+    key_bytes: Vec<u8>,
+    key: Option<SeriesKey>,
 }
 
 /// A record payload read entry by entry.
@@ -248,14 +250,12 @@ impl<'a> Reader<'a> {
         }
         self.left -= 1;
         let raw = key_bytes(&mut self.c)?;
-        let key = match &scratch.last_key {
-            Some((bytes, last)) if bytes.as_slice() == raw => last.clone(),
-            _ => {
-                let key = get_key(&mut Cursor::new(raw))?;
-                scratch.last_key = Some((raw.to_vec(), key.clone()));
-                key
-            }
-        };
+        if scratch.key.is_none() || scratch.key_bytes != raw {
+            scratch.key = Some(get_key(&mut Cursor::new(raw))?);
+            scratch.key_bytes.clear();
+            scratch.key_bytes.extend_from_slice(raw);
+        }
+        let key = scratch.key.clone().ok_or("no series")?;
         Ok(Some(match key.kind() {
             SeriesKind::Bar => {
                 get_columns(&mut self.c, &mut scratch.bars)?;

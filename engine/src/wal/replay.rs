@@ -54,8 +54,8 @@ fn read_frame(
 
 /// What replay hands the records past the flushed sequence to, entry by entry.
 pub trait Sink {
-    /// The rows of series `key` in record `seq` (borrowed: the next entry reuses them).
-    fn entry(&mut self, seq: u64, key: SeriesKey, rows: Rows<'_>) -> Result<()>;
+    /// The rows of series `key` in the current record (borrowed: the next entry reuses them).
+    fn entry(&mut self, key: SeriesKey, rows: Rows<'_>) -> Result<()>;
     /// Every entry of record `seq` has been handed over.
     fn record(&mut self, seq: u64) -> Result<()>;
 }
@@ -67,7 +67,7 @@ struct Collect<F> {
 }
 
 impl<F: FnMut(u64, Vec<Entry>) -> Result<()>> Sink for Collect<F> {
-    fn entry(&mut self, _seq: u64, key: SeriesKey, rows: Rows<'_>) -> Result<()> {
+    fn entry(&mut self, key: SeriesKey, rows: Rows<'_>) -> Result<()> {
         self.entries.push(rows.to_entry(key));
         Ok(())
     }
@@ -81,7 +81,7 @@ impl<F: FnMut(u64, Vec<Entry>) -> Result<()>> Sink for Collect<F> {
 struct Check;
 
 impl Sink for Check {
-    fn entry(&mut self, _seq: u64, _key: SeriesKey, _rows: Rows<'_>) -> Result<()> {
+    fn entry(&mut self, _key: SeriesKey, _rows: Rows<'_>) -> Result<()> {
         Ok(())
     }
 
@@ -243,7 +243,7 @@ fn replay_files(
                         .map_err(|what| bad(offset, &what))?
                     {
                         if seq > flushed_seq {
-                            sink.entry(seq, key, rows)?;
+                            sink.entry(key, rows)?;
                         }
                     }
                     if seq > flushed_seq {
