@@ -11,14 +11,14 @@
 //! lookups (a hash, a lock and a miss per column of every block) one-core loads of 1M ticks ran
 //! 7-12% faster (medians of repeated loads, both builds alternating).
 
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
+use std::hash::BuildHasher;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
+use rustc_hash::FxBuildHasher;
 
 #[cfg(test)]
 use crate::codec::ColumnVec;
@@ -80,6 +80,11 @@ impl Times {
     pub(crate) fn owned(times: Vec<Timestamp>) -> Times {
         Times(Arc::new(OwnedColumn::Time(times)))
     }
+
+    /// The times as a (whole-block) column.
+    pub(crate) fn column(&self) -> Arc<OwnedColumn> {
+        self.0.clone()
+    }
 }
 
 impl std::ops::Deref for Times {
@@ -109,7 +114,7 @@ struct Slot {
 
 #[derive(Debug, Default)]
 struct Shard {
-    map: HashMap<Key, Slot>,
+    map: HashMap<Key, Slot, FxBuildHasher>,
     /// Keys in CLOCK order: the hand is the front.
     order: VecDeque<Key>,
     bytes: usize,
@@ -206,10 +211,10 @@ impl BlockCache {
     }
 
     fn shard(&self, key: &Key) -> &Mutex<Shard> {
-        let mut h = DefaultHasher::new();
-        key.hash(&mut h);
-        // At least one shard.
-        &self.shards[(h.finish() as usize) % self.shards.len()]
+        // The high half of the hash: the shard's map indexes its buckets by the low bits, which
+        // would otherwise be alike for every key of a shard. At least one shard.
+        let h = FxBuildHasher.hash_one(key) >> 32;
+        &self.shards[h as usize % self.shards.len()]
     }
 
     /// The key of column `col` of `block` of `seg`, and the block's rows; `None` when the
@@ -282,6 +287,21 @@ impl BlockCache {
         out.copy(rows_of(&value, keep)?)?;
         self.insert(seg, key, value);
         Ok(())
+    }
+
+    /// Column `col` of `block` of `seg`, whole, when the cache holds it, counting nothing: a
+    /// caller that uses what it peeked counts the hits ([`BlockCache::count_hits`]).
+    pub(crate) fn peek(&self, seg: &Segment, block: usize, col: usize) -> Option<Arc<OwnedColumn>> {
+        if !seg.maybe_cached() {
+            return None;
+        }
+        let (key, _) = Self::key(seg, block, col)?;
+        self.shard(&key).lock().get(&key)
+    }
+
+    /// Counts `n` hits (of columns used after a [`BlockCache::peek`]).
+    pub(crate) fn count_hits(&self, n: usize) {
+        self.hits.fetch_add(n as u64, Ordering::Relaxed);
     }
 
     /// Adds the misses a column's decode counted without looking them up.

@@ -58,9 +58,26 @@ pub trait Columns: Default + Clone + Send + Sync + std::fmt::Debug + 'static {
     /// Row `i` as a record of series `key`.
     fn row(&self, i: usize, key: &SeriesKey) -> Self::Row;
 
+    /// Rows `range` as records of series `key` (clipped to the rows held), with no bounds check
+    /// a row: for building rows straight into their destination.
+    fn rows_in<'s>(
+        &'s self,
+        range: Range<usize>,
+        key: &'s SeriesKey,
+    ) -> impl ExactSizeIterator<Item = Self::Row> + 's;
+
+    /// Rows `range` of `cols`, borrowed columns in schema order (as [`Columns::refs`] gives
+    /// them), as records of series `key`, clipped like [`Columns::rows_in`]; `None` when a
+    /// column is missing or of another type.
+    fn rows_of_refs<'s>(
+        cols: &[ColumnRef<'s>],
+        range: Range<usize>,
+        key: &'s SeriesKey,
+    ) -> Option<impl ExactSizeIterator<Item = Self::Row> + 's>;
+
     /// Every row, of series `key`.
     fn to_rows(&self, key: &SeriesKey) -> Vec<Self::Row> {
-        (0..self.len()).map(|i| self.row(i, key)).collect()
+        self.rows_in(0..self.len(), key).collect()
     }
     /// A row of `key` with every field zero (the value of a row slot that could not be filled).
     fn empty_row(key: &SeriesKey) -> Self::Row {
@@ -109,6 +126,22 @@ impl Zeroed for SmolStr {
     }
 }
 
+/// `a.iter().zip(b.iter()).zip(c.iter())...` over the slices named.
+macro_rules! zip_iter {
+    ($first:ident $(, $rest:ident)*) => {
+        $first.iter()$(.zip($rest.iter()))*
+    };
+}
+
+/// The pattern `((a, b), c)...` of the items of [`zip_iter!`] over the same names.
+macro_rules! zip_pat {
+    (@nest [$acc:pat]) => { $acc };
+    (@nest [$acc:pat] $next:ident $(, $rest:ident)*) => {
+        zip_pat!(@nest [($acc, $next)] $($rest),*)
+    };
+    ($first:ident $(, $rest:ident)*) => { zip_pat!(@nest [$first] $($rest),*) };
+}
+
 macro_rules! columns {
     (
         $(#[$meta:meta])*
@@ -120,6 +153,28 @@ macro_rules! columns {
         #[derive(Debug, Clone, Default, PartialEq)]
         pub struct $name {
             $($(#[$fmeta])* pub $field: Vec<$ty>,)*
+        }
+
+        impl $name {
+            /// Rows `range` of the columns `cols` (clipped to the shortest), as records of
+            /// series `key`. The columns are zipped, not indexed: indexing kept a bounds check
+            /// per column and row in the loop that builds a load's rows, whatever was known of
+            /// the slices' lengths.
+            #[inline]
+            fn zip_rows<'s>(
+                ($($field,)*): ($(&'s [$ty],)*),
+                range: Range<usize>,
+                $key: &'s SeriesKey,
+            ) -> impl ExactSizeIterator<Item = $row> + 's {
+                let held = usize::MAX$(.min($field.len()))*;
+                let end = range.end.min(held);
+                let start = range.start.min(end);
+                $(let $field = &$field[start..end];)*
+                zip_iter!($($field),*).map(move |zip_pat!($($field),*)| $row {
+                    $($extra: $extra_val,)*
+                    $($field: $field.clone(),)*
+                })
+            }
         }
 
         impl Columns for $name {
@@ -182,6 +237,31 @@ macro_rules! columns {
 
             fn push_row(&mut self, row: &$row) {
                 $(self.$field.push(row.$field.clone());)*
+            }
+
+            #[inline]
+            fn rows_in<'s>(
+                &'s self,
+                range: Range<usize>,
+                key: &'s SeriesKey,
+            ) -> impl ExactSizeIterator<Item = $row> + 's {
+                $name::zip_rows(($(self.$field.as_slice(),)*), range, key)
+            }
+
+            #[inline]
+            fn rows_of_refs<'s>(
+                cols: &[ColumnRef<'s>],
+                range: Range<usize>,
+                key: &'s SeriesKey,
+            ) -> Option<impl ExactSizeIterator<Item = $row> + 's> {
+                let mut cols = cols.iter();
+                $(
+                    let $field = match cols.next() {
+                        Some(ColumnRef::$variant(v)) => *v,
+                        _ => return None,
+                    };
+                )*
+                Some($name::zip_rows(($($field,)*), range, key))
             }
 
             // Inlined into the generic loops that build rows (in other crates too), so that
@@ -425,5 +505,33 @@ mod tests {
             cols.check_lengths(),
             Err(Error::InvalidArgument(_))
         ));
+    }
+
+    #[test]
+    fn rows_in_matches_row_and_clips_to_the_rows_held() {
+        let key = SeriesKey::tick("rb2610", Exchange::SHFE).unwrap();
+        let mut cols = TickColumns::default();
+        for i in 0..6 {
+            let mut t = TickData::new("rb2610", Exchange::SHFE, Timestamp::from_secs(i));
+            t.name = format!("n{i}").into();
+            t.bid_price_5 = i as f64 + 0.5;
+            t.localtime = (i % 2 == 0).then(|| Timestamp::from_secs(i + 100));
+            cols.push_row(&t);
+        }
+        let expect: Vec<TickData> = (2..5).map(|i| cols.row(i, &key)).collect();
+        let got: Vec<TickData> = cols.rows_in(2..5, &key).collect();
+        assert_eq!(got, expect);
+        assert_eq!(got[1].name, "n3");
+        assert_eq!(got[2].localtime, Some(Timestamp::from_secs(104)));
+        assert_eq!(cols.rows_in(4..100, &key).len(), 2);
+        assert_eq!(cols.rows_in(9..12, &key).len(), 0);
+        assert_eq!(cols.rows_in(2..5, &key).len(), 3);
+        assert_eq!(cols.to_rows(&key).len(), 6);
+        // Columns of unequal length (never built by the engine): the shortest bounds the rows.
+        cols.bid_price_5.truncate(3);
+        let clipped: Vec<TickData> = cols.rows_in(1..6, &key).collect();
+        assert_eq!(clipped.len(), 2);
+        assert_eq!(clipped[1].bid_price_5, 2.5);
+        assert_eq!(clipped[1].datetime, Timestamp::from_secs(2));
     }
 }

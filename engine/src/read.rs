@@ -11,7 +11,7 @@ use rayon::iter::plumbing::{
 use rayon::prelude::*;
 
 use crate::cache::{BlockCache, ColumnPass, Times};
-use crate::codec::{ColumnFill, ColumnRef, ColumnVec};
+use crate::codec::{ColumnFill, ColumnRef, ColumnVec, OwnedColumn};
 use crate::columns::{BarColumns, Columns, TickColumns};
 use crate::engine::{Engine, LiveSegment};
 use crate::error::Result;
@@ -143,6 +143,24 @@ fn decode_into<C: Columns>(
     done
 }
 
+/// The columns of `piece`, each the whole block's, when the block cache holds every one (a cut
+/// block's times come with the piece), counted as the hits a decode through the cache would
+/// count; `None`, counting nothing, at the first the cache lacks.
+fn cached_columns<C: Columns>(
+    piece: &Piece,
+    cache: Option<CacheUse<'_>>,
+) -> Option<Vec<Arc<OwnedColumn>>> {
+    let cache = cache?.cache;
+    let held = (0..C::schema().len())
+        .map(|col| match &piece.times {
+            Some(times) if col == 0 => Some(times.column()),
+            _ => cache.peek(&piece.seg, piece.block, col),
+        })
+        .collect::<Option<Vec<_>>>()?;
+    cache.count_hits(held.len() - usize::from(piece.times.is_some()));
+    Some(held)
+}
+
 /// Rows `range` of `pieces` (their first rows at `offsets`), as rayon splits a parallel
 /// collect. Each part decodes its pieces one at a time into columns of its own and builds each
 /// piece's rows in one loop, written straight into the result. A piece that fails to decode
@@ -166,6 +184,11 @@ impl<T> Folder<T> for Gather<T> {
 
     fn consume(mut self, item: T) -> Self {
         self.0.push(item);
+        self
+    }
+
+    fn consume_iter<I: IntoIterator<Item = T>>(mut self, iter: I) -> Self {
+        self.0.extend(iter);
         self
     }
 
@@ -218,12 +241,28 @@ impl<'a, C: Columns> Producer for RowsProducer<'a, C> {
                 .unwrap_or(self.range.end)
                 .min(self.range.end);
             let one = self.pieces.get(piece..piece + 1).unwrap_or(&[]);
+            let rows = (i - first)..(end - first);
+            // Straight from the cache's columns when it holds every one of the piece's.
+            let held = one.first().and_then(|p| cached_columns::<C>(p, self.cache));
+            let refs = held.as_deref().zip(one.first()).and_then(|(held, p)| {
+                held.iter()
+                    .map(|c| c.column_ref().slice(p.keep.clone()))
+                    .collect::<Option<Vec<_>>>()
+            });
+            if let Some(built) = refs
+                .as_deref()
+                .and_then(|refs| C::rows_of_refs(refs, rows.clone(), &key))
+                .filter(|built| built.len() == rows.len())
+            {
+                folder = folder.consume_iter(built);
+                i = end.max(i + 1);
+                continue;
+            }
             if let Err(e) = decode_into(one, &mut cols, self.cache) {
                 self.failure.lock().get_or_insert(e);
             }
-            let rows = (i - first)..(end - first);
             folder = if cols.len() >= rows.end {
-                folder.consume_iter(rows.map(|j| cols.row(j, &key)))
+                folder.consume_iter(cols.rows_in(rows, &key))
             } else {
                 let placeholder = C::empty_row(&key);
                 folder.consume_iter(rows.map(|_| placeholder.clone()))

@@ -189,3 +189,38 @@ fn a_small_cache_stays_within_its_capacity_and_ticks_are_cached_too() {
 fn key_bars() -> SeriesKey {
     SeriesKey::bar("IF9999", Exchange::CFFEX, MIN).unwrap()
 }
+
+#[test]
+fn rows_loads_built_straight_from_the_cache_match_decoded_rows() {
+    let ticks = sample::ticks(3_000, 9, "螺纹钢");
+    let key = SeriesKey::tick("rb2610", Exchange::SHFE).unwrap();
+    let open = |dir: &tempfile::TempDir, cache: usize| {
+        let db = Engine::builder(dir.path().join("db"))
+            .block_rows(256)
+            .block_cache_bytes(cache)
+            .open()
+            .unwrap();
+        db.save_columns(&key, &ticks, false).unwrap();
+        db
+    };
+    let (dir, plain_dir) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (db, plain) = (open(&dir, 16 << 20), open(&plain_dir, 0));
+    // Rows 100..=2899: 12 blocks of 256 (the last of 184), the first and last cut.
+    let (from, to) = (ticks.datetime[100], ticks.datetime[2_899]);
+    let rows = |db: &Engine| db.load_tick_data("rb2610", Exchange::SHFE, from, to).unwrap();
+    let expect = rows(&plain);
+    assert_eq!(expect.len(), 2_800);
+    assert_eq!(expect[0], ticks.row(100, &key));
+    assert_eq!(rows(&db), expect);
+    let filled = db.block_cache_stats();
+    assert_eq!(filled.entries, 12 * 34);
+    // The second load comes from the cache: every column of every block a hit (the cut
+    // blocks' times through the cut), nothing decoded.
+    let again = rows(&db);
+    let stats = db.block_cache_stats();
+    assert_eq!(again, expect);
+    assert_eq!(again[2_799].name, ticks.name[2_899]);
+    assert_eq!(again[1].localtime, ticks.localtime[101]);
+    assert_eq!(stats.hits - filled.hits, 12 * 34);
+    assert_eq!(stats.misses, filled.misses);
+}
