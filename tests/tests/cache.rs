@@ -207,7 +207,10 @@ fn rows_loads_built_straight_from_the_cache_match_decoded_rows() {
     let (db, plain) = (open(&dir, 16 << 20), open(&plain_dir, 0));
     // Rows 100..=2899: 12 blocks of 256 (the last of 184), the first and last cut.
     let (from, to) = (ticks.datetime[100], ticks.datetime[2_899]);
-    let rows = |db: &Engine| db.load_tick_data("rb2610", Exchange::SHFE, from, to).unwrap();
+    let rows = |db: &Engine| {
+        db.load_tick_data("rb2610", Exchange::SHFE, from, to)
+            .unwrap()
+    };
     let expect = rows(&plain);
     assert_eq!(expect.len(), 2_800);
     assert_eq!(expect[0], ticks.row(100, &key));
