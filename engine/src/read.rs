@@ -143,22 +143,16 @@ fn decode_into<C: Columns>(
     done
 }
 
-/// The columns of `piece`, each the whole block's, when the block cache holds every one (a cut
-/// block's times come with the piece), counted as the hits a decode through the cache would
-/// count; `None`, counting nothing, at the first the cache lacks.
-fn cached_columns<C: Columns>(
-    piece: &Piece,
-    cache: Option<CacheUse<'_>>,
-) -> Option<Vec<Arc<OwnedColumn>>> {
-    let cache = cache?.cache;
-    let held = (0..C::schema().len())
+/// The columns of `piece`, each the whole block's, when `cache` holds every one (a cut block's
+/// times come with the piece); `None` at the first it lacks. Counts nothing: the caller counts
+/// the hits once it has used them, so a fallback to decoding does not count them twice.
+fn cached_columns<C: Columns>(piece: &Piece, cache: &BlockCache) -> Option<Vec<Arc<OwnedColumn>>> {
+    (0..C::schema().len())
         .map(|col| match &piece.times {
             Some(times) if col == 0 => Some(times.column()),
             _ => cache.peek(&piece.seg, piece.block, col),
         })
-        .collect::<Option<Vec<_>>>()?;
-    cache.count_hits(held.len() - usize::from(piece.times.is_some()));
-    Some(held)
+        .collect()
 }
 
 /// Rows `range` of `pieces` (their first rows at `offsets`), as rayon splits a parallel
@@ -243,20 +237,26 @@ impl<'a, C: Columns> Producer for RowsProducer<'a, C> {
             let one = self.pieces.get(piece..piece + 1).unwrap_or(&[]);
             let rows = (i - first)..(end - first);
             // Straight from the cache's columns when it holds every one of the piece's.
-            let held = one.first().and_then(|p| cached_columns::<C>(p, self.cache));
-            let refs = held.as_deref().zip(one.first()).and_then(|(held, p)| {
-                held.iter()
-                    .map(|c| c.column_ref().slice(p.keep.clone()))
-                    .collect::<Option<Vec<_>>>()
-            });
-            if let Some(built) = refs
-                .as_deref()
-                .and_then(|refs| C::rows_of_refs(refs, rows.clone(), &key))
-                .filter(|built| built.len() == rows.len())
-            {
-                folder = folder.consume_iter(built);
-                i = end.max(i + 1);
-                continue;
+            if let (Some(p), Some(c)) = (one.first(), self.cache) {
+                if let Some(held) = cached_columns::<C>(p, c.cache) {
+                    let refs = held
+                        .iter()
+                        .map(|col| col.column_ref().slice(p.keep.clone()))
+                        .collect::<Option<Vec<_>>>();
+                    if let Some(built) = refs
+                        .as_deref()
+                        .and_then(|refs| C::rows_of_refs(refs, rows.clone(), &key))
+                        .filter(|built| built.len() == rows.len())
+                    {
+                        // The hits a decode through the cache would count (a cut block's
+                        // times came with the piece, not from a lookup).
+                        c.cache
+                            .count_hits(held.len() - usize::from(p.times.is_some()));
+                        folder = folder.consume_iter(built);
+                        i = end.max(i + 1);
+                        continue;
+                    }
+                }
             }
             if let Err(e) = decode_into(one, &mut cols, self.cache) {
                 self.failure.lock().get_or_insert(e);
