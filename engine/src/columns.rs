@@ -24,6 +24,9 @@ pub trait Columns: Default + Clone + Send + Sync + std::fmt::Debug + 'static {
     type Row: Clone + Send + Sync;
     /// Bars or ticks.
     const KIND: SeriesKind;
+    /// [`TILE_ROWS`] rows of every column in one struct, that loads build rows from.
+    #[doc(hidden)]
+    type Tile: RowTile<Row = Self::Row>;
     /// The stored columns, `datetime` first.
     fn schema() -> &'static [ColumnSpec];
     /// Number of rows.
@@ -65,15 +68,6 @@ pub trait Columns: Default + Clone + Send + Sync + std::fmt::Debug + 'static {
         range: Range<usize>,
         key: &'s SeriesKey,
     ) -> impl ExactSizeIterator<Item = Self::Row> + 's;
-
-    /// Rows `range` of `cols`, borrowed columns in schema order (as [`Columns::refs`] gives
-    /// them), as records of series `key`, clipped like [`Columns::rows_in`]; `None` when a
-    /// column is missing or of another type.
-    fn rows_of_refs<'s>(
-        cols: &[ColumnRef<'s>],
-        range: Range<usize>,
-        key: &'s SeriesKey,
-    ) -> Option<impl ExactSizeIterator<Item = Self::Row> + 's>;
 
     /// Every row, of series `key`.
     fn to_rows(&self, key: &SeriesKey) -> Vec<Self::Row> {
@@ -126,6 +120,51 @@ impl Zeroed for SmolStr {
     }
 }
 
+/// The rows a [`RowTile`] holds: 64 rows of 34 tick columns take 19 KB, which stays in the L1
+/// cache beside the rows being built from it.
+pub const TILE_ROWS: usize = 64;
+
+/// [`TILE_ROWS`] rows of every column of one kind, in one struct, that a load builds its rows
+/// from, a tile at a time. The struct is addressed from one base register, where building rows
+/// straight from the columns keeps a pointer per column: with 34 tick columns those pointers
+/// spill to the stack, and the row loop reads 34 streams at once, more than the hardware
+/// prefetchers follow. Copying each column's next rows into the tile is a short sequential
+/// copy per column instead. Measured on 28,800 ticks built from cached columns (a loop program,
+/// best of five rounds, three runs): 34.3-35.9 ns a row built straight from the columns,
+/// 18.2-23.6 through a tile.
+#[doc(hidden)]
+pub trait RowTile: Send {
+    /// The row type.
+    type Row;
+    /// Whether rows are built through a tile: worth it for many columns (ticks), not for few
+    /// (bars), whose column pointers stay in registers, so that the tile's copy only adds work
+    /// (a year of 60,000 cached bars: 236-241 M rows/s through tiles, 295-301 without).
+    const THROUGH_TILES: bool;
+    /// This kind's columns, borrowed and typed.
+    type Source<'a>;
+    /// A tile of default values.
+    fn boxed() -> Box<Self>;
+    /// `cols` typed, when they are this kind's columns in schema order, each holding `rows`
+    /// rows or more.
+    fn source<'a>(cols: &[ColumnRef<'a>], rows: usize) -> Option<Self::Source<'a>>;
+    /// Copies rows `range` of `src` into the tile, clipped to [`TILE_ROWS`] rows and to the
+    /// shortest column; returns the rows copied.
+    fn fill(&mut self, src: &Self::Source<'_>, range: Range<usize>) -> usize;
+    /// Rows `range` of `src` (clipped to the rows held), built straight from the columns,
+    /// without a tile.
+    fn zip<'s>(
+        src: &Self::Source<'s>,
+        range: Range<usize>,
+        key: &'s SeriesKey,
+    ) -> impl ExactSizeIterator<Item = Self::Row> + 's;
+    /// The first `n` rows held (at most [`TILE_ROWS`]), as records of series `key`.
+    fn rows<'s>(
+        &'s self,
+        n: usize,
+        key: &'s SeriesKey,
+    ) -> impl ExactSizeIterator<Item = Self::Row> + 's;
+}
+
 /// `a.iter().zip(b.iter()).zip(c.iter())...` over the slices named.
 macro_rules! zip_iter {
     ($first:ident $(, $rest:ident)*) => {
@@ -145,7 +184,7 @@ macro_rules! zip_pat {
 macro_rules! columns {
     (
         $(#[$meta:meta])*
-        $name:ident, $row:ident, $kind:expr,
+        $name:ident, $row:ident, $kind:expr, $tile:ident, through_tiles: $through_tiles:expr,
         |$key:ident| { $($extra:ident: $extra_val:expr),* },
         [$($(#[$fmeta:meta])* $field:ident: $ty:ty => $variant:ident),* $(,)?]
     ) => {
@@ -153,6 +192,64 @@ macro_rules! columns {
         #[derive(Debug, Clone, Default, PartialEq)]
         pub struct $name {
             $($(#[$fmeta])* pub $field: Vec<$ty>,)*
+        }
+
+        /// [`TILE_ROWS`] rows of every column (see [`RowTile`]).
+        #[doc(hidden)]
+        #[derive(Debug)]
+        pub struct $tile {
+            $($field: [$ty; TILE_ROWS],)*
+        }
+
+        impl RowTile for $tile {
+            type Row = $row;
+            const THROUGH_TILES: bool = $through_tiles;
+            type Source<'a> = ($(&'a [$ty],)*);
+
+            fn boxed() -> Box<Self> {
+                Box::new($tile { $($field: std::array::from_fn(|_| Default::default()),)* })
+            }
+
+            fn source<'a>(cols: &[ColumnRef<'a>], rows: usize) -> Option<Self::Source<'a>> {
+                let mut cols = cols.iter();
+                $(
+                    let $field = match cols.next() {
+                        Some(ColumnRef::$variant(v)) if v.len() >= rows => *v,
+                        _ => return None,
+                    };
+                )*
+                cols.next().is_none().then_some(($($field,)*))
+            }
+
+            #[inline]
+            fn zip<'s>(
+                src: &Self::Source<'s>,
+                range: Range<usize>,
+                key: &'s SeriesKey,
+            ) -> impl ExactSizeIterator<Item = $row> + 's {
+                $name::zip_rows(*src, range, key)
+            }
+
+            fn fill(&mut self, ($($field,)*): &Self::Source<'_>, range: Range<usize>) -> usize {
+                let held = usize::MAX$(.min($field.len()))*;
+                let end = range.end.min(held).min(range.start.saturating_add(TILE_ROWS));
+                let start = range.start.min(end);
+                let n = end - start;
+                $(self.$field[..n].clone_from_slice(&$field[start..end]);)*
+                n
+            }
+
+            #[inline]
+            fn rows<'s>(
+                &'s self,
+                n: usize,
+                $key: &'s SeriesKey,
+            ) -> impl ExactSizeIterator<Item = $row> + 's {
+                (0..n.min(TILE_ROWS)).map(move |i| $row {
+                    $($extra: $extra_val,)*
+                    $($field: self.$field[i].clone(),)*
+                })
+            }
         }
 
         impl $name {
@@ -180,6 +277,7 @@ macro_rules! columns {
         impl Columns for $name {
             type Row = $row;
             const KIND: SeriesKind = $kind;
+            type Tile = $tile;
 
             fn schema() -> &'static [ColumnSpec] {
                 &[$(ColumnSpec { name: stringify!($field), ty: columns!(@ty $variant) }),*]
@@ -248,22 +346,6 @@ macro_rules! columns {
                 $name::zip_rows(($(self.$field.as_slice(),)*), range, key)
             }
 
-            #[inline]
-            fn rows_of_refs<'s>(
-                cols: &[ColumnRef<'s>],
-                range: Range<usize>,
-                key: &'s SeriesKey,
-            ) -> Option<impl ExactSizeIterator<Item = $row> + 's> {
-                let mut cols = cols.iter();
-                $(
-                    let $field = match cols.next() {
-                        Some(ColumnRef::$variant(v)) => *v,
-                        _ => return None,
-                    };
-                )*
-                Some($name::zip_rows(($($field,)*), range, key))
-            }
-
             // Inlined into the generic loops that build rows (in other crates too), so that
             // a row is written straight into its slot instead of returned through the stack.
             #[inline]
@@ -320,7 +402,7 @@ macro_rules! columns {
 
 columns! {
     /// Bars of one series, one `Vec` per field (all the same length).
-    BarColumns, BarData, SeriesKind::Bar,
+    BarColumns, BarData, SeriesKind::Bar, BarTile, through_tiles: false,
     |key| { symbol: key.symbol().clone(), exchange: key.exchange(), interval: key.interval() },
     [
         /// Bar times, ascending when loaded.
@@ -344,7 +426,7 @@ columns! {
 
 columns! {
     /// Ticks of one series, one `Vec` per field (all the same length).
-    TickColumns, TickData, SeriesKind::Tick,
+    TickColumns, TickData, SeriesKind::Tick, TickTile, through_tiles: true,
     |key| { symbol: key.symbol().clone(), exchange: key.exchange() },
     [
         /// Tick times, ascending when loaded.
@@ -533,5 +615,48 @@ mod tests {
         assert_eq!(clipped.len(), 2);
         assert_eq!(clipped[1].bid_price_5, 2.5);
         assert_eq!(clipped[1].datetime, Timestamp::from_secs(2));
+    }
+
+    #[test]
+    fn tiles_build_the_rows_of_the_columns_and_refuse_columns_that_do_not_fit() {
+        let key = SeriesKey::tick("rb2610", Exchange::SHFE).unwrap();
+        let mut cols = TickColumns::default();
+        for i in 0..150 {
+            let mut t = TickData::new("rb2610", Exchange::SHFE, Timestamp::from_secs(i));
+            t.name = format!("n{i}").into();
+            t.ask_volume_5 = i as f64 * 2.0;
+            t.localtime = (i % 3 == 0).then(|| Timestamp::from_secs(i + 1000));
+            cols.push_row(&t);
+        }
+        let refs = cols.refs();
+        let src = TickTile::source(&refs, 150).expect("the columns hold 150 rows");
+        let mut tile = TickTile::boxed();
+        // From row 5 to 149, a tile at a time: 64, 64, then 17.
+        let mut got = Vec::new();
+        let mut sizes = Vec::new();
+        let mut s = 5;
+        while s < 150 {
+            let n = tile.fill(&src, s..150);
+            sizes.push(n);
+            got.extend(tile.rows(n, &key));
+            s += n;
+        }
+        assert_eq!(sizes, [64, 64, 17]);
+        assert_eq!(got, cols.rows_in(5..150, &key).collect::<Vec<_>>());
+        assert_eq!(got[100].name, "n105");
+        assert_eq!(got[100].ask_volume_5, 210.0);
+        assert_eq!(got[1].localtime, Some(Timestamp::from_secs(1006)));
+        assert_eq!(got[0].localtime, None);
+        // A range past the rows held is clipped; rows past what a tile holds are not given.
+        assert_eq!(tile.fill(&src, 140..400), 10);
+        assert_eq!(tile.rows(500, &key).len(), TILE_ROWS);
+        // Columns too short, missing, of another kind or of the wrong type do not fit.
+        assert!(TickTile::source(&refs, 151).is_none());
+        assert!(TickTile::source(&refs[..refs.len() - 1], 10).is_none());
+        let bars = BarColumns::default();
+        assert!(TickTile::source(&bars.refs(), 0).is_none());
+        let mut swapped = refs.clone();
+        swapped.swap(1, 2);
+        assert!(TickTile::source(&swapped, 0).is_none());
     }
 }

@@ -12,7 +12,7 @@ use rayon::prelude::*;
 
 use crate::cache::{BlockCache, ColumnPass, Times};
 use crate::codec::{ColumnFill, ColumnRef, ColumnVec, OwnedColumn};
-use crate::columns::{BarColumns, Columns, TickColumns};
+use crate::columns::{BarColumns, Columns, RowTile, TickColumns};
 use crate::engine::{Engine, LiveSegment};
 use crate::error::Result;
 use crate::model::{Exchange, Interval, SeriesKey, Timestamp};
@@ -224,6 +224,7 @@ impl<'a, C: Columns> Producer for RowsProducer<'a, C> {
     fn fold_with<F: Folder<C::Row>>(self, mut folder: F) -> F {
         let key = self.key.with_own_symbol();
         let mut cols = C::default();
+        let mut tile = None;
         let mut i = self.range.start;
         while i < self.range.end && !folder.full() {
             let piece = self.offsets.partition_point(|&o| o <= i).saturating_sub(1);
@@ -236,6 +237,7 @@ impl<'a, C: Columns> Producer for RowsProducer<'a, C> {
                 .min(self.range.end);
             let one = self.pieces.get(piece..piece + 1).unwrap_or(&[]);
             let rows = (i - first)..(end - first);
+            i = end.max(i + 1);
             // Straight from the cache's columns when it holds every one of the piece's.
             if let (Some(p), Some(c)) = (one.first(), self.cache) {
                 if let Some(held) = cached_columns::<C>(p, c.cache) {
@@ -243,17 +245,15 @@ impl<'a, C: Columns> Producer for RowsProducer<'a, C> {
                         .iter()
                         .map(|col| col.column_ref().slice(p.keep.clone()))
                         .collect::<Option<Vec<_>>>();
-                    if let Some(built) = refs
+                    if let Some(src) = refs
                         .as_deref()
-                        .and_then(|refs| C::rows_of_refs(refs, rows.clone(), &key))
-                        .filter(|built| built.len() == rows.len())
+                        .and_then(|refs| C::Tile::source(refs, rows.end))
                     {
                         // The hits a decode through the cache would count (a cut block's
                         // times came with the piece, not from a lookup).
                         c.cache
                             .count_hits(held.len() - usize::from(p.times.is_some()));
-                        folder = folder.consume_iter(built);
-                        i = end.max(i + 1);
+                        folder = fold_rows::<C, F>(folder, &src, rows, &key, &mut tile);
                         continue;
                     }
                 }
@@ -261,16 +261,39 @@ impl<'a, C: Columns> Producer for RowsProducer<'a, C> {
             if let Err(e) = decode_into(one, &mut cols, self.cache) {
                 self.failure.lock().get_or_insert(e);
             }
-            folder = if cols.len() >= rows.end {
-                folder.consume_iter(cols.rows_in(rows, &key))
+            let refs = cols.refs();
+            folder = if let Some(src) = C::Tile::source(&refs, rows.end) {
+                fold_rows::<C, F>(folder, &src, rows, &key, &mut tile)
             } else {
                 let placeholder = C::empty_row(&key);
                 folder.consume_iter(rows.map(|_| placeholder.clone()))
             };
-            i = end.max(i + 1);
         }
         folder
     }
+}
+
+/// Rows `rows` of `src` (which holds them: [`RowTile::source`] checked), as records of series
+/// `key`, into `folder`: a tile at a time for kinds built [`RowTile::THROUGH_TILES`] (the
+/// tile allocated at the first use), else straight from the columns.
+fn fold_rows<'s, C: Columns, F: Folder<C::Row>>(
+    mut folder: F,
+    src: &<C::Tile as RowTile>::Source<'s>,
+    rows: Range<usize>,
+    key: &'s SeriesKey,
+    tile: &mut Option<Box<C::Tile>>,
+) -> F {
+    if !C::Tile::THROUGH_TILES {
+        return folder.consume_iter(C::Tile::zip(src, rows, key));
+    }
+    let tile = tile.get_or_insert_with(C::Tile::boxed);
+    let mut s = rows.start;
+    while s < rows.end && !folder.full() {
+        let n = tile.fill(src, s..rows.end);
+        folder = folder.consume_iter(tile.rows(n, key));
+        s += n.max(1);
+    }
+    folder
 }
 
 /// [`RowsProducer`] as an indexed parallel iterator, so that `collect_into_vec` writes the
