@@ -25,6 +25,23 @@ use crate::write::{merge, Dedup};
 /// (`cargo bench --bench components -- load_10`, `--bench engine -- bars_1m/load`).
 const PARALLEL_ROWS_MIN: usize = 256 * 1024;
 
+/// Loads into rows built through tiles ([`RowTile::THROUGH_TILES`]: ticks, 34 columns and
+/// 328-byte rows) build them on all cores from this many rows, in parts of at least half of it.
+/// Their rows cost far more to build than to decode: a cached day of 28,800 ticks loaded into
+/// rows at 33-41 M/s on one core, 58-60 M/s on two. Bar rows stay on one core below
+/// [`PARALLEL_ROWS_MIN`]: a cached year of 60,000 bars took 208-211 µs on one core, 299-318 µs
+/// on two (loop programs, two rounds each, alternating).
+const PARALLEL_TILED_ROWS_MIN: usize = 16 * 1024;
+
+/// The fewest rows of kind `C` a load into rows builds in parallel.
+fn parallel_rows_min<C: Columns>() -> usize {
+    if C::Tile::THROUGH_TILES {
+        PARALLEL_TILED_ROWS_MIN
+    } else {
+        PARALLEL_ROWS_MIN
+    }
+}
+
 /// Rows `keep` of one block of one segment.
 #[derive(Debug, Clone)]
 struct Piece {
@@ -218,7 +235,7 @@ impl<'a, C: Columns> Producer for RowsProducer<'a, C> {
     }
 
     fn min_len(&self) -> usize {
-        PARALLEL_ROWS_MIN / 4
+        parallel_rows_min::<C>() / 2
     }
 
     fn fold_with<F: Folder<C::Row>>(self, mut folder: F) -> F {
@@ -349,7 +366,7 @@ fn rows<C: Columns>(
         failure: &failure,
         kind: std::marker::PhantomData,
     };
-    let rows = if total < PARALLEL_ROWS_MIN {
+    let rows = if total < parallel_rows_min::<C>() {
         // On this thread: piece by piece through one block-sized batch that stays in cache,
         // so the whole range is never held as columns too.
         producer.fold_with(Gather(Vec::with_capacity(total))).0

@@ -227,3 +227,49 @@ fn rows_loads_built_straight_from_the_cache_match_decoded_rows() {
     assert_eq!(stats.hits - filled.hits, 12 * 34);
     assert_eq!(stats.misses, filled.misses);
 }
+
+#[test]
+fn tick_rows_loads_built_on_all_cores_match_the_saved_rows() {
+    // 40,000 ticks: loads of 16,384 rows or more build tick rows in parallel, in parts that
+    // start and end inside blocks and inside the 64-row tiles.
+    let ticks = sample::ticks(40_000, 12, "螺纹钢");
+    let key = SeriesKey::tick("rb2610", Exchange::SHFE).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let db = Engine::builder(dir.path().join("db"))
+        .block_rows(1_000)
+        .block_cache_bytes(64 << 20)
+        .open()
+        .unwrap();
+    db.save_columns(&key, &ticks, false).unwrap();
+    let plain = Engine::builder(dir.path().join("db"))
+        .read_only(true)
+        .block_cache_bytes(0)
+        .open()
+        .unwrap();
+    let (a, b) = (333, 39_000);
+    let expect: Vec<_> = (a..=b).map(|i| ticks.row(i, &key)).collect();
+    let rows = |db: &Engine| {
+        db.load_tick_data(
+            "rb2610",
+            Exchange::SHFE,
+            ticks.datetime[a],
+            ticks.datetime[b],
+        )
+        .unwrap()
+    };
+    assert_eq!(rows(&plain), expect);
+    assert_eq!(rows(&db), expect);
+    let filled = db.block_cache_stats();
+    let again = rows(&db);
+    assert_eq!(again, expect);
+    assert_eq!(again[20_000].bid_volume_3, ticks.bid_volume_3[20_333]);
+    assert_eq!(again[38_667].name, ticks.name[39_000]);
+    // The second load is served from the cache, nothing decoded: 40 blocks of 34 columns,
+    // and again for a block split between two parts (parts of 8,192 rows or more: at most 3
+    // splits; how many, rayon decides as the threads steal work).
+    let stats = db.block_cache_stats();
+    let hits = stats.hits - filled.hits;
+    assert!((40 * 34..=43 * 34).contains(&hits), "{hits} hits");
+    assert_eq!(hits % 34, 0);
+    assert_eq!(stats.misses, filled.misses);
+}
