@@ -106,13 +106,7 @@ pub fn encode_decimal_if_exact(values: &[f64], out: &mut Vec<u8>) -> bool {
 
 /// Decodes a Decimal payload into `out`.
 pub fn decode_decimal(payload: &[u8], out: &mut [f64]) -> Option<()> {
-    let mut c = Cursor::new(payload);
-    let e = c.u8()?;
-    let p = *POW10.get(usize::from(e))?;
-    let ints: &mut [i64] = bytemuck::cast_slice_mut(out);
-    int::decode(c.rest(), ints)?;
-    scale(out, e, p);
-    Some(())
+    decode_decimal_range(payload, out.len(), 0..out.len(), out)
 }
 
 /// Replaces the integers held as bits in `out` by those integers divided by `p = 10^e`.
@@ -137,7 +131,16 @@ pub fn decode_decimal_range(
     let mut c = Cursor::new(payload);
     let e = c.u8()?;
     let p = *POW10.get(usize::from(e))?;
-    int::decode_range(c.rest(), total, keep, bytemuck::cast_slice_mut(out))?;
+    let ints = c.rest();
+    if let Some(k) = int::constant(ints, total) {
+        // One conversion instead of one a value, to the value `scale` gives each.
+        if keep.start > keep.end || keep.end > total || out.len() != keep.len() {
+            return None;
+        }
+        out.fill(if e == 0 { k as f64 } else { k as f64 / p });
+        return Some(());
+    }
+    int::decode_range(ints, total, keep, bytemuck::cast_slice_mut(out))?;
     scale(out, e, p);
     Some(())
 }
@@ -194,6 +197,24 @@ pub fn decode_shuffle(payload: &[u8], out: &mut [u64]) -> Option<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn constant_decimal_columns_decode_to_the_value_of_every_row() {
+        for v in [3150.4, 3850.0, -0.25, 0.0] {
+            let values = vec![v; 300];
+            let mut payload = Vec::new();
+            assert!(encode_decimal_if_exact(&values, &mut payload));
+            assert!(int::constant(&payload[1..], 300).is_some());
+            let mut back = vec![1.5; 300];
+            decode_decimal(&payload, &mut back).unwrap();
+            assert!(back.iter().all(|b| b.to_bits() == v.to_bits()), "{v}");
+            let mut part = vec![1.5; 10];
+            decode_decimal_range(&payload, 300, 100..110, &mut part).unwrap();
+            assert!(part.iter().all(|b| b.to_bits() == v.to_bits()), "{v}");
+            assert!(decode_decimal_range(&payload, 300, 295..305, &mut part).is_none());
+            assert!(decode_decimal_range(&payload, 300, 0..9, &mut part).is_none());
+        }
+    }
 
     #[test]
     fn decimal_finds_the_grid() {

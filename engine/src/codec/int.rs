@@ -122,6 +122,22 @@ fn header(payload: &[u8], total: usize) -> Option<Header<'_>> {
     })
 }
 
+/// The value all `total` values of an IntPack payload equal, when its header alone says so (no
+/// residual bits, and residuals that add nothing); `None` otherwise, or when the payload is
+/// malformed. A constant column (a day's price limits) then decodes as one value, filled.
+pub fn constant(payload: &[u8], total: usize) -> Option<i64> {
+    let h = header(payload, total)?;
+    if h.width != 0 {
+        return None;
+    }
+    match h.order {
+        0 => Some(h.base),
+        1 if h.base == 0 => Some(h.first[0]),
+        2 if h.base == 0 && h.first[0] == h.first[1] => Some(h.first[0]),
+        _ => None,
+    }
+}
+
 /// The sums `S = x_0 + ... + x_{m-1}` and (when `weighted`) `T = 0*x_0 + 1*x_1 + ... +
 /// (m-1)*x_{m-1}` of the first `m` packed residuals, wrapping: what a range starting past them
 /// needs of them, without writing them anywhere.
@@ -241,6 +257,43 @@ mod tests {
         decode(&buf, &mut back).unwrap();
         assert_eq!(back, values);
         buf.len()
+    }
+
+    #[test]
+    fn constant_payloads_are_recognised_from_the_header_alone() {
+        // Handmade headers of 5 values: order, initial values, base, width 0.
+        let payload = |order: u8, first: &[i64], base: i64| {
+            let mut p = vec![order];
+            first.iter().for_each(|f| p.extend(f.to_le_bytes()));
+            p.extend(base.to_le_bytes());
+            p.push(0);
+            p
+        };
+        let cases = [
+            (payload(0, &[], 7), Some(7)),
+            (payload(1, &[9], 0), Some(9)),
+            (payload(1, &[9], 2), None),
+            (payload(2, &[4, 4], 0), Some(4)),
+            (payload(2, &[4, 5], 0), None),
+            (payload(2, &[4, 4], -1), None),
+        ];
+        for (p, want) in &cases {
+            assert_eq!(constant(p, 5), *want, "{p:?}");
+            let mut out = [0i64; 5];
+            decode(p, &mut out).unwrap();
+            // Every constant found is what a full decode gives each value.
+            if let Some(k) = want {
+                assert_eq!(out, [*k; 5]);
+            } else {
+                assert!(out.iter().any(|v| *v != out[0]), "{out:?}");
+            }
+        }
+        let mut ramp = Vec::new();
+        encode(&[1, 2, 3, 5], &mut ramp);
+        assert_eq!(constant(&ramp, 4), None);
+        // Malformed: cut short, or more values than the payload holds.
+        assert_eq!(constant(&payload(0, &[], 7)[..5], 5), None);
+        assert_eq!(constant(&payload(1, &[9], 0), 0), None);
     }
 
     #[test]
