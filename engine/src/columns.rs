@@ -58,6 +58,9 @@ pub trait Columns: Default + Clone + Send + Sync + std::fmt::Debug + 'static {
     fn set_from(&mut self, i: usize, other: &Self, j: usize);
     /// Appends one row.
     fn push_row(&mut self, row: &Self::Row);
+    /// Appends `rows`, in order: a column at a time over a block of rows that stays in cache,
+    /// each column extended with no capacity check a row.
+    fn extend_rows(&mut self, rows: &[Self::Row]);
     /// Row `i` as a record of series `key`.
     fn row(&self, i: usize, key: &SeriesKey) -> Self::Row;
 
@@ -335,6 +338,13 @@ macro_rules! columns {
 
             fn push_row(&mut self, row: &$row) {
                 $(self.$field.push(row.$field.clone());)*
+            }
+
+            fn extend_rows(&mut self, rows: &[$row]) {
+                // 512 rows of 328 bytes (ticks) take 164 KB: in L2 for every column's pass.
+                for block in rows.chunks(512) {
+                    $(self.$field.extend(block.iter().map(|r| r.$field.clone()));)*
+                }
             }
 
             #[inline]
@@ -615,6 +625,33 @@ mod tests {
         assert_eq!(clipped.len(), 2);
         assert_eq!(clipped[1].bid_price_5, 2.5);
         assert_eq!(clipped[1].datetime, Timestamp::from_secs(2));
+    }
+
+    #[test]
+    fn extend_rows_appends_what_push_row_does() {
+        let key = SeriesKey::tick("rb2610", Exchange::SHFE).unwrap();
+        let rows: Vec<TickData> = (0..1_300)
+            .map(|i| {
+                let mut t = TickData::new("rb2610", Exchange::SHFE, Timestamp::from_secs(i));
+                t.name = format!("n{}", i % 7).into();
+                t.ask_price_4 = i as f64 / 4.0;
+                t.localtime = (i % 5 == 0).then(|| Timestamp::from_secs(i + 3));
+                t
+            })
+            .collect();
+        let mut pushed = TickColumns::default();
+        pushed.push_row(&rows[0]);
+        rows[1..].iter().for_each(|r| pushed.push_row(r));
+        let mut extended = TickColumns::default();
+        extended.push_row(&rows[0]);
+        extended.extend_rows(&rows[1..]);
+        assert_eq!(extended, pushed);
+        assert_eq!(extended.len(), 1_300);
+        assert_eq!(extended.ask_price_4[1_299], 324.75);
+        assert_eq!(extended.name[600], "n5");
+        assert_eq!(extended.to_rows(&key), rows);
+        extended.extend_rows(&[]);
+        assert_eq!(extended.len(), 1_300);
     }
 
     #[test]

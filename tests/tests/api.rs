@@ -17,6 +17,38 @@ fn open(dir: &Path) -> Engine {
 }
 
 #[test]
+fn one_series_saves_sorted_or_not_keep_the_last_row_of_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let rb = |t: i64, close: f64| bar("rb", Exchange::SHFE, MIN, t, close);
+    // Strictly ascending (saved without a sort), then ascending with a time twice, then in
+    // no order with a time twice: the last row of a time wins each time.
+    db.save_bar_data(&[rb(60, 1.0), rb(120, 2.0), rb(180, 3.0)], false)
+        .unwrap();
+    assert_eq!(closes(&db, "rb"), [(60, 1.0), (120, 2.0), (180, 3.0)]);
+    db.save_bar_data(&[rb(240, 4.0), rb(300, 5.0), rb(300, 5.5)], false)
+        .unwrap();
+    db.save_bar_data(
+        &[rb(420, 7.0), rb(60, 1.5), rb(420, 7.5), rb(360, 6.0)],
+        false,
+    )
+    .unwrap();
+    assert_eq!(
+        closes(&db, "rb"),
+        [
+            (60, 1.5),
+            (120, 2.0),
+            (180, 3.0),
+            (240, 4.0),
+            (300, 5.5),
+            (360, 6.0),
+            (420, 7.5)
+        ]
+    );
+    assert_eq!(db.get_bar_overview().unwrap()[0].count, 7);
+}
+
+#[test]
 fn unsorted_mixed_batch_with_duplicates_last_wins() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path());
