@@ -233,8 +233,18 @@ mod tests {
         let late: Vec<f64> = (0..40)
             .map(|i| if i == 30 { 0.125 } else { f64::from(i) * 0.5 })
             .collect();
-        let sets: [&[f64]; 7] = [
+        // Integers through the head, then a value off the integer grid, -0.0, or too large.
+        let ints_then = |last: f64| -> Vec<f64> {
+            (0..40)
+                .map(|i| if i == 35 { last } else { f64::from(i) * 3.0 })
+                .collect()
+        };
+        let (half, negative_zero, huge) = (ints_then(2.5), ints_then(-0.0), ints_then(1e17));
+        let sets: [&[f64]; 10] = [
             &late,
+            &half,
+            &negative_zero,
+            &huge,
             &[3517.4, 3517.6, -12.8, 0.0, 0.05, 45035.6],
             &[1.0, 2.0, 3.0],
             &[0.001, 100.0, 1.5],
