@@ -33,12 +33,13 @@ const PARALLEL_ROWS_MIN: usize = 256 * 1024;
 /// on two (loop programs, two rounds each, alternating).
 const PARALLEL_TILED_ROWS_MIN: usize = 16 * 1024;
 
-/// The fewest rows of kind `C` a load into rows builds in parallel.
-fn parallel_rows_min<C: Columns>() -> usize {
+/// The fewest rows of kind `C` a load into rows builds in parallel, and the fewest rows of a
+/// part: half of it for tiled rows, a quarter for the rest (as before tiles).
+fn parallel_rows<C: Columns>() -> (usize, usize) {
     if C::Tile::THROUGH_TILES {
-        PARALLEL_TILED_ROWS_MIN
+        (PARALLEL_TILED_ROWS_MIN, PARALLEL_TILED_ROWS_MIN / 2)
     } else {
-        PARALLEL_ROWS_MIN
+        (PARALLEL_ROWS_MIN, PARALLEL_ROWS_MIN / 4)
     }
 }
 
@@ -235,7 +236,7 @@ impl<'a, C: Columns> Producer for RowsProducer<'a, C> {
     }
 
     fn min_len(&self) -> usize {
-        parallel_rows_min::<C>() / 2
+        parallel_rows::<C>().1
     }
 
     fn fold_with<F: Folder<C::Row>>(self, mut folder: F) -> F {
@@ -366,7 +367,7 @@ fn rows<C: Columns>(
         failure: &failure,
         kind: std::marker::PhantomData,
     };
-    let rows = if total < parallel_rows_min::<C>() {
+    let rows = if total < parallel_rows::<C>().0 {
         // On this thread: piece by piece through one block-sized batch that stays in cache,
         // so the whole range is never held as columns too.
         producer.fold_with(Gather(Vec::with_capacity(total))).0
