@@ -452,6 +452,44 @@ fn damage_first_chunk(seg_dir: &Path) -> (std::path::PathBuf, Vec<u8>) {
 }
 
 #[test]
+fn a_corrupt_block_fails_a_tick_rows_load_built_on_all_cores_with_a_typed_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = SeriesKey::tick("rb2610", Exchange::SHFE).unwrap();
+    let ticks = tickvault::sample::ticks(40_000, 5, "螺纹钢");
+    {
+        let db = open(dir.path());
+        db.save_columns(&key, &ticks, false).unwrap();
+    }
+    let (file, _) = damage_first_chunk(&dir.path().join("db/data").join(key.dir_name()));
+    let db = open(dir.path());
+    // 40,000 rows: built in parallel parts; the part holding block 0 meets the damage.
+    let err = db
+        .load_tick_data("rb2610", Exchange::SHFE, ALL.0, ALL.1)
+        .unwrap_err();
+    match err {
+        Error::ChecksumMismatch {
+            file: f, offset, ..
+        } => {
+            assert_eq!(f, file);
+            assert_eq!(offset, 24);
+        }
+        other => panic!("expected a checksum mismatch, got {other}"),
+    }
+    // A range past the damaged block (the first of 2,048 rows) still loads, on all cores too.
+    let rows = db
+        .load_tick_data(
+            "rb2610",
+            Exchange::SHFE,
+            ticks.datetime[2_048],
+            ticks.datetime[39_999],
+        )
+        .unwrap();
+    assert_eq!(rows.len(), 37_952);
+    assert_eq!(rows[0], ticks.row(2_048, &key));
+    assert_eq!(rows[37_951], ticks.row(39_999, &key));
+}
+
+#[test]
 fn a_corrupt_segment_is_a_typed_error_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let seg_dir = dir.path().join("db/data").join(
