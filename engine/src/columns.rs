@@ -627,18 +627,21 @@ mod tests {
         assert_eq!(clipped[1].datetime, Timestamp::from_secs(2));
     }
 
+    /// Tick `i` of rb2610: second `i`, named `n{i}`, ask price 4 `i / 4`, ask volume 5 `2i`, a
+    /// local time `i + 1000` s for every third.
+    fn numbered_tick(i: i64) -> TickData {
+        let mut t = TickData::new("rb2610", Exchange::SHFE, Timestamp::from_secs(i));
+        t.name = format!("n{i}").into();
+        t.ask_price_4 = i as f64 / 4.0;
+        t.ask_volume_5 = i as f64 * 2.0;
+        t.localtime = (i % 3 == 0).then(|| Timestamp::from_secs(i + 1000));
+        t
+    }
+
     #[test]
     fn extend_rows_appends_what_push_row_does() {
         let key = SeriesKey::tick("rb2610", Exchange::SHFE).unwrap();
-        let rows: Vec<TickData> = (0..1_300)
-            .map(|i| {
-                let mut t = TickData::new("rb2610", Exchange::SHFE, Timestamp::from_secs(i));
-                t.name = format!("n{}", i % 7).into();
-                t.ask_price_4 = i as f64 / 4.0;
-                t.localtime = (i % 5 == 0).then(|| Timestamp::from_secs(i + 3));
-                t
-            })
-            .collect();
+        let rows: Vec<TickData> = (0..1_300).map(numbered_tick).collect();
         let mut pushed = TickColumns::default();
         pushed.push_row(&rows[0]);
         rows[1..].iter().for_each(|r| pushed.push_row(r));
@@ -648,7 +651,7 @@ mod tests {
         assert_eq!(extended, pushed);
         assert_eq!(extended.len(), 1_300);
         assert_eq!(extended.ask_price_4[1_299], 324.75);
-        assert_eq!(extended.name[600], "n5");
+        assert_eq!(extended.name[600], "n600");
         assert_eq!(extended.to_rows(&key), rows);
         extended.extend_rows(&[]);
         assert_eq!(extended.len(), 1_300);
@@ -658,13 +661,7 @@ mod tests {
     fn tiles_build_the_rows_of_the_columns_and_refuse_columns_that_do_not_fit() {
         let key = SeriesKey::tick("rb2610", Exchange::SHFE).unwrap();
         let mut cols = TickColumns::default();
-        for i in 0..150 {
-            let mut t = TickData::new("rb2610", Exchange::SHFE, Timestamp::from_secs(i));
-            t.name = format!("n{i}").into();
-            t.ask_volume_5 = i as f64 * 2.0;
-            t.localtime = (i % 3 == 0).then(|| Timestamp::from_secs(i + 1000));
-            cols.push_row(&t);
-        }
+        (0..150).for_each(|i| cols.push_row(&numbered_tick(i)));
         let refs = cols.refs();
         let src = TickTile::source(&refs, 150).expect("the columns hold 150 rows");
         let mut tile = TickTile::boxed();

@@ -92,18 +92,7 @@ impl Engine {
             let dedup = self.dedup(&key);
             // A re-entrant save on this thread (none today) would find the scratch busy.
             if let Ok(mut cols) = scratch.try_borrow_mut() {
-                if rows
-                    .windows(2)
-                    .all(|w| matches!(w, [a, b] if time(a) < time(b)))
-                {
-                    // Strictly ascending already (a recorder's or an export's rows): no sort,
-                    // and no time shared, so no row to drop.
-                    cols.clear();
-                    cols.extend_rows(rows);
-                } else {
-                    let idx = (0..rows.len()).collect();
-                    crate::write::rows_into_columns::<C>(rows, idx, time, dedup, &mut cols);
-                }
+                crate::write::rows_into_columns::<C>(rows, None, time, dedup, &mut cols);
                 let batch = crate::write::borrowed_batch(&*cols)?;
                 return self.save(vec![(key, batch)], stream);
             }
@@ -117,7 +106,7 @@ impl Engine {
             let key = checked(k)?;
             let dedup = self.dedup(&key);
             let mut cols = C::default();
-            crate::write::rows_into_columns::<C>(rows, idx, time, dedup, &mut cols);
+            crate::write::rows_into_columns::<C>(rows, Some(idx), time, dedup, &mut cols);
             batches.push((key, crate::write::owned_batch(cols)?));
         }
         self.save(batches, stream)

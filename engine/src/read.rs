@@ -28,7 +28,7 @@ const PARALLEL_ROWS_MIN: usize = 256 * 1024;
 /// Loads into rows built through tiles ([`RowTile::THROUGH_TILES`]: ticks, 34 columns and
 /// 328-byte rows) build them on all cores from this many rows, in parts of at least half of it.
 /// Their rows cost far more to build than to decode: a cached day of 28,800 ticks loaded into
-/// rows at 33-41 M/s on one core, 58-60 M/s on two. Bar rows stay on one core below
+/// rows at 32-44 M/s on one core, 61-67 M/s on two. Bar rows stay on one core below
 /// [`PARALLEL_ROWS_MIN`]: a cached year of 60,000 bars took 208-211 µs on one core, 299-318 µs
 /// on two (loop programs, two rounds each, alternating).
 const PARALLEL_TILED_ROWS_MIN: usize = 16 * 1024;

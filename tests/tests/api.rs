@@ -451,6 +451,17 @@ fn damage_first_chunk(seg_dir: &Path) -> (std::path::PathBuf, Vec<u8>) {
     (file, bytes)
 }
 
+/// Asserts that `err` is a checksum mismatch in `file` at the first chunk (offset 24), the one
+/// [`damage_first_chunk`] damages.
+fn assert_first_chunk_mismatch(err: Error, file: &Path) {
+    match err {
+        Error::ChecksumMismatch {
+            file: f, offset, ..
+        } => assert_eq!((f.as_path(), offset), (file, 24)),
+        other => panic!("expected a checksum mismatch, got {other}"),
+    }
+}
+
 #[test]
 fn a_corrupt_block_fails_a_tick_rows_load_built_on_all_cores_with_a_typed_error() {
     let dir = tempfile::tempdir().unwrap();
@@ -466,15 +477,7 @@ fn a_corrupt_block_fails_a_tick_rows_load_built_on_all_cores_with_a_typed_error(
     let err = db
         .load_tick_data("rb2610", Exchange::SHFE, ALL.0, ALL.1)
         .unwrap_err();
-    match err {
-        Error::ChecksumMismatch {
-            file: f, offset, ..
-        } => {
-            assert_eq!(f, file);
-            assert_eq!(offset, 24);
-        }
-        other => panic!("expected a checksum mismatch, got {other}"),
-    }
+    assert_first_chunk_mismatch(err, &file);
     // A range past the damaged block (the first of 2,048 rows) still loads, on all cores too.
     let rows = db
         .load_tick_data(
@@ -511,15 +514,7 @@ fn a_corrupt_segment_is_a_typed_error_naming_the_file() {
     let err = db
         .load_bar_data("rb", Exchange::SHFE, MIN, ALL.0, ALL.1)
         .unwrap_err();
-    match err {
-        Error::ChecksumMismatch {
-            file: f, offset, ..
-        } => {
-            assert_eq!(f, file);
-            assert_eq!(offset, 24);
-        }
-        other => panic!("expected a checksum mismatch, got {other}"),
-    }
+    assert_first_chunk_mismatch(err, &file);
     // A load into a buffer reused from an earlier load fails the same way and leaves it empty,
     // not holding a mix of old and new rows.
     let key = SeriesKey::bar("rb", Exchange::SHFE, MIN).unwrap();
@@ -715,14 +710,7 @@ fn large_row_loads_take_the_parallel_path_and_match_columns() {
     let err = db
         .load_bar_data("x", Exchange::SSE, MIN, ALL.0, ALL.1)
         .unwrap_err();
-    match err {
-        Error::ChecksumMismatch {
-            file: f, offset, ..
-        } => {
-            assert_eq!((f, offset), (file, 24));
-        }
-        other => panic!("expected a checksum mismatch, got {other}"),
-    }
+    assert_first_chunk_mismatch(err, &file);
 }
 
 fn bar_cols(secs: &[i64], close: f64) -> BarColumns {
