@@ -13,13 +13,18 @@ fn key() -> SeriesKey {
     SeriesKey::bar("rb", Exchange::SHFE, MIN).unwrap()
 }
 
-/// 10,000 bars in blocks of 256 (40 blocks), minute apart from time 0.
-fn store(dir: &tempfile::TempDir, cache: usize) -> Engine {
-    let db = Engine::builder(dir.path().join("db"))
-        .block_rows(256)
+/// A writer on `dir`'s store with blocks of `block_rows` and a block cache of `cache` bytes.
+fn writer(dir: &tempfile::TempDir, block_rows: usize, cache: usize) -> Engine {
+    Engine::builder(dir.path().join("db"))
+        .block_rows(block_rows)
         .block_cache_bytes(cache)
         .open()
-        .unwrap();
+        .unwrap()
+}
+
+/// 10,000 bars in blocks of 256 (40 blocks), minute apart from time 0.
+fn store(dir: &tempfile::TempDir, cache: usize) -> Engine {
+    let db = writer(dir, 256, cache);
     let rows: Vec<BarData> = (0..10_000)
         .map(|i| bar("rb", Exchange::SHFE, MIN, i * 60, 3000.0 + i as f64))
         .collect();
@@ -150,11 +155,7 @@ fn a_load_larger_than_a_quarter_of_the_cache_copies_from_it_but_does_not_fill_it
 #[test]
 fn a_small_cache_stays_within_its_capacity_and_ticks_are_cached_too() {
     let dir = tempfile::tempdir().unwrap();
-    let db = Engine::builder(dir.path().join("db"))
-        .block_rows(256)
-        .block_cache_bytes(8 << 20)
-        .open()
-        .unwrap();
+    let db = writer(&dir, 256, 8 << 20);
     let ticks = sample::ticks(3_000, 7, "螺纹钢");
     let key = SeriesKey::tick("rb2610", Exchange::SHFE).unwrap();
     db.save_columns(&key, &ticks, false).unwrap();
@@ -195,11 +196,7 @@ fn rows_loads_built_straight_from_the_cache_match_decoded_rows() {
     let ticks = sample::ticks(3_000, 9, "螺纹钢");
     let key = SeriesKey::tick("rb2610", Exchange::SHFE).unwrap();
     let open = |dir: &tempfile::TempDir, cache: usize| {
-        let db = Engine::builder(dir.path().join("db"))
-            .block_rows(256)
-            .block_cache_bytes(cache)
-            .open()
-            .unwrap();
+        let db = writer(dir, 256, cache);
         db.save_columns(&key, &ticks, false).unwrap();
         db
     };
@@ -235,11 +232,7 @@ fn tick_rows_loads_built_on_all_cores_match_the_saved_rows() {
     let ticks = sample::ticks(40_000, 12, "螺纹钢");
     let key = SeriesKey::tick("rb2610", Exchange::SHFE).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let db = Engine::builder(dir.path().join("db"))
-        .block_rows(1_000)
-        .block_cache_bytes(64 << 20)
-        .open()
-        .unwrap();
+    let db = writer(&dir, 1_000, 64 << 20);
     db.save_columns(&key, &ticks, false).unwrap();
     let plain = Engine::builder(dir.path().join("db"))
         .read_only(true)
