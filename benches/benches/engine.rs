@@ -174,6 +174,7 @@ fn bars(c: &mut Criterion) {
     g.bench_function("baseline_memcpy_decoded", |b| {
         b.iter(|| black_box(cols.clone()))
     });
+    drop_rows_floor(&mut g, &cols, &key);
     g.finish();
 
     let mut g = c.benchmark_group("bars_one_day");
@@ -303,10 +304,32 @@ fn ticks(c: &mut Criterion) {
             })
         });
     }
+    g.bench_function("load_rows", |b| {
+        b.iter(|| {
+            black_box(
+                db.load_tick_data("rb2610", Exchange::SHFE, Timestamp::MIN, Timestamp::MAX)
+                    .unwrap(),
+            )
+        })
+    });
     g.bench_function("baseline_memcpy_decoded", |b| {
         b.iter(|| black_box(cols.clone()))
     });
+    drop_rows_floor(&mut g, &cols, &key);
     g.finish();
+}
+
+/// A floor under a load of every row of `cols` into row structs, in the same run: dropping
+/// the rows, which a caller's timing of a load includes (the harness's does). Each row's symbol
+/// is a `SmolStr`, so the drop reads every row back from memory.
+fn drop_rows_floor<C: Columns>(g: &mut BenchmarkGroup<'_, WallTime>, cols: &C, key: &SeriesKey)
+where
+    C::Row: Clone,
+{
+    let rows = cols.to_rows(key);
+    g.bench_function("baseline_drop_rows", |b| {
+        b.iter_batched(|| rows.clone(), drop, BatchSize::PerIteration)
+    });
 }
 
 /// One trading day (240 bars) from the middle of a 10-million-bar partition (the issue's
