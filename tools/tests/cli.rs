@@ -376,7 +376,7 @@ fn bench_compares_tickvault_with_sqlite_line_by_line() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    assert_eq!(lines.len(), 31, "{out}");
+    assert_eq!(lines.len(), 32, "{out}");
     for l in &lines {
         assert_eq!(l["type"], "bench");
         assert!(l["tickvault"].as_f64().unwrap() > 0.0, "{l}");
@@ -386,6 +386,31 @@ fn bench_compares_tickvault_with_sqlite_line_by_line() {
         .find(|l| l["what"] == "bytes on disk per bar")
         .unwrap();
     assert!(size["sqlite"].as_f64().unwrap() > size["tickvault"].as_f64().unwrap());
+    // The disk's ceiling over the bulk save of everything: that store's bytes, written and
+    // fsynced as one file (the same bytes as the store the loads read), beside SQLite's save.
+    let ceiling = lines
+        .iter()
+        .find(|l| {
+            l["what"]
+                .as_str()
+                .unwrap()
+                .starts_with("  disk ceiling: its ")
+        })
+        .unwrap();
+    let what = ceiling["what"].as_str().unwrap();
+    let bytes: f64 = what["  disk ceiling: its ".len()..what.find(" bytes").unwrap()]
+        .parse()
+        .unwrap();
+    assert_eq!(
+        bytes / 3000.0,
+        size["tickvault"].as_f64().unwrap(),
+        "{what}"
+    );
+    let save_all = lines
+        .iter()
+        .find(|l| l["what"] == "save bars, batches of all")
+        .unwrap();
+    assert_eq!(ceiling["sqlite"], save_all["sqlite"]);
     // The real SPY sample: smaller in tickvault than in SQLite and than as Parquet with zstd
     // (sizes are deterministic; 7.6, 153 and 17.7 B/bar when this was written).
     let spy = lines

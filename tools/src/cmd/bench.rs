@@ -1,6 +1,7 @@
 //! `bench`: the same workload through the `Database` trait on tickvault and on a baseline (SQLite
 //! with vn.py's schema), in one run, alternating, reporting medians and the ratio per line.
 
+use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
@@ -237,6 +238,7 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
     };
 
     // Saves by batch size (small batches on a prefix: 200 commits each).
+    let mut saved_all_bytes = 0u64;
     for batch in [100usize, 1_000, 10_000, n] {
         let rows = (batch * 200).min(n);
         for stream in [false, true] {
@@ -245,13 +247,16 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
             }
             let (mut ours, mut theirs) = (Vec::new(), Vec::new());
             for _ in 0..repeat {
-                let (tv, sq, _, _) = new_stores()?;
+                let (tv, sq, tv_path, _) = new_stores()?;
                 for (db, out) in [(&tv as &dyn Database, &mut ours), (sq.db(), &mut theirs)] {
                     let start = Instant::now();
                     for lo in (0..rows).step_by(batch) {
                         data.save(db, lo..(lo + batch).min(rows), stream)?;
                     }
                     out.push(rows as f64 / start.elapsed().as_secs_f64());
+                }
+                if batch == n {
+                    saved_all_bytes = dir_bytes(&tv_path);
                 }
             }
             let label = if batch == n {
@@ -271,6 +276,29 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
             ));
         }
     }
+
+    // The disk's ceiling over the bulk save of everything: the bytes it left on disk, written
+    // and fsynced as one file (a save also syncs its directory and the manifest).
+    let bytes = vec![0x5a_u8; usize::try_from(saved_all_bytes)?];
+    let ceiling = (0..repeat)
+        .map(|i| -> Result<f64> {
+            let path = work.path().join(format!("ceiling{i}"));
+            let start = Instant::now();
+            let mut f = std::fs::File::create(&path)?;
+            f.write_all(&bytes)?;
+            f.sync_all()?;
+            let rate = n as f64 / start.elapsed().as_secs_f64();
+            std::fs::remove_file(&path)?;
+            Ok(rate)
+        })
+        .collect::<Result<Vec<f64>>>()?;
+    lines.push(Line::new(
+        format!("  disk ceiling: its {saved_all_bytes} bytes written and fsynced, one file"),
+        "rows/s",
+        median(ceiling),
+        lines.last().and_then(|l| l.theirs),
+        false,
+    ));
 
     // Loads by range size, from stores holding everything.
     let (tv, sq, tv_path, run) = new_stores()?;
