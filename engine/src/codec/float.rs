@@ -111,9 +111,9 @@ pub fn decode_decimal(payload: &[u8], out: &mut [f64]) -> Option<()> {
 }
 
 /// Replaces the integers held as bits in `out` by those integers divided by `p = 10^e`, with
-/// the widest vectors the CPU has ([`widest`]).
+/// the widest vectors the CPU has ([`super::widest`]).
 fn scale(out: &mut [f64], e: u8, p: f64) {
-    widest(
+    super::widest(
         #[inline(always)]
         || scale_on(out, e, p),
     )
@@ -129,17 +129,6 @@ fn scale_on(out: &mut [f64], e: u8, p: f64) {
         out.iter_mut()
             .for_each(|x| *x = (x.to_bits() as i64) as f64 / p);
     }
-}
-
-/// Runs `f` compiled for the widest vector instructions this CPU has, detected at run time
-/// (`pulp`: AVX-512 or AVX2 on x86-64, else the baseline). `f` must be `#[inline(always)]` for
-/// its loops to be compiled so. Decoding's scaling loop uses only correctly rounded operations
-/// (a conversion and a quotient), so every width gives the same bits; the tests check it.
-/// Quotients are most of a Decimal decode: on an AMD EPYC, AVX-512 divides 8 values an
-/// instruction where the baseline's SSE2 divides 2.
-#[inline(always)]
-fn widest<R>(f: impl FnOnce() -> R) -> R {
-    pulp::Arch::new().dispatch(f)
 }
 
 /// Decodes rows `keep` of the `total` values of a Decimal payload into `out` (of length

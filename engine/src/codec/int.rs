@@ -9,8 +9,18 @@ use super::cursor::Cursor;
 
 /// For each difference order 0, 1 and 2: the lowest residual and the bit width of the range of
 /// residuals, if there are any (`values` longer than the order). Three tight passes, one per
-/// order, each a plain loop the compiler vectorises.
+/// order, each a plain loop the compiler vectorises, with the widest vectors the CPU has
+/// ([`super::widest`]: the baseline's SSE2 has no 64-bit minimum or comparison).
 fn ranges(values: &[i64]) -> [Option<(i64, u8)>; 3] {
+    super::widest(
+        #[inline(always)]
+        || ranges_on(values),
+    )
+}
+
+/// [`ranges`] compiled for whatever the caller is compiled for.
+#[inline(always)]
+fn ranges_on(values: &[i64]) -> [Option<(i64, u8)>; 3] {
     let span =
         |lo: i64, hi: i64, any: bool| any.then(|| (lo, bit_width(hi.wrapping_sub(lo) as u64)));
     let (mut lo, mut hi) = (i64::MAX, i64::MIN);
@@ -294,6 +304,36 @@ mod tests {
         // Malformed: cut short, or more values than the payload holds.
         assert_eq!(constant(&payload(0, &[], 7)[..5], 5), None);
         assert_eq!(constant(&payload(1, &[9], 0), 0), None);
+    }
+
+    #[test]
+    fn ranges_on_the_widest_vectors_are_the_baselines() {
+        let mut x = 0x853c_49e6_748f_ea9bu64;
+        let mut next = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as i64
+        };
+        for len in [0, 1, 2, 3, 8, 17, 2048] {
+            // Full-range values (differences wrap), small ones, and the extremes.
+            for shift in [0, 20, 50, 63] {
+                let mut values: Vec<i64> = (0..len).map(|_| next() >> shift).collect();
+                if len > 4 {
+                    (values[1], values[len - 2]) = (i64::MIN, i64::MAX);
+                }
+                let wide = ranges(&values);
+                assert_eq!(wide, ranges_on(&values), "len {len}, shift {shift}");
+                if len > 0 {
+                    let lo = values.iter().copied().min().unwrap();
+                    assert_eq!(wide[0].map(|r| r.0), Some(lo));
+                }
+            }
+        }
+        assert_eq!(
+            ranges(&[5, 7, 9, 11]),
+            [Some((5, 3)), Some((2, 0)), Some((0, 0))]
+        );
     }
 
     #[test]

@@ -444,6 +444,17 @@ pub fn encode(col: ColumnRef<'_>) -> Encoded {
     }
 }
 
+/// Runs `f` compiled for the widest vector instructions this CPU has, detected at run time
+/// (`pulp`: AVX-512 or AVX2 on x86-64, else the baseline). `f` must be `#[inline(always)]` for
+/// its loops to be compiled so. The loops run so are exact at any width (integer arithmetic,
+/// and correctly rounded conversions and quotients), so they give the bits of the baseline
+/// build; the tests check it. On an AMD EPYC, AVX-512 divides 8 doubles an instruction where the
+/// baseline's SSE2 divides 2, and takes the minimum of 8 `i64`s where SSE2 has no instruction.
+#[inline(always)]
+pub(crate) fn widest<R>(f: impl FnOnce() -> R) -> R {
+    pulp::Arch::new().dispatch(f)
+}
+
 /// The least and greatest values of `v` that are not NaN (+inf and -inf when there are none):
 /// what folding `lo.min(x)`, `hi.max(x)` over the values in order gives, bit for bit.
 fn float_range(v: &[f64]) -> (f64, f64) {
