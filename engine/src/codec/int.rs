@@ -308,13 +308,8 @@ mod tests {
 
     #[test]
     fn ranges_on_the_widest_vectors_are_the_baselines() {
-        let mut x = 0x853c_49e6_748f_ea9bu64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x as i64
-        };
+        let mut rnd = crate::codec::xorshift(0x853c_49e6_748f_ea9b);
+        let mut next = move || rnd() as i64;
         for len in [0, 1, 2, 3, 8, 17, 2048] {
             // Full-range values (differences wrap), small ones, and the extremes.
             for shift in [0, 20, 50, 63] {
@@ -352,13 +347,7 @@ mod tests {
 
     #[test]
     fn every_range_decodes_as_the_slice_of_a_full_decode() {
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        let mut rnd = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rnd = crate::codec::xorshift(0x2545_f491_4f6c_dd1d);
         let n = 75i64;
         // Sequences the encoder packs with difference order 0, 1 and 2, at narrow and full
         // widths (a full width reads values across two words), and wrapping ones.

@@ -444,6 +444,17 @@ pub fn encode(col: ColumnRef<'_>) -> Encoded {
     }
 }
 
+/// A xorshift generator of test inputs, from `seed` (not zero).
+#[cfg(test)]
+pub(crate) fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
+    move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    }
+}
+
 /// Runs `f` compiled for the widest vector instructions this CPU has, detected at run time
 /// (`pulp`: AVX-512 or AVX2 on x86-64, else the baseline). `f` must be `#[inline(always)]` for
 /// its loops to be compiled so. The loops run so are exact at any width (integer arithmetic,
@@ -567,13 +578,7 @@ mod tests {
             f64::NEG_INFINITY,
             5e-324,
         ];
-        let mut x = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x
-        };
+        let mut next = xorshift(0x2545_f491_4f6c_dd1d);
         let mut blocks: Vec<Vec<f64>> =
             vec![vec![], vec![f64::NAN; 13], vec![-0.0, 0.0], vec![0.0, -0.0]];
         for len in [1, 7, 8, 9, 16, 31, 2048] {
@@ -659,13 +664,7 @@ mod tests {
     #[test]
     fn partial_decodes_equal_the_slice_of_a_full_decode() {
         let n = 300usize;
-        let mut seed = 0x1234_5678_9abc_def1u64;
-        let mut rnd = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rnd = xorshift(0x1234_5678_9abc_def1);
         let times: Vec<Vec<Timestamp>> = vec![
             (0..n as i64).map(|i| Timestamp::from_ns(i * 60)).collect(), // even steps
             (0..n as i64)
