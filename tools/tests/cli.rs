@@ -390,15 +390,10 @@ fn bench_compares_tickvault_with_sqlite_line_by_line() {
     // fsynced as one file (the same bytes as the store the loads read), beside SQLite's save.
     let ceiling = lines
         .iter()
-        .find(|l| {
-            l["what"]
-                .as_str()
-                .unwrap()
-                .starts_with("  disk ceiling: its ")
-        })
+        .find(|l| l["what"].as_str().unwrap().starts_with("  disk ceiling: "))
         .unwrap();
     let what = ceiling["what"].as_str().unwrap();
-    let bytes: f64 = what["  disk ceiling: its ".len()..what.find(" bytes").unwrap()]
+    let bytes: f64 = what["  disk ceiling: ".len()..what.find(" B ").unwrap()]
         .parse()
         .unwrap();
     assert_eq!(

@@ -293,7 +293,7 @@ pub fn run(cli: &Cli, a: &BenchArgs) -> Result<()> {
         })
         .collect::<Result<Vec<f64>>>()?;
     lines.push(Line::new(
-        format!("  disk ceiling: its {saved_all_bytes} bytes written and fsynced, one file"),
+        format!("  disk ceiling: {saved_all_bytes} B written, fsynced"),
         "rows/s",
         median(ceiling),
         lines.last().and_then(|l| l.theirs),
