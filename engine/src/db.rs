@@ -55,6 +55,10 @@ pub trait Database {
     fn get_tick_overview(&self) -> Result<Vec<TickOverview>>;
 }
 
+/// Rows a save checks and copies into columns at a time: 512 rows of 328 bytes (ticks) take
+/// 164 KB, in L2 from the check to the copy (as `Columns::extend_rows`'s blocks).
+const ROWS_BLOCK: usize = 512;
+
 thread_local! {
     // Reused columns for the common case of a save of one series (a recorder's small appends),
     // so that it allocates no column vectors.
@@ -87,6 +91,30 @@ impl Engine {
             }
             Ok(key)
         };
+        // Rows of one series, strictly ascending (a recorder's, an export's): one pass over
+        // them, a block at a time that stays in cache, each block's keys and times checked and
+        // then copied into the columns, instead of a pass over every row for each.
+        if let Ok(mut cols) = scratch.try_borrow_mut() {
+            cols.clear();
+            let mut last = None;
+            let one_ascending_series = rows.chunks(ROWS_BLOCK).all(|block| {
+                let fine = block.iter().all(|r| {
+                    let t = time(r);
+                    let after = last.is_none_or(|l| l < t);
+                    last = Some(t);
+                    after && key_of(r) == key_of_first
+                });
+                if fine {
+                    cols.extend_rows(block);
+                }
+                fine
+            });
+            if one_ascending_series {
+                let key = checked(key_of_first)?;
+                let batch = crate::write::borrowed_batch(&*cols)?;
+                return self.save(vec![(key, batch)], stream);
+            }
+        }
         if rows.iter().all(|r| key_of(r) == key_of_first) {
             let key = checked(key_of_first)?;
             let dedup = self.dedup(&key);

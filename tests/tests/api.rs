@@ -49,6 +49,59 @@ fn one_series_saves_sorted_or_not_keep_the_last_row_of_a_time() {
 }
 
 #[test]
+fn large_batches_found_unsorted_or_mixed_after_their_first_blocks_save_as_any_other() {
+    // A save checks and copies rows 512 at a time; these batches of 1,300 rows break the
+    // one-ascending-series pass in their third block, after two blocks were copied.
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let ascending = |symbol: &str| -> Vec<_> {
+        (0..1300)
+            .map(|i| bar(symbol, Exchange::SHFE, MIN, 60 * (i + 1), i as f64))
+            .collect()
+    };
+    // A time out of order (and a time twice: the later row wins).
+    let mut rb = ascending("rb");
+    rb[1100].datetime = Timestamp::from_secs(60 * 1200);
+    rb[1100].close_price = -1.0;
+    db.save_bar_data(&rb, false).unwrap();
+    let got = closes(&db, "rb");
+    assert_eq!(got.len(), 1299);
+    assert_eq!(got[1099], (60 * 1100, 1099.0));
+    assert_eq!(
+        got[1100],
+        (60 * 1102, 1101.0),
+        "the time moved away is gone"
+    );
+
+    assert_eq!(
+        got[1198],
+        (60 * 1200, 1199.0),
+        "the later row of a time wins"
+    );
+    // Another series from row 1,100 on: two series, as if saved apart.
+    let mut mixed = ascending("cu");
+    for b in &mut mixed[1100..] {
+        b.symbol = "al".into();
+    }
+    db.save_bar_data(&mixed, false).unwrap();
+    assert_eq!(closes(&db, "cu").len(), 1100);
+    assert_eq!(closes(&db, "al")[0], (60 * 1101, 1100.0));
+    assert_eq!(closes(&db, "al").len(), 200);
+    // A bar with the interval `tick` in the third block: refused, nothing saved.
+    let mut bad = ascending("zn");
+    bad[1200].interval = Interval::Tick;
+    assert!(matches!(
+        db.save_bar_data(&bad, false),
+        Err(Error::InvalidArgument(_))
+    ));
+    assert!(closes(&db, "zn").is_empty());
+    // The same rows in order save whole, and a save after a refused one is not disturbed.
+    db.save_bar_data(&ascending("zn"), false).unwrap();
+    assert_eq!(closes(&db, "zn").len(), 1300);
+    assert_eq!(closes(&db, "zn")[1299], (60 * 1300, 1299.0));
+}
+
+#[test]
 fn unsorted_mixed_batch_with_duplicates_last_wins() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path());
