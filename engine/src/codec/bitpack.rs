@@ -18,18 +18,21 @@ pub fn pack(values: impl Iterator<Item = u64>, width: u8, out: &mut Vec<u8>) {
         return;
     }
     let w = u32::from(width);
-    let mut acc: u128 = 0;
+    // `acc` holds the low `bits` (< 64) bits not yet written; a value that crosses a word
+    // boundary leaves its high bits in it for the next word.
+    let mut acc: u64 = 0;
     let mut bits = 0u32;
     for v in values {
-        acc |= u128::from(v) << bits;
+        acc |= v << bits;
         bits += w;
         if bits >= 64 {
-            out.extend_from_slice(&(acc as u64).to_le_bytes());
-            acc >>= 64;
+            out.extend_from_slice(&acc.to_le_bytes());
             bits -= 64;
+            // The `bits` high bits of `v` that did not fit (none when `bits` is 0).
+            acc = v.checked_shr(w - bits).unwrap_or(0);
         }
     }
-    let tail = (acc as u64).to_le_bytes();
+    let tail = acc.to_le_bytes();
     out.extend_from_slice(tail.get(..bits.div_ceil(8) as usize).unwrap_or(&tail));
 }
 
@@ -201,6 +204,30 @@ mod tests {
             let mut fast = vec![0u64; values.len()];
             unpack_into(&out, width, &mut fast);
             assert_eq!(fast, values, "width {width}");
+        }
+    }
+
+    #[test]
+    fn packs_each_bit_where_the_format_puts_it() {
+        // Bit `b` of value `k` is bit `k * width + b` of the little-endian stream.
+        for width in 1..=64u8 {
+            let w = usize::from(width);
+            let values: Vec<u64> = (0..37u64)
+                .map(|i| i.wrapping_mul(0xD1B5_4A32_D192_ED03) >> (64 - w))
+                .collect();
+            let mut want = vec![0u8; (values.len() * w).div_ceil(8)];
+            for (k, v) in values.iter().enumerate() {
+                for b in 0..w {
+                    if v >> b & 1 == 1 {
+                        let at = k * w + b;
+                        want[at / 8] |= 1 << (at % 8);
+                    }
+                }
+            }
+            let mut out = vec![0xAB];
+            pack(values.iter().copied(), width, &mut out);
+            assert_eq!(out[0], 0xAB, "appends");
+            assert_eq!(out[1..], want[..], "width {width}");
         }
     }
 
