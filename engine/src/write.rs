@@ -18,27 +18,17 @@ use crate::manifest::{Edit, SegmentMeta};
 use crate::model::{Exchange, Interval, SeriesKey, Timestamp};
 use crate::segment::encode_segment;
 
-/// Fills `cols` (cleared first) with rows `idx` of `rows` (every row when `None`), sorted by
-/// time, keeping the last of equal times unless `dedup` keeps all. Every row already strictly
-/// ascending (a recorder's or an export's) is copied a column at a time
-/// ([`Columns::extend_rows`]): nothing to sort, and no time shared, so no row to drop.
+/// Fills `cols` (cleared first) with rows `idx` of `rows`, sorted by time, keeping the last of
+/// equal times unless `dedup` keeps all. (Rows of one series already strictly ascending never
+/// come here: a save copies them a block at a time as it checks them.)
 pub(crate) fn rows_into_columns<C: Columns>(
     rows: &[C::Row],
-    idx: Option<Vec<usize>>,
+    mut idx: Vec<usize>,
     time: impl Fn(&C::Row) -> Timestamp,
     dedup: Dedup,
     cols: &mut C,
 ) {
     cols.clear();
-    let Some(mut idx) = idx.or_else(|| {
-        let ascending = rows
-            .windows(2)
-            .all(|w| matches!(w, [a, b] if time(a) < time(b)));
-        (!ascending).then(|| (0..rows.len()).collect())
-    }) else {
-        cols.extend_rows(rows);
-        return;
-    };
     if !idx
         .windows(2)
         .all(|w| matches!(w, [a, b] if rows.get(*a).map(&time) <= rows.get(*b).map(&time)))

@@ -487,9 +487,9 @@ fn float_range(v: &[f64]) -> (f64, f64) {
             hi[i] = if c[i] > hi[i] { c[i] } else { hi[i] };
         }
     }
-    let (lo, hi) = fold(tail, fold(&lo, f64::INFINITY, f64::NEG_INFINITY).0, {
-        fold(&hi, f64::INFINITY, f64::NEG_INFINITY).1
-    });
+    let (lanes_lo, _) = fold(&lo, f64::INFINITY, f64::NEG_INFINITY);
+    let (_, lanes_hi) = fold(&hi, f64::INFINITY, f64::NEG_INFINITY);
+    let (lo, hi) = fold(tail, lanes_lo, lanes_hi);
     // Any value but zero has one encoding; which zero the fold keeps depends on the order of
     // +0.0 and -0.0 in the block, so a zero bound is found as the fold finds it.
     if lo == 0.0 || hi == 0.0 {
