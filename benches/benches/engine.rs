@@ -276,6 +276,19 @@ fn ticks(c: &mut Criterion) {
             BatchSize::PerIteration,
         )
     });
+    let key = SeriesKey::tick("rb2610", Exchange::SHFE).unwrap();
+    let rows = cols.to_rows(&key);
+    g.bench_function("save_rows_fsync", |b| {
+        b.iter_batched(
+            fresh,
+            |(dir, db)| {
+                db.save_tick_data(&rows, false).unwrap();
+                (dir, db)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    drop(rows);
     g.bench_function("load_columns", |b| {
         b.iter(|| {
             black_box(
@@ -293,7 +306,6 @@ fn ticks(c: &mut Criterion) {
             )
         })
     });
-    let key = SeriesKey::tick("rb2610", Exchange::SHFE).unwrap();
     for (name, db) in [("", &db), ("_cached", &cached)] {
         g.bench_function(format!("load_columns_into_reused{name}"), |b| {
             let mut buf = TickColumns::default();

@@ -70,8 +70,8 @@ impl Engine {
         &self,
         rows: &[C::Row],
         stream: bool,
-        key_of: impl Fn(&C::Row) -> (&SmolStr, Exchange, Interval),
-        time: impl Fn(&C::Row) -> Timestamp + Copy,
+        key_of: impl Fn(&C::Row) -> (&SmolStr, Exchange, Interval) + Sync,
+        time: impl Fn(&C::Row) -> Timestamp + Copy + Sync,
         scratch: &RefCell<C>,
     ) -> Result<()> {
         let Some(first) = rows.first() else {
@@ -89,23 +89,25 @@ impl Engine {
         };
         // Rows of one series, strictly ascending (a recorder's, an export's): one pass over
         // them, a block at a time that stays in cache, each block's keys and times checked and
-        // then copied into the columns, instead of a pass over every row for each.
+        // then copied into the columns, instead of a pass over every row for each; large
+        // batches on several threads.
         if let Ok(mut cols) = scratch.try_borrow_mut() {
-            cols.clear();
-            let mut last = None;
-            let one_ascending_series = rows.chunks(crate::columns::ROWS_BLOCK).all(|block| {
-                let fine = block.iter().all(|r| {
-                    let t = time(r);
-                    let after = last.is_none_or(|l| l < t);
-                    last = Some(t);
-                    after && key_of(r) == key_of_first
-                });
-                if fine {
-                    cols.extend_rows(block);
-                }
-                fine
-            });
-            if one_ascending_series {
+            let in_order = |rows: &[C::Row], block: std::ops::Range<usize>| {
+                let mut last = block
+                    .start
+                    .checked_sub(1)
+                    .and_then(|i| rows.get(i))
+                    .map(time);
+                rows.get(block).is_some_and(|block| {
+                    block.iter().all(|r| {
+                        let t = time(r);
+                        let after = last.is_none_or(|l| l < t);
+                        last = Some(t);
+                        after && key_of(r) == key_of_first
+                    })
+                })
+            };
+            if cols.set_rows_checked(rows, &in_order) {
                 let key = checked(key_of_first)?;
                 let batch = crate::write::borrowed_batch(&*cols)?;
                 return self.save(vec![(key, batch)], stream);

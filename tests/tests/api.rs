@@ -102,6 +102,37 @@ fn large_batches_found_unsorted_or_mixed_after_their_first_blocks_save_as_any_ot
 }
 
 #[test]
+fn batches_large_enough_for_several_threads_save_whole_or_fall_back_at_a_thread_boundary() {
+    // 300,000 rows are checked and copied in four parts of 75,000, on rayon's threads.
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path());
+    let ascending = |symbol: &str, n: i64| -> Vec<_> {
+        (0..n)
+            .map(|i| bar(symbol, Exchange::SHFE, MIN, 60 * (i + 1), i as f64))
+            .collect()
+    };
+    db.save_bar_data(&ascending("rb", 300_000), false).unwrap();
+    let rb = closes(&db, "rb");
+    assert_eq!(rb.len(), 300_000);
+    assert_eq!(rb[299_999], (60 * 300_000, 299_999.0));
+    assert!(rb.iter().enumerate().all(|(i, &(_, c))| c == i as f64));
+    // Fewer rows after more, on the same thread: none of the rows copied before is left over.
+    db.save_bar_data(&ascending("cu", 140_000), false).unwrap();
+    let cu = closes(&db, "cu");
+    assert_eq!(cu.len(), 140_000);
+    assert_eq!(cu.last(), Some(&(60 * 140_000, 139_999.0)));
+    // The first row of the second half repeats the last time of the first: only the check
+    // across the threads' parts sees it. The later row of the time wins.
+    let mut al = ascending("al", 300_000);
+    al[150_000].datetime = al[149_999].datetime;
+    db.save_bar_data(&al, false).unwrap();
+    let al = closes(&db, "al");
+    assert_eq!(al.len(), 299_999);
+    assert_eq!(al[149_999], (60 * 150_000, 150_000.0));
+    assert_eq!(al[150_000], (60 * 150_002, 150_001.0));
+}
+
+#[test]
 fn unsorted_mixed_batch_with_duplicates_last_wins() {
     let dir = tempfile::tempdir().unwrap();
     let db = open(dir.path());
