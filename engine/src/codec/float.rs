@@ -111,16 +111,33 @@ pub fn encode_decimal_if_exact(values: &[f64], out: &mut Vec<u8>) -> bool {
     if !raise(&mut e, head) {
         return false;
     }
-    let mut ints = vec![0i64; values.len()];
-    if !scale_all(values, e, &mut ints) {
-        // As the reference: the exponent the later values need, then every value at it.
-        if !raise(&mut e, rest) || !scale_all(values, e, &mut ints) {
+    SCALED.with(|ints| {
+        // A buffer of this thread's, reused: every slot is overwritten before it is read.
+        let Ok(mut ints) = ints.try_borrow_mut() else {
             return false;
+        };
+        ints.resize(values.len(), 0);
+        let exact = scale_all(values, e, &mut ints)
+            // As the reference: the exponent the later values need, then every value at it.
+            || (raise(&mut e, rest) && scale_all(values, e, &mut ints));
+        if exact {
+            out.push(e);
+            int::encode(&ints, out);
         }
-    }
-    out.push(e);
-    int::encode(&ints, out);
-    true
+        // Blocks of the default size reuse the buffer; a huge one does not keep it.
+        if ints.capacity() > KEPT_SCALED {
+            *ints = Vec::new();
+        }
+        exact
+    })
+}
+
+/// The most scaled integers a thread keeps room for between blocks (512 KiB).
+const KEPT_SCALED: usize = 64 * 1024;
+
+thread_local! {
+    /// The scaled integers of the block [`encode_decimal_if_exact`] is encoding.
+    static SCALED: std::cell::RefCell<Vec<i64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// Decodes a Decimal payload into `out`.
