@@ -500,14 +500,30 @@ fn float_range(v: &[f64]) -> (f64, f64) {
 
 fn encode_i64(v: &[i64], mut payload: Vec<u8>) -> Encoded {
     int::encode(v, &mut payload);
-    let min = v.iter().copied().min().unwrap_or(0);
-    let max = v.iter().copied().max().unwrap_or(0);
+    let (min, max) = if v.is_empty() { (0, 0) } else { int_range(v) };
     Encoded {
         codec: Codec::IntPack,
         payload,
         min: min as u64,
         max: max as u64,
     }
+}
+
+/// The least and greatest of `v` (`i64::MAX`, `i64::MIN` when empty), on the widest vectors
+/// the CPU has: the baseline's SSE2 has no 64-bit minimum, so the two folds ran one value at a
+/// time.
+fn int_range(v: &[i64]) -> (i64, i64) {
+    widest(
+        #[inline(always)]
+        || {
+            let (mut lo, mut hi) = (i64::MAX, i64::MIN);
+            for &x in v {
+                lo = lo.min(x);
+                hi = hi.max(x);
+            }
+            (lo, hi)
+        },
+    )
 }
 
 /// Decodes `payload` of `codec` into `out`; `None` if the payload does not fit the codec,
@@ -560,6 +576,28 @@ fn decode_raw(payload: &[u8], out: &mut [u64]) -> Option<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn int_ranges_are_the_least_and_greatest() {
+        // 1,003 values (the vector loop's tail too), the extremes placed in the tail, the middle
+        // and the first lane.
+        let mut rnd = xorshift(0x853c_49e6_748f_ea9b);
+        for (at_min, at_max) in [(1001, 3), (500, 0), (0, 1002)] {
+            let mut v: Vec<i64> = (0..1003).map(|_| (rnd() as i64) >> 8).collect();
+            v[at_min] = i64::MIN;
+            v[at_max] = i64::MAX;
+            assert_eq!(int_range(&v), (i64::MIN, i64::MAX));
+            v[at_min] = -7;
+            v[at_max] = 7;
+            let want = (v.iter().copied().min(), v.iter().copied().max());
+            assert_eq!(Some(int_range(&v)), want.0.zip(want.1));
+        }
+        let times: Vec<Timestamp> = [5, -3, 9, 2].map(Timestamp::from_ns).to_vec();
+        let enc = encode(ColumnRef::Time(&times));
+        assert_eq!((enc.min as i64, enc.max as i64), (-3, 9));
+        let enc = encode(ColumnRef::Time(&[]));
+        assert_eq!((enc.min, enc.max), (0, 0));
+    }
 
     #[test]
     fn float_ranges_are_the_folds_bit_for_bit() {
