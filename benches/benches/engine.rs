@@ -85,6 +85,20 @@ fn fresh() -> (tempfile::TempDir, Engine) {
     (dir, db)
 }
 
+/// Benches `save` into a fresh store each iteration (its creation untimed).
+fn save_into_fresh(g: &mut BenchmarkGroup<'_, WallTime>, name: &str, save: impl Fn(&Engine)) {
+    g.bench_function(name, |b| {
+        b.iter_batched(
+            fresh,
+            |(dir, db)| {
+                save(&db);
+                (dir, db)
+            },
+            BatchSize::PerIteration,
+        )
+    });
+}
+
 /// A read-only handle on the store of `fresh`, with a block cache of `cache` bytes.
 fn reader(dir: &tempfile::TempDir, cache: usize) -> Engine {
     Engine::builder(dir.path().join("db"))
@@ -109,26 +123,12 @@ fn bars(c: &mut Criterion) {
     let mut g = c.benchmark_group("bars_1m");
     g.sample_size(10);
     g.throughput(Throughput::Elements(N as u64));
-    g.bench_function("save_columns_fsync", |b| {
-        b.iter_batched(
-            fresh,
-            |(dir, db)| {
-                db.save_bar_columns(IF, Exchange::CFFEX, Interval::Minute, &cols)
-                    .unwrap();
-                (dir, db)
-            },
-            BatchSize::PerIteration,
-        )
+    save_into_fresh(&mut g, "save_columns_fsync", |db| {
+        db.save_bar_columns(IF, Exchange::CFFEX, Interval::Minute, &cols)
+            .unwrap()
     });
-    g.bench_function("save_rows_fsync", |b| {
-        b.iter_batched(
-            fresh,
-            |(dir, db)| {
-                db.save_bar_data(&rows, false).unwrap();
-                (dir, db)
-            },
-            BatchSize::PerIteration,
-        )
+    save_into_fresh(&mut g, "save_rows_fsync", |db| {
+        db.save_bar_data(&rows, false).unwrap()
     });
     // Then repeated loads of the same range from the block cache ("_cached": the first
     // iteration fills it).
@@ -196,15 +196,8 @@ fn bars(c: &mut Criterion) {
     let mut g = c.benchmark_group("bars_100k");
     g.sample_size(10);
     g.throughput(Throughput::Elements(SQL_N as u64));
-    g.bench_function("tickvault_save_rows_fsync", |b| {
-        b.iter_batched(
-            fresh,
-            |(dir, db)| {
-                db.save_bar_data(&sql_rows, false).unwrap();
-                (dir, db)
-            },
-            BatchSize::PerIteration,
-        )
+    save_into_fresh(&mut g, "tickvault_save_rows_fsync", |db| {
+        db.save_bar_data(&sql_rows, false).unwrap()
     });
     g.bench_function("sqlite_vnpy_save_rows", |b| {
         b.iter_batched(
@@ -265,28 +258,14 @@ fn ticks(c: &mut Criterion) {
     let mut g = c.benchmark_group("ticks_1m");
     g.sample_size(10);
     g.throughput(Throughput::Elements(N as u64));
-    g.bench_function("save_columns_fsync", |b| {
-        b.iter_batched(
-            fresh,
-            |(dir, db)| {
-                db.save_tick_columns("rb2610", Exchange::SHFE, &cols)
-                    .unwrap();
-                (dir, db)
-            },
-            BatchSize::PerIteration,
-        )
+    save_into_fresh(&mut g, "save_columns_fsync", |db| {
+        db.save_tick_columns("rb2610", Exchange::SHFE, &cols)
+            .unwrap()
     });
     let key = SeriesKey::tick("rb2610", Exchange::SHFE).unwrap();
     let rows = cols.to_rows(&key);
-    g.bench_function("save_rows_fsync", |b| {
-        b.iter_batched(
-            fresh,
-            |(dir, db)| {
-                db.save_tick_data(&rows, false).unwrap();
-                (dir, db)
-            },
-            BatchSize::PerIteration,
-        )
+    save_into_fresh(&mut g, "save_rows_fsync", |db| {
+        db.save_tick_data(&rows, false).unwrap()
     });
     drop(rows);
     g.bench_function("load_columns", |b| {
