@@ -359,8 +359,8 @@ macro_rules! columns {
             where
                 F: Fn(&[$row], Range<usize>) -> bool + Sync,
             {
-                /// Copies `part`, rows `at..` of `rows`, into the column slices (of its
-                /// length), halving it onto two threads while it is large.
+                /// Copies rows `at..at + n` of `rows` into the column slices (each `n`
+                /// long), halving the work onto two threads while it is large.
                 fn fill<F>(
                     ($($field,)*): ($(&mut [$ty],)*),
                     rows: &[$row],

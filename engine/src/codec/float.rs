@@ -112,7 +112,8 @@ pub fn encode_decimal_if_exact(values: &[f64], out: &mut Vec<u8>) -> bool {
         return false;
     }
     SCALED.with(|ints| {
-        // A buffer of this thread's, reused: every slot is overwritten before it is read.
+        // A buffer of this thread's, reused: every slot is overwritten before it is read. It is
+        // never busy (nothing below encodes again); if it were, the block would go to Shuffle.
         let Ok(mut ints) = ints.try_borrow_mut() else {
             return false;
         };
