@@ -12,23 +12,90 @@ pub fn bit_width(v: u64) -> u8 {
     (64 - v.leading_zeros()) as u8
 }
 
+/// Values packed together: `CHUNK` values of `w` bits fill exactly `w` words, so each chunk
+/// starts on a word of its own.
+const CHUNK: usize = 64;
+
+/// Chunks packed side by side in one pass: their values sit at the same bit offsets, so one
+/// offset and one word-full test serve them all, and their words do not depend on each other.
+const LANES: usize = 4;
+
 /// Appends `values`, each `width` bits wide, to `out`. Bits above `width` must be zero.
-pub fn pack(values: impl Iterator<Item = u64>, width: u8, out: &mut Vec<u8>) {
+///
+/// Whole chunks of [`CHUNK`] values are packed [`LANES`] at a time into room made for them; the
+/// last partial chunk value by value.
+pub fn pack(values: &[u64], width: u8, out: &mut Vec<u8>) {
     if width == 0 {
         return;
     }
+    let w = usize::from(width);
+    let whole = values.len() / CHUNK;
+    let start = out.len();
+    out.resize(start + whole * w * 8, 0);
+    let dst = out.get_mut(start..).unwrap_or_default();
+    let mut groups = dst.chunks_exact_mut(LANES * w * 8);
+    let mut from = values.chunks_exact(LANES * CHUNK);
+    for (dst, vals) in (&mut groups).zip(&mut from) {
+        pack_chunks::<LANES>(vals, w, dst);
+    }
+    let rest = groups.into_remainder().chunks_exact_mut(w * 8);
+    let mut vals = from.remainder().chunks_exact(CHUNK);
+    for (dst, vals) in rest.zip(&mut vals) {
+        pack_chunks::<1>(vals, w, dst);
+    }
+    pack_tail(vals.remainder(), width, out);
+}
+
+/// Packs the `L` chunks of `vals` into `dst`, the `w` words of each chunk after those of the
+/// one before.
+#[inline(always)]
+fn pack_chunks<const L: usize>(vals: &[u64], w: usize, dst: &mut [u8]) {
+    let lanes: [&[u64; CHUNK]; L] = std::array::from_fn(|l| {
+        vals.get(l * CHUNK..(l + 1) * CHUNK)
+            .and_then(|c| c.try_into().ok())
+            .unwrap_or(&[0; CHUNK])
+    });
+    let outs: [&mut [u8]; L] = {
+        let mut parts = dst.chunks_exact_mut(w * 8);
+        std::array::from_fn(|_| parts.next().unwrap_or_default())
+    };
+    let mut acc = [0u64; L];
+    let mut bits = 0usize;
+    let mut word = 0usize;
+    // The `j`-th value of every chunk, for `j` in order.
+    let steps = (0..CHUNK).map(|j| -> [u64; L] { std::array::from_fn(|l| lanes[l][j]) });
+    for v in steps {
+        for l in 0..L {
+            acc[l] |= v[l] << bits;
+        }
+        bits += w;
+        if bits >= 64 {
+            bits -= 64;
+            for l in 0..L {
+                if let Some(slot) = outs[l].get_mut(word * 8..word * 8 + 8) {
+                    slot.copy_from_slice(&acc[l].to_le_bytes());
+                }
+                // The `bits` high bits of the value that did not fit (none when `bits` is 0).
+                acc[l] = v[l].checked_shr((w - bits) as u32).unwrap_or(0);
+            }
+            word += 1;
+        }
+    }
+}
+
+/// Appends `values` (fewer than a chunk, from a word boundary) one by one.
+fn pack_tail(values: &[u64], width: u8, out: &mut Vec<u8>) {
     let w = u32::from(width);
     // `acc` holds the low `bits` (< 64) bits not yet written; a value that crosses a word
     // boundary leaves its high bits in it for the next word.
     let mut acc: u64 = 0;
     let mut bits = 0u32;
-    for v in values {
+    for &v in values {
         acc |= v << bits;
         bits += w;
         if bits >= 64 {
             out.extend_from_slice(&acc.to_le_bytes());
             bits -= 64;
-            // The `bits` high bits of `v` that did not fit (none when `bits` is 0).
             acc = v.checked_shr(w - bits).unwrap_or(0);
         }
     }
@@ -192,11 +259,11 @@ mod tests {
             } else {
                 (1u64 << width) - 1
             };
-            let values: Vec<u64> = (0..131u64)
+            let values: Vec<u64> = (0..741u64)
                 .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15) & mask)
                 .collect();
             let mut out = Vec::new();
-            pack(values.iter().copied(), width, &mut out);
+            pack(&values, width, &mut out);
             assert_eq!(out.len(), packed_len(values.len(), width), "width {width}");
             let mut back = vec![0u64; values.len()];
             unpack_each(&out, values.len(), width, |i, v| back[i] = v);
@@ -212,7 +279,7 @@ mod tests {
         // Bit `b` of value `k` is bit `k * width + b` of the little-endian stream.
         for width in 1..=64u8 {
             let w = usize::from(width);
-            let values: Vec<u64> = (0..37u64)
+            let values: Vec<u64> = (0..357u64)
                 .map(|i| i.wrapping_mul(0xD1B5_4A32_D192_ED03) >> (64 - w))
                 .collect();
             let mut want = vec![0u8; (values.len() * w).div_ceil(8)];
@@ -225,7 +292,7 @@ mod tests {
                 }
             }
             let mut out = vec![0xAB];
-            pack(values.iter().copied(), width, &mut out);
+            pack(&values, width, &mut out);
             assert_eq!(out[0], 0xAB, "appends");
             assert_eq!(out[1..], want[..], "width {width}");
         }

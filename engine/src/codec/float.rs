@@ -91,10 +91,16 @@ fn scale_all_on(values: &[f64], e: u8, ints: &mut [i64]) -> bool {
 }
 
 /// Appends the Decimal payload of `values` if one decimal exponent suits them all (the smallest
-/// at which each round-trips exactly, as [`decimal_exponent`] finds) and returns whether it did.
-/// The exponent of the first values is usually that of the block: one branch-free pass checks
-/// and scales them all at it; only when one does not fit does the scan go on value by value.
-pub fn encode_decimal_if_exact(values: &[f64], out: &mut Vec<u8>) -> bool {
+/// at which each round-trips exactly, as [`decimal_exponent`] finds). The exponent of the
+/// first values is usually that of the block: one branch-free pass checks and scales them all
+/// at it; only when one does not fit does the scan go on value by value.
+///
+/// Returns, when it did, the least and the greatest value (`+inf`, `-inf` when there are
+/// none). They come from the integers' range, which the encoding finds anyway: every value is
+/// its integer `k` divided by `10^e`, and a correctly rounded division by a positive number
+/// keeps the order, so the least value is the least integer's, bit for bit (a Decimal block
+/// holds no NaN and no -0.0).
+pub fn encode_decimal_if_exact(values: &[f64], out: &mut Vec<u8>) -> Option<(f64, f64)> {
     let mut e = 0u8;
     let raise = |e: &mut u8, values: &[f64]| {
         for &v in values {
@@ -109,27 +115,31 @@ pub fn encode_decimal_if_exact(values: &[f64], out: &mut Vec<u8>) -> bool {
     };
     let (head, rest) = values.split_at(values.len().min(HEAD));
     if !raise(&mut e, head) {
-        return false;
+        return None;
     }
     SCALED.with(|ints| {
         // A buffer of this thread's, reused: every slot is overwritten before it is read. It is
         // never busy (nothing below encodes again); if it were, the block would go to Shuffle.
         let Ok(mut ints) = ints.try_borrow_mut() else {
-            return false;
+            return None;
         };
         ints.resize(values.len(), 0);
         let exact = scale_all(values, e, &mut ints)
             // As the reference: the exponent the later values need, then every value at it.
             || (raise(&mut e, rest) && scale_all(values, e, &mut ints));
-        if exact {
+        let range = exact.then(|| {
             out.push(e);
-            int::encode(&ints, out);
-        }
+            let p = POW10[usize::from(e)];
+            let value = |k: i64| if e == 0 { k as f64 } else { k as f64 / p };
+            int::encode(&ints, out).map_or((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi)| {
+                (value(lo), value(hi))
+            })
+        });
         // Blocks of the default size reuse the buffer; a huge one does not keep it.
         if ints.capacity() > KEPT_SCALED {
             *ints = Vec::new();
         }
-        exact
+        range
     })
 }
 
@@ -250,7 +260,7 @@ mod tests {
         for v in [3150.4, 3850.0, -0.25, 0.0] {
             let values = vec![v; 300];
             let mut payload = Vec::new();
-            assert!(encode_decimal_if_exact(&values, &mut payload));
+            assert!(encode_decimal_if_exact(&values, &mut payload).is_some());
             assert!(int::constant(&payload[1..], 300).is_some());
             let mut back = vec![1.5; 300];
             decode_decimal(&payload, &mut back).unwrap();
@@ -301,7 +311,7 @@ mod tests {
         ];
         for values in sets {
             let mut fast = Vec::new();
-            let ok = encode_decimal_if_exact(values, &mut fast);
+            let ok = encode_decimal_if_exact(values, &mut fast).is_some();
             match decimal_exponent(values) {
                 Some(e) => {
                     let mut slow = Vec::new();

@@ -7,11 +7,11 @@
 use super::bitpack::{bit_width, pack, packed_len, unpack_from_map, unpack_into};
 use super::cursor::Cursor;
 
-/// For each difference order 0, 1 and 2: the lowest residual and the bit width of the range of
-/// residuals, if there are any (`values` longer than the order). Three tight passes, one per
-/// order, each a plain loop the compiler vectorises, with the widest vectors the CPU has
-/// ([`super::widest`]: the baseline's SSE2 has no 64-bit minimum or comparison).
-fn ranges(values: &[i64]) -> [Option<(i64, u8)>; 3] {
+/// For each difference order 0, 1 and 2: the lowest and the highest residual, if there are any
+/// (`values` longer than the order). Three tight passes, one per order, each a plain loop the
+/// compiler vectorises, with the widest vectors the CPU has ([`super::widest`]: the baseline's
+/// SSE2 has no 64-bit minimum or comparison).
+fn ranges(values: &[i64]) -> [Option<(i64, i64)>; 3] {
     super::widest(
         #[inline(always)]
         || ranges_on(values),
@@ -20,15 +20,13 @@ fn ranges(values: &[i64]) -> [Option<(i64, u8)>; 3] {
 
 /// [`ranges`] compiled for whatever the caller is compiled for.
 #[inline(always)]
-fn ranges_on(values: &[i64]) -> [Option<(i64, u8)>; 3] {
-    let span =
-        |lo: i64, hi: i64, any: bool| any.then(|| (lo, bit_width(hi.wrapping_sub(lo) as u64)));
+fn ranges_on(values: &[i64]) -> [Option<(i64, i64)>; 3] {
     let (mut lo, mut hi) = (i64::MAX, i64::MIN);
     for &v in values {
         lo = lo.min(v);
         hi = hi.max(v);
     }
-    let r0 = span(lo, hi, !values.is_empty());
+    let r0 = (!values.is_empty()).then_some((lo, hi));
     let (mut lo, mut hi) = (i64::MAX, i64::MIN);
     for w in values.windows(2) {
         if let [a, b] = *w {
@@ -37,7 +35,7 @@ fn ranges_on(values: &[i64]) -> [Option<(i64, u8)>; 3] {
             hi = hi.max(d);
         }
     }
-    let r1 = span(lo, hi, values.len() > 1);
+    let r1 = (values.len() > 1).then_some((lo, hi));
     let (mut lo, mut hi) = (i64::MAX, i64::MIN);
     for w in values.windows(3) {
         if let [a, b, c] = *w {
@@ -46,15 +44,19 @@ fn ranges_on(values: &[i64]) -> [Option<(i64, u8)>; 3] {
             hi = hi.max(d);
         }
     }
-    let r2 = span(lo, hi, values.len() > 2);
+    let r2 = (values.len() > 2).then_some((lo, hi));
     [r0, r1, r2]
 }
 
-/// Appends the IntPack encoding of `values` to `out`, choosing the order with the narrowest width.
-pub fn encode(values: &[i64], out: &mut Vec<u8>) {
+/// Appends the IntPack encoding of `values` to `out`, choosing the order with the narrowest
+/// width. Returns the least and the greatest value (`None` when there are none), which the
+/// choice finds on the way.
+pub fn encode(values: &[i64], out: &mut Vec<u8>) -> Option<(i64, i64)> {
+    let ranges = ranges(values);
     let mut best: Option<(usize, i64, u8)> = None;
-    for (order, range) in ranges(values).into_iter().enumerate() {
-        if let Some((base, width)) = range {
+    for (order, range) in ranges.into_iter().enumerate() {
+        if let Some((base, hi)) = range {
+            let width = bit_width(hi.wrapping_sub(base) as u64);
             if best.is_none_or(|(_, _, w)| width < w) {
                 best = Some((order, base, width));
             }
@@ -68,25 +70,45 @@ pub fn encode(values: &[i64], out: &mut Vec<u8>) {
     out.extend_from_slice(&base.to_le_bytes());
     out.push(width);
     out.reserve(packed_len(values.len().saturating_sub(order), width));
+    RESIDUALS.with(|cell| {
+        // A buffer of this thread's, reused; nothing below encodes again, so it is never busy.
+        let Ok(mut res) = cell.try_borrow_mut() else {
+            let mut own = Vec::new();
+            residuals(values, order, base, &mut own);
+            return pack(&own, width, out);
+        };
+        residuals(values, order, base, &mut res);
+        pack(&res, width, out);
+        // Blocks of the default size reuse the buffer; a huge one does not keep it.
+        if res.capacity() > KEPT_RESIDUALS {
+            *res = Vec::new();
+        }
+    });
+    ranges[0]
+}
+
+/// The most residuals a thread keeps room for between blocks (512 KiB).
+const KEPT_RESIDUALS: usize = 64 * 1024;
+
+thread_local! {
+    /// The residuals of the block [`encode`] is packing.
+    static RESIDUALS: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Replaces `out` by the differences of order `order` of `values`, less `base`.
+fn residuals(values: &[i64], order: usize, base: i64, out: &mut Vec<u64>) {
+    out.clear();
     let less = move |r: i64| r.wrapping_sub(base) as u64;
     match order {
-        0 => pack(values.iter().map(|&v| less(v)), width, out),
-        1 => pack(
-            values.windows(2).map(|w| match *w {
-                [a, b] => less(b.wrapping_sub(a)),
-                _ => 0,
-            }),
-            width,
-            out,
-        ),
-        _ => pack(
-            values.windows(3).map(|w| match *w {
-                [a, b, c] => less(c.wrapping_sub(b).wrapping_sub(b.wrapping_sub(a))),
-                _ => 0,
-            }),
-            width,
-            out,
-        ),
+        0 => out.extend(values.iter().map(|&v| less(v))),
+        1 => out.extend(values.windows(2).map(|w| match *w {
+            [a, b] => less(b.wrapping_sub(a)),
+            _ => 0,
+        })),
+        _ => out.extend(values.windows(3).map(|w| match *w {
+            [a, b, c] => less(c.wrapping_sub(b).wrapping_sub(b.wrapping_sub(a))),
+            _ => 0,
+        })),
     }
 }
 
@@ -262,7 +284,9 @@ mod tests {
 
     fn round_trip(values: &[i64]) -> usize {
         let mut buf = Vec::new();
-        encode(values, &mut buf);
+        let range = encode(values, &mut buf);
+        let (least, most) = (values.iter().min(), values.iter().max());
+        assert_eq!(range, least.copied().zip(most.copied()));
         let mut back = vec![0; values.len()];
         decode(&buf, &mut back).unwrap();
         assert_eq!(back, values);
@@ -319,15 +343,13 @@ mod tests {
                 }
                 let wide = ranges(&values);
                 assert_eq!(wide, ranges_on(&values), "len {len}, shift {shift}");
-                if len > 0 {
-                    let lo = values.iter().copied().min().unwrap();
-                    assert_eq!(wide[0].map(|r| r.0), Some(lo));
-                }
+                let least = values.iter().copied().min();
+                assert_eq!(wide[0], least.zip(values.iter().copied().max()));
             }
         }
         assert_eq!(
             ranges(&[5, 7, 9, 11]),
-            [Some((5, 3)), Some((2, 0)), Some((0, 0))]
+            [Some((5, 11)), Some((2, 2)), Some((0, 0))]
         );
     }
 

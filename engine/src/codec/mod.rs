@@ -416,15 +416,15 @@ pub fn encode(col: ColumnRef<'_>) -> Encoded {
             encode_i64(&ints, payload)
         }
         ColumnRef::F64(v) => {
-            let codec = if float::encode_decimal_if_exact(v, &mut payload) {
-                Codec::Decimal
-            } else {
-                payload.clear();
-                let bits: &[u64] = bytemuck::cast_slice(v);
-                float::encode_shuffle(bits, &mut payload);
-                Codec::Shuffle
+            let (codec, (min, max)) = match float::encode_decimal_if_exact(v, &mut payload) {
+                Some(range) => (Codec::Decimal, range),
+                None => {
+                    payload.clear();
+                    let bits: &[u64] = bytemuck::cast_slice(v);
+                    float::encode_shuffle(bits, &mut payload);
+                    (Codec::Shuffle, float_range(v))
+                }
             };
-            let (min, max) = float_range(v);
             Encoded {
                 codec,
                 payload,
@@ -499,31 +499,13 @@ fn float_range(v: &[f64]) -> (f64, f64) {
 }
 
 fn encode_i64(v: &[i64], mut payload: Vec<u8>) -> Encoded {
-    int::encode(v, &mut payload);
-    let (min, max) = if v.is_empty() { (0, 0) } else { int_range(v) };
+    let (min, max) = int::encode(v, &mut payload).unwrap_or((0, 0));
     Encoded {
         codec: Codec::IntPack,
         payload,
         min: min as u64,
         max: max as u64,
     }
-}
-
-/// The least and greatest of `v` (`i64::MAX`, `i64::MIN` when empty), on the widest vectors
-/// the CPU has: the baseline's SSE2 has no 64-bit minimum, so the two folds ran one value at a
-/// time.
-fn int_range(v: &[i64]) -> (i64, i64) {
-    widest(
-        #[inline(always)]
-        || {
-            let (mut lo, mut hi) = (i64::MAX, i64::MIN);
-            for &x in v {
-                lo = lo.min(x);
-                hi = hi.max(x);
-            }
-            (lo, hi)
-        },
-    )
 }
 
 /// Decodes `payload` of `codec` into `out`; `None` if the payload does not fit the codec,
@@ -586,11 +568,15 @@ mod tests {
             let mut v: Vec<i64> = (0..1003).map(|_| (rnd() as i64) >> 8).collect();
             v[at_min] = i64::MIN;
             v[at_max] = i64::MAX;
-            assert_eq!(int_range(&v), (i64::MIN, i64::MAX));
+            let range = |v: &[i64]| {
+                let enc = encode(ColumnRef::Time(bytemuck::cast_slice(v)));
+                (enc.min as i64, enc.max as i64)
+            };
+            assert_eq!(range(&v), (i64::MIN, i64::MAX));
             v[at_min] = -7;
             v[at_max] = 7;
             let want = (v.iter().copied().min(), v.iter().copied().max());
-            assert_eq!(Some(int_range(&v)), want.0.zip(want.1));
+            assert_eq!(Some(range(&v)), want.0.zip(want.1));
         }
         let times: Vec<Timestamp> = [5, -3, 9, 2].map(Timestamp::from_ns).to_vec();
         let enc = encode(ColumnRef::Time(&times));
@@ -646,15 +632,22 @@ mod tests {
                 blocks.push(v);
             }
         }
+        // Decimal blocks at exponents 0, 1 and 12, negative and positive, with +0.0 inside.
+        blocks.push((-20..20).map(f64::from).collect());
+        blocks.push((0..40).map(|i| f64::from(i - 7) * 0.1).collect());
+        blocks.push((0..40).map(|i| f64::from(i * 37 - 700) / 1e12).collect());
+        let mut decimal = 0;
         for v in &blocks {
             let (lo, hi) = float_range(v);
             let (want_lo, want_hi) = reference(v);
-            assert_eq!(
-                (lo.to_bits(), hi.to_bits()),
-                (want_lo.to_bits(), want_hi.to_bits()),
-                "{v:?}"
-            );
+            let want = (want_lo.to_bits(), want_hi.to_bits());
+            assert_eq!((lo.to_bits(), hi.to_bits()), want, "{v:?}");
+            // A Decimal block's footer bounds come from its integers: the same bits.
+            let enc = encode(ColumnRef::F64(v));
+            assert_eq!((enc.min, enc.max), want, "{:?} {v:?}", enc.codec);
+            decimal += usize::from(enc.codec == Codec::Decimal);
         }
+        assert!(decimal >= 10, "{decimal} Decimal blocks");
         assert_eq!(
             float_range(&[2.5, f64::NAN, -7.25, 9.0, 1.0, 0.5, 3.0, 4.0, -1.0]),
             (-7.25, 9.0)
