@@ -16,7 +16,7 @@ use crate::engine::{Engine, LiveSegment, Writer};
 use crate::error::{Error, Result};
 use crate::manifest::{Edit, SegmentMeta};
 use crate::model::{Exchange, Interval, SeriesKey, Timestamp};
-use crate::segment::encode_segment;
+use crate::segment::write_segment;
 
 /// Fills `cols` (cleared first) with rows `idx` of `rows`, sorted by time, keeping the last of
 /// equal times unless `dedup` keeps all. (Rows of one series already strictly ascending never
@@ -277,6 +277,9 @@ struct Planned {
     removed: Vec<Arc<LiveSegment>>,
 }
 
+/// The bytes of a new segment written between the syncs its writer makes before the last one.
+const EARLY_SYNC_BYTES: u64 = 2 << 20;
+
 impl Engine {
     /// Saves bars of one series from columns (any order, repeated times: the last wins).
     pub fn save_bar_columns(
@@ -480,11 +483,22 @@ impl Engine {
             }
             let id = *next_id;
             *next_id += 1;
-            let bytes = encode_segment(id, rows, start..end, &opts)?;
             let path = self.segment_path(key, id);
             written.push(path.clone());
             let file = self.inner.storage.create(&path)?;
-            file.write_all_at(&bytes, 0)?;
+            // Each group of blocks is written while the next is encoded, and every few MiB
+            // synced, so that the device writes while the encoding goes on and the final sync
+            // waits only for the rest.
+            let (mut at, mut synced) = (0u64, 0u64);
+            let file_len = write_segment(id, rows, start..end, &opts, |bytes| {
+                file.write_all_at(bytes, at)?;
+                at += bytes.len() as u64;
+                if at - synced >= EARLY_SYNC_BYTES {
+                    file.sync_data()?;
+                    synced = at;
+                }
+                Ok(())
+            })?;
             self.sync_file(&*file)?;
             let (Some(&min_ts), Some(&max_ts)) = (t.get(start), t.get(end - 1)) else {
                 return Err(Error::InvalidArgument("empty segment".into()));
@@ -494,7 +508,7 @@ impl Engine {
                 rows: (end - start) as u64,
                 min_ts,
                 max_ts,
-                file_len: bytes.len() as u64,
+                file_len,
             };
             edits.push(Edit::Add(key.clone(), meta));
             start = end;

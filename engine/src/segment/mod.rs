@@ -10,7 +10,7 @@ mod reader;
 mod writer;
 
 pub use reader::{BlockMeta, ChunkRef, Segment};
-pub use writer::{encode_segment, WriteOptions};
+pub use writer::{encode_segment, write_segment, WriteOptions};
 
 use crate::model::SeriesKind;
 

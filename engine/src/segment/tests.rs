@@ -213,3 +213,70 @@ fn layout_constants_match_the_bytes_written() {
         FOOTER_FIXED_LEN + ncols + BLOCK_ENTRY_FIXED_LEN + ncols * CHUNK_REF_LEN
     );
 }
+
+#[test]
+fn a_segment_goes_to_its_sink_a_group_of_blocks_at_a_time() {
+    // 70 blocks of 100 rows: three groups (32, 32 and 6 blocks), after the header.
+    let cols = sample::bars(7_000, 3);
+    let opts = WriteOptions {
+        block_rows: 100,
+        ..WriteOptions::default()
+    };
+    let mut pieces: Vec<Vec<u8>> = Vec::new();
+    let len = write_segment(7, &cols, 0..7_000, &opts, |bytes| {
+        pieces.push(bytes.to_vec());
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(
+        pieces.len(),
+        1 + 3 + 1,
+        "header, three groups, footer and trailer"
+    );
+    assert_eq!(pieces[0].len(), HEADER_LEN);
+    let bytes = pieces.concat();
+    assert_eq!(len, bytes.len() as u64);
+    let seg = open(bytes).unwrap();
+    assert_eq!(seg.blocks().len(), 70);
+    // The pieces end where the footer says the groups' chunks end.
+    let chunks_of = |b: usize| seg.blocks()[b].chunks.len();
+    let end_of_block = |b: usize| {
+        let last = &seg.blocks()[b].chunks[chunks_of(b) - 1];
+        last.offset + u64::from(last.stored_len)
+    };
+    let ends: Vec<u64> = pieces
+        .iter()
+        .scan(0u64, |at, p| {
+            *at += p.len() as u64;
+            Some(*at)
+        })
+        .collect();
+    assert_eq!(
+        ends[1..4],
+        [end_of_block(31), end_of_block(63), end_of_block(69)]
+    );
+    assert_eq!(decode_all::<BarColumns>(&seg), cols);
+}
+
+#[test]
+fn a_sink_error_stops_the_segment() {
+    let cols = sample::bars(7_000, 3);
+    let opts = WriteOptions {
+        block_rows: 100,
+        ..WriteOptions::default()
+    };
+    let mut calls = 0;
+    let err = write_segment(7, &cols, 0..7_000, &opts, |_| {
+        calls += 1;
+        if calls == 2 {
+            return Err(Error::InvalidArgument("disk full".into()));
+        }
+        Ok(())
+    })
+    .unwrap_err();
+    assert!(
+        matches!(&err, Error::InvalidArgument(m) if m == "disk full"),
+        "{err}"
+    );
+    assert_eq!(calls, 2, "nothing is handed on after the failure");
+}

@@ -41,6 +41,7 @@ struct ChunkOut {
     compression: u8,
     min: u64,
     max: u64,
+    crc: u32,
 }
 
 struct BlockOut {
@@ -50,14 +51,41 @@ struct BlockOut {
     chunks: Vec<ChunkOut>,
 }
 
-/// Encodes rows `range` of `cols` (strictly ascending by time, at least one row) as segment
-/// `seg_id`.
+/// Blocks encoded together before their bytes are handed on: enough to keep every core busy,
+/// few enough that a group's bytes (about 550 KB of bars at the default block size) are still
+/// in cache on their way out.
+const GROUP_BLOCKS: usize = 32;
+
+/// Encodes rows `range` of `cols` (strictly ascending by time, at least one row) as the bytes
+/// of segment `seg_id`.
 pub fn encode_segment<C: Columns>(
     seg_id: u64,
     cols: &C,
     range: Range<usize>,
     opts: &WriteOptions,
 ) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    write_segment(seg_id, cols, range, opts, |bytes| {
+        out.extend_from_slice(bytes);
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Encodes rows `range` of `cols` (strictly ascending by time, at least one row) as segment
+/// `seg_id`, handing its bytes to `sink` in order, and returns the segment's length.
+///
+/// Blocks are encoded a group ([`GROUP_BLOCKS`]) at a time on rayon's threads, and a group's
+/// bytes go to `sink` while the next group is encoded: a sink that writes a file overlaps the
+/// writing with the encoding, and nothing ever holds the whole segment. An error from `sink`
+/// stops the encoding and is returned.
+pub fn write_segment<C: Columns>(
+    seg_id: u64,
+    cols: &C,
+    range: Range<usize>,
+    opts: &WriteOptions,
+    sink: impl FnMut(&[u8]) -> Result<()> + Send,
+) -> Result<u64> {
     cols.check_lengths()?;
     let times = cols
         .datetimes()
@@ -101,108 +129,158 @@ pub fn encode_segment<C: Columns>(
         bounds.push(s..e);
         s = e;
     }
-    let blocks: Vec<BlockOut> = bounds
-        .par_iter()
-        .map(|r| {
-            let r = r.clone();
-            let chunks = refs
-                .iter()
-                .map(|col| {
-                    let slice = col.slice(r.clone()).ok_or_else(|| {
-                        Error::InvalidArgument("column shorter than datetime".into())
-                    })?;
-                    let enc = codec::encode(slice);
-                    let raw_len = u32::try_from(enc.payload.len()).map_err(|_| {
-                        Error::InvalidArgument(
-                            "a column chunk exceeds 4 GiB; use smaller blocks".into(),
-                        )
-                    })?;
-                    let (stored, compression) = match opts.compression.compress(&enc.payload)? {
-                        Some(c) => (c, opts.compression.id()),
-                        None => (enc.payload, Compression::None.id()),
-                    };
-                    Ok(ChunkOut {
-                        stored,
-                        raw_len,
-                        codec: enc.codec,
-                        compression,
-                        min: enc.min,
-                        max: enc.max,
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            let first = times.get(r.start - range.start).map_or(0, |t| t.as_ns());
-            let last = times.get(r.end - 1 - range.start).map_or(0, |t| t.as_ns());
-            Ok(BlockOut {
-                rows: r.len() as u32,
-                min_ts: first,
-                max_ts: last,
-                chunks,
-            })
-        })
-        .collect::<Result<_>>()?;
-
-    let data_len: usize = blocks
-        .iter()
-        .flat_map(|b| &b.chunks)
-        .map(|c| c.stored.len())
-        .sum();
-    let mut out = Vec::with_capacity(HEADER_LEN + data_len + blocks.len() * 300 + 64);
     let id = seg_id.to_le_bytes();
-    out.extend_from_slice(&MAGIC);
-    out.extend_from_slice(&VERSION.to_le_bytes());
-    out.push(kind_id(C::KIND));
-    out.push(0);
-    out.extend_from_slice(&id);
-    let header_crc = crc(SALT_SEGMENT_HEADER, &[&out]);
-    out.extend_from_slice(&header_crc.to_le_bytes());
+    let time_at = |row: usize| times.get(row - range.start).map_or(0, |t| t.as_ns());
+    // Encodes block `bi` (rows `r`): every column's chunk, compressed and checksummed.
+    let encode_block = |bi: usize, r: &Range<usize>| -> Result<BlockOut> {
+        let chunks = refs
+            .iter()
+            .enumerate()
+            .map(|(ci, col)| {
+                let slice = col
+                    .slice(r.clone())
+                    .ok_or_else(|| Error::InvalidArgument("column shorter than datetime".into()))?;
+                let enc = codec::encode(slice);
+                let raw_len = u32::try_from(enc.payload.len()).map_err(|_| {
+                    Error::InvalidArgument(
+                        "a column chunk exceeds 4 GiB; use smaller blocks".into(),
+                    )
+                })?;
+                let (stored, compression) = match opts.compression.compress(&enc.payload)? {
+                    Some(c) => (c, opts.compression.id()),
+                    None => (enc.payload, Compression::None.id()),
+                };
+                let crc = crc(
+                    SALT_CHUNK,
+                    &[&id, &(bi as u32).to_le_bytes(), &[ci as u8], &stored],
+                );
+                Ok(ChunkOut {
+                    stored,
+                    raw_len,
+                    codec: enc.codec,
+                    compression,
+                    min: enc.min,
+                    max: enc.max,
+                    crc,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(BlockOut {
+            rows: r.len() as u32,
+            min_ts: time_at(r.start),
+            max_ts: time_at(r.end - 1),
+            chunks,
+        })
+    };
+
+    let mut out = Emitter {
+        sink,
+        group: Vec::new(),
+        footer: Vec::with_capacity(bounds.len() * (20 + 36 * refs.len()) + 64),
+        offset: 0,
+    };
+    let mut header = Vec::with_capacity(HEADER_LEN);
+    header.extend_from_slice(&MAGIC);
+    header.extend_from_slice(&VERSION.to_le_bytes());
+    header.push(kind_id(C::KIND));
+    header.push(0);
+    header.extend_from_slice(&id);
+    let header_crc = crc(SALT_SEGMENT_HEADER, &[&header]);
+    header.extend_from_slice(&header_crc.to_le_bytes());
+    out.emit(&header)?;
 
     let schema = C::schema();
-    let mut footer = Vec::with_capacity(blocks.len() * (20 + 36 * schema.len()) + 64);
+    let footer = &mut out.footer;
     footer.push(kind_id(C::KIND));
     footer.push(schema.len() as u8);
     footer.extend_from_slice(&0u16.to_le_bytes());
     footer.extend_from_slice(&(range.len() as u64).to_le_bytes());
-    let (min_ts, max_ts) = match (times.first(), times.last()) {
-        (Some(a), Some(b)) => (a.as_ns(), b.as_ns()),
-        _ => (0, 0),
-    };
-    footer.extend_from_slice(&min_ts.to_le_bytes());
-    footer.extend_from_slice(&max_ts.to_le_bytes());
-    footer.extend_from_slice(&(blocks.len() as u32).to_le_bytes());
+    footer.extend_from_slice(&time_at(range.start).to_le_bytes());
+    footer.extend_from_slice(&time_at(range.end - 1).to_le_bytes());
+    footer.extend_from_slice(&(bounds.len() as u32).to_le_bytes());
     for spec in schema {
         footer.push(spec.ty as u8);
     }
-    for (bi, block) in blocks.iter().enumerate() {
-        footer.extend_from_slice(&block.rows.to_le_bytes());
-        footer.extend_from_slice(&block.min_ts.to_le_bytes());
-        footer.extend_from_slice(&block.max_ts.to_le_bytes());
-        for (ci, chunk) in block.chunks.iter().enumerate() {
-            let offset = out.len() as u64;
-            let chunk_crc = crc(
-                SALT_CHUNK,
-                &[&id, &(bi as u32).to_le_bytes(), &[ci as u8], &chunk.stored],
-            );
-            out.extend_from_slice(&chunk.stored);
-            footer.extend_from_slice(&offset.to_le_bytes());
-            footer.extend_from_slice(&(chunk.stored.len() as u32).to_le_bytes());
-            footer.extend_from_slice(&chunk.raw_len.to_le_bytes());
-            footer.push(chunk.codec as u8);
-            footer.push(chunk.compression);
-            footer.extend_from_slice(&0u16.to_le_bytes());
-            footer.extend_from_slice(&chunk.min.to_le_bytes());
-            footer.extend_from_slice(&chunk.max.to_le_bytes());
-            footer.extend_from_slice(&chunk_crc.to_le_bytes());
-        }
+
+    // Group `g + 1` is encoded while group `g` is handed on.
+    let mut encoded: Option<Vec<BlockOut>> = None;
+    for (g, group) in bounds.chunks(GROUP_BLOCKS).enumerate() {
+        let first = g * GROUP_BLOCKS;
+        let (handed, next) = rayon::join(
+            || encoded.take().map_or(Ok(()), |blocks| out.blocks(blocks)),
+            || {
+                group
+                    .par_iter()
+                    .enumerate()
+                    .map(|(i, r)| encode_block(first + i, r))
+                    .collect::<Result<Vec<_>>>()
+            },
+        );
+        handed?;
+        encoded = Some(next?);
     }
-    let footer_offset = out.len() as u64;
+    if let Some(blocks) = encoded {
+        out.blocks(blocks)?;
+    }
+
+    let footer_offset = out.offset;
+    let footer = std::mem::take(&mut out.footer);
     let footer_crc = crc(SALT_FOOTER, &[&id, &footer]);
-    out.extend_from_slice(&footer);
-    out.extend_from_slice(&footer_offset.to_le_bytes());
-    out.extend_from_slice(&(footer.len() as u32).to_le_bytes());
-    out.extend_from_slice(&footer_crc.to_le_bytes());
-    out.extend_from_slice(&VERSION.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out.extend_from_slice(&MAGIC);
-    Ok(out)
+    let mut tail = footer;
+    let footer_len = tail.len() as u32;
+    tail.extend_from_slice(&footer_offset.to_le_bytes());
+    tail.extend_from_slice(&footer_len.to_le_bytes());
+    tail.extend_from_slice(&footer_crc.to_le_bytes());
+    tail.extend_from_slice(&VERSION.to_le_bytes());
+    tail.extend_from_slice(&0u16.to_le_bytes());
+    tail.extend_from_slice(&MAGIC);
+    out.emit(&tail)?;
+    Ok(out.offset)
+}
+
+/// Hands a segment's bytes to its sink in order, keeping the offset, and writes the footer's
+/// block entries as the blocks go out.
+struct Emitter<S> {
+    sink: S,
+    /// A group's chunks, gathered for one hand-over (reused).
+    group: Vec<u8>,
+    footer: Vec<u8>,
+    offset: u64,
+}
+
+impl<S: FnMut(&[u8]) -> Result<()>> Emitter<S> {
+    fn emit(&mut self, bytes: &[u8]) -> Result<()> {
+        (self.sink)(bytes)?;
+        self.offset += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Hands on the chunks of `blocks`, in order, as one piece, and adds their footer entries.
+    fn blocks(&mut self, blocks: Vec<BlockOut>) -> Result<()> {
+        let mut group = std::mem::take(&mut self.group);
+        group.clear();
+        let footer = &mut self.footer;
+        for block in &blocks {
+            footer.extend_from_slice(&block.rows.to_le_bytes());
+            footer.extend_from_slice(&block.min_ts.to_le_bytes());
+            footer.extend_from_slice(&block.max_ts.to_le_bytes());
+            for chunk in &block.chunks {
+                let offset = self.offset + group.len() as u64;
+                group.extend_from_slice(&chunk.stored);
+                footer.extend_from_slice(&offset.to_le_bytes());
+                footer.extend_from_slice(&(chunk.stored.len() as u32).to_le_bytes());
+                footer.extend_from_slice(&chunk.raw_len.to_le_bytes());
+                footer.push(chunk.codec as u8);
+                footer.push(chunk.compression);
+                footer.extend_from_slice(&0u16.to_le_bytes());
+                footer.extend_from_slice(&chunk.min.to_le_bytes());
+                footer.extend_from_slice(&chunk.max.to_le_bytes());
+                footer.extend_from_slice(&chunk.crc.to_le_bytes());
+            }
+        }
+        drop(blocks);
+        let result = self.emit(&group);
+        self.group = group;
+        result
+    }
 }
