@@ -75,7 +75,7 @@ pub fn encode_segment<C: Columns>(
 /// Encodes rows `range` of `cols` (strictly ascending by time, at least one row) as segment
 /// `seg_id`, handing its bytes to `sink` in order, and returns the segment's length.
 ///
-/// Blocks are encoded a group ([`GROUP_BLOCKS`]) at a time on rayon's threads, and a group's
+/// Blocks are encoded a group (32 blocks) at a time on rayon's threads, and a group's
 /// bytes go to `sink` while the next group is encoded: a sink that writes a file overlaps the
 /// writing with the encoding, and nothing ever holds the whole segment. An error from `sink`
 /// stops the encoding and is returned.
