@@ -214,14 +214,18 @@ fn layout_constants_match_the_bytes_written() {
     );
 }
 
-#[test]
-fn a_segment_goes_to_its_sink_a_group_of_blocks_at_a_time() {
-    // 70 blocks of 100 rows: three groups (32, 32 and 6 blocks), after the header.
-    let cols = sample::bars(7_000, 3);
+/// 7,000 bars in blocks of 100 rows: 70 blocks, three groups (32, 32 and 6 blocks).
+fn seventy_blocks() -> (BarColumns, WriteOptions) {
     let opts = WriteOptions {
         block_rows: 100,
         ..WriteOptions::default()
     };
+    (sample::bars(7_000, 3), opts)
+}
+
+#[test]
+fn a_segment_goes_to_its_sink_a_group_of_blocks_at_a_time() {
+    let (cols, opts) = seventy_blocks();
     let mut pieces: Vec<Vec<u8>> = Vec::new();
     let len = write_segment(7, &cols, 0..7_000, &opts, |bytes| {
         pieces.push(bytes.to_vec());
@@ -260,11 +264,7 @@ fn a_segment_goes_to_its_sink_a_group_of_blocks_at_a_time() {
 
 #[test]
 fn a_sink_error_stops_the_segment() {
-    let cols = sample::bars(7_000, 3);
-    let opts = WriteOptions {
-        block_rows: 100,
-        ..WriteOptions::default()
-    };
+    let (cols, opts) = seventy_blocks();
     let mut calls = 0;
     let err = write_segment(7, &cols, 0..7_000, &opts, |_| {
         calls += 1;
