@@ -14,6 +14,7 @@ use std::sync::Arc;
 use crate::columns::{BarColumns, Columns, TickColumns};
 use crate::engine::{Engine, LiveSegment, Writer};
 use crate::error::{Error, Result};
+use crate::io::StorageFile;
 use crate::manifest::{Edit, SegmentMeta};
 use crate::model::{Exchange, Interval, SeriesKey, Timestamp};
 use crate::segment::write_segment;
@@ -280,6 +281,51 @@ struct Planned {
 /// The bytes of a new segment written between the syncs its writer makes before the last one.
 const EARLY_SYNC_BYTES: u64 = 2 << 20;
 
+/// Runs `write`, which hands the bytes of a new file in order to the sink it is given, and
+/// writes them to `file`, returning what `write` returns. Every [`EARLY_SYNC_BYTES`] a thread of
+/// its own (started at the first) `fdatasync`s the file, so that the device writes while the
+/// bytes after are still being made and the caller's final sync waits only for the rest; the
+/// threads making the bytes never wait for the device. Requests that pile up while a sync runs
+/// are served by one. An early sync's error is returned (the caller discards the file).
+fn write_synced_early<T>(
+    file: &dyn StorageFile,
+    write: impl FnOnce(&mut (dyn FnMut(&[u8]) -> Result<()> + Send)) -> Result<T>,
+) -> Result<T> {
+    std::thread::scope(|scope| {
+        let (ask, asked) = std::sync::mpsc::channel::<()>();
+        let mut syncer = None;
+        let mut asked = Some(asked);
+        let (mut at, mut synced) = (0u64, 0u64);
+        let written = write(&mut |bytes: &[u8]| {
+            file.write_all_at(bytes, at)?;
+            at += bytes.len() as u64;
+            if at - synced >= EARLY_SYNC_BYTES {
+                synced = at;
+                if let Some(asked) = asked.take() {
+                    syncer = Some(scope.spawn(move || -> Result<()> {
+                        while asked.recv().is_ok() {
+                            while asked.try_recv().is_ok() {}
+                            file.sync_data()?;
+                        }
+                        Ok(())
+                    }));
+                }
+                // A syncer that stopped on an error has it waiting below.
+                let _ = ask.send(());
+            }
+            Ok(())
+        });
+        drop(ask);
+        let synced = match syncer.map(|s| s.join()) {
+            None | Some(Ok(Ok(()))) => Ok(()),
+            Some(Ok(Err(e))) => Err(e),
+            Some(Err(_)) => Err(Error::InvalidArgument("the sync thread panicked".into())),
+        };
+        let written = written?;
+        synced.map(|()| written)
+    })
+}
+
 impl Engine {
     /// Saves bars of one series from columns (any order, repeated times: the last wins).
     pub fn save_bar_columns(
@@ -486,18 +532,8 @@ impl Engine {
             let path = self.segment_path(key, id);
             written.push(path.clone());
             let file = self.inner.storage.create(&path)?;
-            // Each group of blocks is written while the next is encoded, and every few MiB
-            // synced, so that the device writes while the encoding goes on and the final sync
-            // waits only for the rest.
-            let (mut at, mut synced) = (0u64, 0u64);
-            let file_len = write_segment(id, rows, start..end, &opts, |bytes| {
-                file.write_all_at(bytes, at)?;
-                at += bytes.len() as u64;
-                if at - synced >= EARLY_SYNC_BYTES {
-                    file.sync_data()?;
-                    synced = at;
-                }
-                Ok(())
+            let file_len = write_synced_early(&*file, |sink| {
+                write_segment(id, rows, start..end, &opts, sink)
             })?;
             self.sync_file(&*file)?;
             let (Some(&min_ts), Some(&max_ts)) = (t.get(start), t.get(end - 1)) else {
@@ -836,6 +872,86 @@ impl Engine {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file in memory that counts its syncs and fails the `fail_at`-th.
+    #[derive(Debug, Default)]
+    struct MemFile {
+        bytes: parking_lot::Mutex<Vec<u8>>,
+        syncs: std::sync::atomic::AtomicUsize,
+        fail_at: usize,
+    }
+
+    impl StorageFile for MemFile {
+        fn read_exact_at(&self, _: &mut [u8], _: u64) -> Result<()> {
+            Err(Error::InvalidArgument("not read here".into()))
+        }
+        fn write_all_at(&self, buf: &[u8], offset: u64) -> Result<()> {
+            let mut bytes = self.bytes.lock();
+            let end = offset as usize + buf.len();
+            let len = bytes.len().max(end);
+            bytes.resize(len, 0);
+            bytes[offset as usize..end].copy_from_slice(buf);
+            Ok(())
+        }
+        fn set_len(&self, len: u64) -> Result<()> {
+            self.bytes.lock().resize(len as usize, 0);
+            Ok(())
+        }
+        fn size(&self) -> Result<u64> {
+            Ok(self.bytes.lock().len() as u64)
+        }
+        fn sync(&self) -> Result<()> {
+            let n = self.syncs.fetch_add(1, std::sync::atomic::Ordering::SeqCst) + 1;
+            if n == self.fail_at {
+                return Err(Error::InvalidArgument("sync failed".into()));
+            }
+            Ok(())
+        }
+    }
+
+    /// Hands `pieces` pieces of 1 MiB, piece `k` filled with byte `k`, to the sink.
+    fn mib_pieces(
+        pieces: u8,
+    ) -> impl FnOnce(&mut (dyn FnMut(&[u8]) -> Result<()> + Send)) -> Result<u8> {
+        move |sink| {
+            for k in 0..pieces {
+                sink(&vec![k; 1 << 20])?;
+            }
+            Ok(pieces)
+        }
+    }
+
+    #[test]
+    fn files_written_with_early_syncs_hold_every_byte_in_order() {
+        let file = MemFile::default();
+        assert_eq!(write_synced_early(&file, mib_pieces(7)).unwrap(), 7);
+        let bytes = file.bytes.lock();
+        assert_eq!(bytes.len(), 7 << 20);
+        for k in 0..7u8 {
+            let piece = &bytes[usize::from(k) << 20..(usize::from(k) + 1) << 20];
+            assert!(piece.iter().all(|&b| b == k), "piece {k}");
+        }
+        // Asked for at 2, 4 and 6 MiB; asks that pile up are served by one sync.
+        let syncs = file.syncs.load(std::sync::atomic::Ordering::SeqCst);
+        assert!((1..=3).contains(&syncs), "{syncs} syncs");
+        // Under 2 MiB nothing is synced early (the caller's final sync is its only one).
+        let small = MemFile::default();
+        write_synced_early(&small, mib_pieces(1)).unwrap();
+        assert_eq!(small.syncs.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
+    #[test]
+    fn an_early_sync_error_is_returned() {
+        let file = MemFile {
+            fail_at: 1,
+            ..MemFile::default()
+        };
+        let err = write_synced_early(&file, mib_pieces(7)).unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidArgument(m) if m == "sync failed"),
+            "{err}"
+        );
+    }
 
     fn bars(times: &[i64], close: f64) -> BarColumns {
         let mut c = BarColumns::default();
