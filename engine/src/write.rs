@@ -281,6 +281,9 @@ struct Planned {
 /// The bytes of a new segment written between the syncs its writer makes before the last one.
 const EARLY_SYNC_BYTES: u64 = 2 << 20;
 
+/// Where the bytes of a file go, in order.
+type ByteSink<'a> = dyn FnMut(&[u8]) -> Result<()> + Send + 'a;
+
 /// Runs `write`, which hands the bytes of a new file in order to the sink it is given, and
 /// writes them to `file`, returning what `write` returns. Every [`EARLY_SYNC_BYTES`] a thread of
 /// its own (started at the first) `fdatasync`s the file, so that the device writes while the
@@ -289,7 +292,7 @@ const EARLY_SYNC_BYTES: u64 = 2 << 20;
 /// are served by one. An early sync's error is returned (the caller discards the file).
 fn write_synced_early<T>(
     file: &dyn StorageFile,
-    write: impl FnOnce(&mut (dyn FnMut(&[u8]) -> Result<()> + Send)) -> Result<T>,
+    write: impl FnOnce(&mut ByteSink<'_>) -> Result<T>,
 ) -> Result<T> {
     std::thread::scope(|scope| {
         let (ask, asked) = std::sync::mpsc::channel::<()>();
@@ -909,22 +912,18 @@ mod tests {
         }
     }
 
-    /// Hands `pieces` pieces of 1 MiB, piece `k` filled with byte `k`, to the sink.
-    fn mib_pieces(
-        pieces: u8,
-    ) -> impl FnOnce(&mut (dyn FnMut(&[u8]) -> Result<()> + Send)) -> Result<u8> {
-        move |sink| {
-            for k in 0..pieces {
-                sink(&vec![k; 1 << 20])?;
-            }
-            Ok(pieces)
+    /// Hands `pieces` pieces of 1 MiB, piece `k` filled with byte `k`, to `sink`.
+    fn mib_pieces(pieces: u8, sink: &mut ByteSink<'_>) -> Result<u8> {
+        for k in 0..pieces {
+            sink(&vec![k; 1 << 20])?;
         }
+        Ok(pieces)
     }
 
     #[test]
     fn files_written_with_early_syncs_hold_every_byte_in_order() {
         let file = MemFile::default();
-        assert_eq!(write_synced_early(&file, mib_pieces(7)).unwrap(), 7);
+        assert_eq!(write_synced_early(&file, |s| mib_pieces(7, s)).unwrap(), 7);
         let bytes = file.bytes.lock();
         assert_eq!(bytes.len(), 7 << 20);
         for k in 0..7u8 {
@@ -936,7 +935,7 @@ mod tests {
         assert!((1..=3).contains(&syncs), "{syncs} syncs");
         // Under 2 MiB nothing is synced early (the caller's final sync is its only one).
         let small = MemFile::default();
-        write_synced_early(&small, mib_pieces(1)).unwrap();
+        write_synced_early(&small, |s| mib_pieces(1, s)).unwrap();
         assert_eq!(small.syncs.load(std::sync::atomic::Ordering::SeqCst), 0);
     }
 
@@ -946,7 +945,7 @@ mod tests {
             fail_at: 1,
             ..MemFile::default()
         };
-        let err = write_synced_early(&file, mib_pieces(7)).unwrap_err();
+        let err = write_synced_early(&file, |s| mib_pieces(7, s)).unwrap_err();
         assert!(
             matches!(&err, Error::InvalidArgument(m) if m == "sync failed"),
             "{err}"
