@@ -322,7 +322,7 @@ fn write_synced_early<T>(
         let synced = match syncer.map(|s| s.join()) {
             None | Some(Ok(Ok(()))) => Ok(()),
             Some(Ok(Err(e))) => Err(e),
-            Some(Err(_)) => Err(Error::InvalidArgument("the sync thread panicked".into())),
+            Some(Err(panic)) => std::panic::resume_unwind(panic),
         };
         let written = written?;
         synced.map(|()| written)
