@@ -117,34 +117,22 @@ pub fn encode_decimal_if_exact(values: &[f64], out: &mut Vec<u8>) -> Option<(f64
     if !raise(&mut e, head) {
         return None;
     }
-    SCALED.with(|ints| {
-        // A buffer of this thread's, reused: every slot is overwritten before it is read. It is
-        // never busy (nothing below encodes again); if it were, the block would go to Shuffle.
-        let Ok(mut ints) = ints.try_borrow_mut() else {
-            return None;
-        };
+    super::with_scratch(&SCALED, |ints| {
+        // Every slot is overwritten before it is read.
         ints.resize(values.len(), 0);
-        let exact = scale_all(values, e, &mut ints)
+        let exact = scale_all(values, e, ints)
             // As the reference: the exponent the later values need, then every value at it.
-            || (raise(&mut e, rest) && scale_all(values, e, &mut ints));
-        let range = exact.then(|| {
+            || (raise(&mut e, rest) && scale_all(values, e, ints));
+        exact.then(|| {
             out.push(e);
             let p = POW10[usize::from(e)];
             let value = |k: i64| if e == 0 { k as f64 } else { k as f64 / p };
-            int::encode(&ints, out).map_or((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi)| {
+            int::encode(ints, out).map_or((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi)| {
                 (value(lo), value(hi))
             })
-        });
-        // Blocks of the default size reuse the buffer; a huge one does not keep it.
-        if ints.capacity() > KEPT_SCALED {
-            *ints = Vec::new();
-        }
-        range
+        })
     })
 }
-
-/// The most scaled integers a thread keeps room for between blocks (512 KiB).
-const KEPT_SCALED: usize = 64 * 1024;
 
 thread_local! {
     /// The scaled integers of the block [`encode_decimal_if_exact`] is encoding.

@@ -70,25 +70,14 @@ pub fn encode(values: &[i64], out: &mut Vec<u8>) -> Option<(i64, i64)> {
     out.extend_from_slice(&base.to_le_bytes());
     out.push(width);
     out.reserve(packed_len(values.len().saturating_sub(order), width));
-    RESIDUALS.with(|cell| {
-        // A buffer of this thread's, reused; nothing below encodes again, so it is never busy.
-        let Ok(mut res) = cell.try_borrow_mut() else {
-            let mut own = Vec::new();
-            residuals(values, order, base, &mut own);
-            return pack(&own, width, out);
-        };
-        residuals(values, order, base, &mut res);
-        pack(&res, width, out);
-        // Blocks of the default size reuse the buffer; a huge one does not keep it.
-        if res.capacity() > KEPT_RESIDUALS {
-            *res = Vec::new();
-        }
-    });
+    if width > 0 {
+        super::with_scratch(&RESIDUALS, |res| {
+            residuals(values, order, base, res);
+            pack(res, width, out);
+        });
+    }
     ranges[0]
 }
-
-/// The most residuals a thread keeps room for between blocks (512 KiB).
-const KEPT_RESIDUALS: usize = 64 * 1024;
 
 thread_local! {
     /// The residuals of the block [`encode`] is packing.

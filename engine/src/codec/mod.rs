@@ -455,6 +455,31 @@ pub(crate) fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
     }
 }
 
+/// The most values a thread's scratch buffer keeps room for between blocks (512 KiB of 8-byte
+/// values): blocks of the default size reuse it, a huge one does not keep it.
+const KEPT_SCRATCH: usize = 64 * 1024;
+
+/// Runs `f` with this thread's scratch buffer in `cell` (a fresh one should it be in use), so
+/// that encoding a block allocates nothing; the buffer keeps its room for the next block unless
+/// it grew past [`KEPT_SCRATCH`] values. `f` must not rely on what the buffer held before.
+#[inline]
+pub(crate) fn with_scratch<T, R>(
+    cell: &'static std::thread::LocalKey<std::cell::RefCell<Vec<T>>>,
+    f: impl FnOnce(&mut Vec<T>) -> R,
+) -> R {
+    cell.with(|cell| {
+        let mut own = Vec::new();
+        let mut held = cell.try_borrow_mut().ok();
+        // One call of `f` (it is inlined, with everything it encodes, where it is called).
+        let buf = held.as_deref_mut().unwrap_or(&mut own);
+        let result = f(buf);
+        if buf.capacity() > KEPT_SCRATCH {
+            *buf = Vec::new();
+        }
+        result
+    })
+}
+
 /// Runs `f` compiled for the widest vector instructions this CPU has, detected at run time
 /// (`pulp`: AVX-512 or AVX2 on x86-64, else the baseline). `f` must be `#[inline(always)]` for
 /// its loops to be compiled so. The loops run so are exact at any width (integer arithmetic,
@@ -633,9 +658,16 @@ mod tests {
             }
         }
         // Decimal blocks at exponents 0, 1 and 12, negative and positive, with +0.0 inside.
-        blocks.push((-20..20).map(f64::from).collect());
-        blocks.push((0..40).map(|i| f64::from(i - 7) * 0.1).collect());
-        blocks.push((0..40).map(|i| f64::from(i * 37 - 700) / 1e12).collect());
+        let at_exponents: [Vec<f64>; 3] = [
+            (-20..20).map(f64::from).collect(),
+            (0..40).map(|i| f64::from(i - 7) / 10.0).collect(),
+            (0..40).map(|i| f64::from(i * 37 - 700) / 1e12).collect(),
+        ];
+        for (v, e) in at_exponents.iter().zip([0u8, 1, 12]) {
+            let enc = encode(ColumnRef::F64(v));
+            assert_eq!((enc.codec, enc.payload[0]), (Codec::Decimal, e), "{v:?}");
+        }
+        blocks.extend(at_exponents);
         let mut decimal = 0;
         for v in &blocks {
             let (lo, hi) = float_range(v);

@@ -176,7 +176,7 @@ pub fn write_segment<C: Columns>(
     let mut out = Emitter {
         sink,
         group: Vec::new(),
-        footer: Vec::with_capacity(bounds.len() * (20 + 36 * refs.len()) + 64),
+        footer: Vec::with_capacity(bounds.len() * (20 + 40 * refs.len()) + 64),
         offset: 0,
     };
     let mut header = Vec::with_capacity(HEADER_LEN);
