@@ -131,7 +131,7 @@ pub fn codecs(data: &[u8]) {
     let (Some(&c), Some(&n)) = (data.first(), data.get(1)) else {
         return;
     };
-    let Ok(codec) = Codec::try_from(c % 5) else {
+    let Some(&codec) = Codec::ALL.get(usize::from(c) % Codec::ALL.len()) else {
         return;
     };
     let payload = data.get(2..).unwrap_or(&[]);

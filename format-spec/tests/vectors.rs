@@ -6,7 +6,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use tickvault::codec::Compression;
+use tickvault::codec::{Codec, Compression};
 use tickvault::io::{ByteView, RealFs, Storage};
 use tickvault::manifest::{Edit, ManifestLog, SegmentMeta};
 use tickvault::segment::{encode_segment, Segment, WriteOptions, TRAILER_LEN};
@@ -84,6 +84,22 @@ fn good_segments_read_forever() {
         assert_eq!((seg.id(), seg.rows(), seg.blocks().len()), (1, 1000, 4));
         same_bits(&decode_all::<BarColumns>(&seg).unwrap(), &golden_bars());
     }
+    // Written after codec 5 (IntPatch) was added: the time column of the block with the hour's
+    // gap (rows 256..512) is IntPatch, the others IntPack.
+    let path = dir.join("bars-intpatch-lz4.seg");
+    let bytes = golden(&path, || seg_bytes(&golden_bars(), 3, Compression::Lz4));
+    let seg = open::<BarColumns>(&path, bytes).unwrap();
+    let times: Vec<Codec> = seg.blocks().iter().map(|b| b.chunks[0].codec).collect();
+    assert_eq!(
+        times,
+        [
+            Codec::IntPack,
+            Codec::IntPatch,
+            Codec::IntPack,
+            Codec::IntPack
+        ]
+    );
+    same_bits(&decode_all::<BarColumns>(&seg).unwrap(), &golden_bars());
     let path = dir.join("ticks-zstd.seg");
     let bytes = golden(&path, || {
         seg_bytes(&golden_ticks(), 2, Compression::Zstd(3))

@@ -53,16 +53,53 @@ fn ranges_on(values: &[i64]) -> [Option<(i64, i64)>; 3] {
 /// choice finds on the way.
 pub fn encode(values: &[i64], out: &mut Vec<u8>) -> Option<(i64, i64)> {
     let ranges = ranges(values);
+    let (order, base, width) = narrowest(&ranges, values.len());
+    write(values, order, base, width, out);
+    ranges[0]
+}
+
+/// The IntPack payload is this wide in bits per value, or wider, before [`encode_or_patch`]
+/// tries IntPatch: below it, patching saves little.
+const PATCH_FROM_WIDTH: u8 = 8;
+
+/// Appends the shorter of the IntPack and the IntPatch encodings of `values` to `out` (IntPatch
+/// is tried only when IntPack would pack at least [`PATCH_FROM_WIDTH`] bits a value). Returns
+/// whether it is IntPatch, and the least and greatest value as [`encode`] does.
+pub fn encode_or_patch(values: &[i64], out: &mut Vec<u8>) -> (bool, Option<(i64, i64)>) {
+    let ranges = ranges(values);
+    let (order, base, width) = narrowest(&ranges, values.len());
+    if let (true, Some((least, _))) = (width >= PATCH_FROM_WIDTH, ranges[1]) {
+        let packed = 1 + 8 * order + 8 + 1 + packed_len(values.len() - order, width);
+        let patched = super::with_scratch(&RESIDUALS, |room| {
+            let plan = super::patch::plan(values, least, room).filter(|p| p.len < packed);
+            plan.map(|plan| super::patch::encode(values, &plan, room, out))
+                .is_some()
+        });
+        if patched {
+            return (true, ranges[0]);
+        }
+    }
+    write(values, order, base, width, out);
+    (false, ranges[0])
+}
+
+/// The order whose residuals span the narrowest width, with their least (the base) and that
+/// width.
+fn narrowest(ranges: &[Option<(i64, i64)>; 3], len: usize) -> (usize, i64, u8) {
     let mut best: Option<(usize, i64, u8)> = None;
-    for (order, range) in ranges.into_iter().enumerate() {
-        if let Some((base, hi)) = range {
+    for (order, range) in ranges.iter().enumerate() {
+        if let Some((base, hi)) = *range {
             let width = bit_width(hi.wrapping_sub(base) as u64);
             if best.is_none_or(|(_, _, w)| width < w) {
                 best = Some((order, base, width));
             }
         }
     }
-    let (order, base, width) = best.unwrap_or((values.len().min(2), 0, 0));
+    best.unwrap_or((len.min(2), 0, 0))
+}
+
+/// Appends the IntPack payload of `values` with the given order, base and width.
+fn write(values: &[i64], order: usize, base: i64, width: u8, out: &mut Vec<u8>) {
     out.push(order as u8);
     for v in values.iter().take(order) {
         out.extend_from_slice(&v.to_le_bytes());
@@ -76,11 +113,10 @@ pub fn encode(values: &[i64], out: &mut Vec<u8>) -> Option<(i64, i64)> {
             pack(res, width, out);
         });
     }
-    ranges[0]
 }
 
 thread_local! {
-    /// The residuals of the block [`encode`] is packing.
+    /// The residuals of the block [`encode`] is packing (or [`encode_or_patch`] planning).
     static RESIDUALS: std::cell::RefCell<Vec<u64>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 

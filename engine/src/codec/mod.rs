@@ -8,6 +8,7 @@ pub(crate) mod cursor;
 mod fill;
 mod float;
 mod int;
+mod patch;
 mod strings;
 
 use smol_str::SmolStr;
@@ -31,16 +32,20 @@ pub enum Codec {
     Decimal = 3,
     /// Strings: dictionary, then IntPack of indices.
     Dict = 4,
+    /// Integers as IntPack packs them, in units of a step, with the few residuals too wide for
+    /// the width stored whole after the rest (times with gaps).
+    IntPatch = 5,
 }
 
 impl Codec {
     /// Every codec.
-    pub const ALL: [Codec; 5] = [
+    pub const ALL: [Codec; 6] = [
         Codec::Raw,
         Codec::IntPack,
         Codec::Shuffle,
         Codec::Decimal,
         Codec::Dict,
+        Codec::IntPatch,
     ];
 }
 
@@ -524,9 +529,14 @@ fn float_range(v: &[f64]) -> (f64, f64) {
 }
 
 fn encode_i64(v: &[i64], mut payload: Vec<u8>) -> Encoded {
-    let (min, max) = int::encode(v, &mut payload).unwrap_or((0, 0));
+    let (patched, range) = int::encode_or_patch(v, &mut payload);
+    let (min, max) = range.unwrap_or((0, 0));
     Encoded {
-        codec: Codec::IntPack,
+        codec: if patched {
+            Codec::IntPatch
+        } else {
+            Codec::IntPack
+        },
         payload,
         min: min as u64,
         max: max as u64,
@@ -537,10 +547,10 @@ fn encode_i64(v: &[i64], mut payload: Vec<u8>) -> Encoded {
 /// the column type or the slot count.
 pub fn decode(codec: Codec, payload: &[u8], out: ColumnMut<'_>) -> Option<()> {
     match (codec, out) {
-        (Codec::Raw | Codec::IntPack, ColumnMut::Time(o)) => {
+        (Codec::Raw | Codec::IntPack | Codec::IntPatch, ColumnMut::Time(o)) => {
             decode_i64(codec, payload, bytemuck::cast_slice_mut(o))
         }
-        (Codec::Raw | Codec::IntPack, ColumnMut::OptTime(o)) => {
+        (Codec::Raw | Codec::IntPack | Codec::IntPatch, ColumnMut::OptTime(o)) => {
             let mut ints = vec![0i64; o.len()];
             decode_i64(codec, payload, &mut ints)?;
             optional_times(&ints, o);
@@ -566,6 +576,7 @@ fn optional_times(ints: &[i64], out: &mut [Option<Timestamp>]) {
 fn decode_i64(codec: Codec, payload: &[u8], out: &mut [i64]) -> Option<()> {
     match codec {
         Codec::IntPack => int::decode(payload, out),
+        Codec::IntPatch => patch::decode(payload, out),
         _ => decode_raw(payload, bytemuck::cast_slice_mut(out)),
     }
 }
@@ -691,7 +702,7 @@ mod tests {
         for c in Codec::ALL {
             assert_eq!(Codec::try_from(c as u8), Ok(c));
         }
-        assert_eq!(Codec::try_from(5), Err(5));
+        assert_eq!(Codec::try_from(6), Err(6));
         for c in Compression::ALL {
             assert_eq!(
                 Compression::from_id(c.id()).map(Compression::id),
@@ -738,7 +749,20 @@ mod tests {
                 .collect(), // a random walk
             (0..n).map(|_| Timestamp::from_ns(rnd() as i64)).collect(),  // anything
             vec![Timestamp::from_ns(7); n],
+            // Minutes with an hour's gap after every 50: IntPatch.
+            (0..n as i64)
+                .map(|i| Timestamp::from_ns(i * 60_000_000_000 + i / 50 * 3_600_000_000_000))
+                .collect(),
         ];
+        let codecs: Vec<Codec> = times
+            .iter()
+            .map(|t| encode(ColumnRef::Time(t)).codec)
+            .collect();
+        assert_eq!(codecs[4], Codec::IntPatch);
+        assert!(
+            codecs[..4].iter().all(|c| *c == Codec::IntPack),
+            "{codecs:?}"
+        );
         let floats: Vec<Vec<f64>> = vec![
             (0..n).map(|i| 3500.0 + (i % 17) as f64 * 0.2).collect(), // a decimal grid
             (0..n).map(|_| f64::from_bits(rnd())).collect(),          // any bits
