@@ -268,56 +268,82 @@ pub fn decode(payload: &[u8], out: &mut [i64]) -> Option<()> {
     let h = header(payload, out.len())?;
     let (head, rest) = out.split_at_mut(h.order);
     head.copy_from_slice(h.first.get(..h.order)?);
+    if (h.order, h.width) == (1, 0) {
+        return grid(&h, rest);
+    }
+    residuals(&h, rest)?;
+    // The sums in a pass of their own, their state in registers: folded into the unpacking,
+    // it went through memory, a store and a load on the chain of every value.
     match h.order {
-        0 => residuals(&h, rest, |r| r),
+        0 => {}
         1 => {
             let mut v = h.first[0];
-            residuals(&h, rest, move |r| {
-                v = v.wrapping_add(r);
-                v
-            })
+            for slot in rest.iter_mut() {
+                v = v.wrapping_add(*slot);
+                *slot = v;
+            }
         }
         _ => {
             let [f0, f1] = h.first;
             let (mut v, mut d) = (f1, f1.wrapping_sub(f0));
-            residuals(&h, rest, move |r| {
-                d = d.wrapping_add(r);
+            for slot in rest.iter_mut() {
+                d = d.wrapping_add(*slot);
                 v = v.wrapping_add(d);
-                v
-            })
+                *slot = v;
+            }
         }
     }
+    Some(())
 }
 
-/// Writes `sum(residual_j)` for each residual `j` of `h` into `out[j]`, in order: the runs of
-/// packed values between exceptions unpacked, each exception in its place.
-fn residuals(h: &Header<'_>, out: &mut [i64], mut sum: impl FnMut(i64) -> i64) -> Option<()> {
-    let (base, step, width, packed) = (h.base, h.step, h.width, h.packed);
-    let mut residual = |q: u64| sum(base.wrapping_add(step.wrapping_mul(q) as i64));
+/// Decodes the values after the first of an order-1 payload with no packed bits (a grid with
+/// gaps) in one pass: between exceptions each value is the one before plus the base, a loop the
+/// compiler turns into arithmetic progressions.
+fn grid(h: &Header<'_>, out: &mut [i64]) -> Option<()> {
+    let (base, step) = (h.base, h.step);
+    let mut v = h.first[0];
     let mut at = 0usize;
     for (p, q) in h.positions.chunks_exact(4).zip(h.quotients.chunks_exact(8)) {
         let p = u32::from_le_bytes(p.try_into().ok()?) as usize;
         let q = u64::from_le_bytes(q.try_into().ok()?);
-        unpack_run(packed, width, at, out.get_mut(at..p)?, &mut residual);
-        *out.get_mut(p)? = residual(q);
+        for slot in out.get_mut(at..p)? {
+            v = v.wrapping_add(base);
+            *slot = v;
+        }
+        v = v.wrapping_add(base.wrapping_add(step.wrapping_mul(q) as i64));
+        *out.get_mut(p)? = v;
         at = p + 1;
     }
-    unpack_run(packed, width, at, out.get_mut(at..)?, &mut residual);
+    for slot in out.get_mut(at..)? {
+        v = v.wrapping_add(base);
+        *slot = v;
+    }
     Some(())
 }
 
-/// The packed quotients `at..` into `run`, each passed through `residual`; with no bits, each
-/// is 0 (a plain loop).
+/// Writes residual `j` of `h` into `out[j]`: the runs of packed quotients between exceptions
+/// unpacked, each exception in its place.
+fn residuals(h: &Header<'_>, out: &mut [i64]) -> Option<()> {
+    let (base, step, width, packed) = (h.base, h.step, h.width, h.packed);
+    let residual = move |q: u64| base.wrapping_add(step.wrapping_mul(q) as i64);
+    let mut at = 0usize;
+    for (p, q) in h.positions.chunks_exact(4).zip(h.quotients.chunks_exact(8)) {
+        let p = u32::from_le_bytes(p.try_into().ok()?) as usize;
+        let q = u64::from_le_bytes(q.try_into().ok()?);
+        unpack_run(packed, width, at, out.get_mut(at..p)?, residual);
+        *out.get_mut(p)? = residual(q);
+        at = p + 1;
+    }
+    unpack_run(packed, width, at, out.get_mut(at..)?, residual);
+    Some(())
+}
+
+/// The packed quotients `at..` into `run`, each turned into its residual; with no bits, each
+/// is the base.
 #[inline(always)]
-fn unpack_run(
-    packed: &[u8],
-    width: u8,
-    at: usize,
-    run: &mut [i64],
-    residual: &mut impl FnMut(u64) -> i64,
-) {
+fn unpack_run(packed: &[u8], width: u8, at: usize, run: &mut [i64], residual: impl Fn(u64) -> i64) {
     if width == 0 {
-        run.iter_mut().for_each(|slot| *slot = residual(0));
+        run.fill(residual(0));
     } else {
         unpack_from_map(packed, width, at, bytemuck::cast_slice_mut(run), |x| {
             residual(x) as u64
