@@ -468,6 +468,66 @@ mod tests {
         }
     }
 
+    /// A payload from its fields, as FORMAT.md lays it out, and the values it stands for,
+    /// computed from the definition.
+    fn handmade(
+        order: usize,
+        base: i64,
+        step: u64,
+        width: u8,
+        q: &[u64],
+        exc: &[(u32, u64)],
+    ) -> (Vec<u8>, Vec<i64>) {
+        let first = [1_000i64, 997];
+        let mut p = vec![order as u8];
+        first
+            .iter()
+            .take(order)
+            .for_each(|f| p.extend(f.to_le_bytes()));
+        p.extend(base.to_le_bytes());
+        p.extend(step.to_le_bytes());
+        p.push(width);
+        p.extend((exc.len() as u32).to_le_bytes());
+        pack(q, width, &mut p);
+        exc.iter().for_each(|(at, _)| p.extend(at.to_le_bytes()));
+        exc.iter().for_each(|(_, x)| p.extend(x.to_le_bytes()));
+        let mut q = q.to_vec();
+        exc.iter().for_each(|&(at, x)| q[at as usize] = x);
+        let r: Vec<i64> = q
+            .iter()
+            .map(|&x| base.wrapping_add(step.wrapping_mul(x) as i64))
+            .collect();
+        let mut values = first[..order].to_vec();
+        for (j, &r) in r.iter().enumerate() {
+            let k = j + order;
+            values.push(match order {
+                0 => r,
+                1 => values[k - 1].wrapping_add(r),
+                _ => values[k - 1]
+                    .wrapping_add(values[k - 1].wrapping_sub(values[k - 2]))
+                    .wrapping_add(r),
+            });
+        }
+        (p, values)
+    }
+
+    #[test]
+    fn every_order_and_width_decodes_as_format_md_defines() {
+        let q: Vec<u64> = (0..100u64).map(|i| (i * 7) % 29).collect();
+        let exc = [(0u32, 1u64 << 40), (37, 3), (99, u64::MAX)];
+        for order in 0..=2 {
+            for (width, step) in [(0u8, 1u64), (5, 1_000), (64, 3)] {
+                let q: Vec<u64> = q.iter().map(|&x| x & most(width)).collect();
+                for exc in [&exc[..], &exc[1..2], &[]] {
+                    let (payload, want) = handmade(order, -17, step, width, &q, exc);
+                    let mut got = vec![0; want.len()];
+                    decode(&payload, &mut got).unwrap();
+                    assert_eq!(got, want, "order {order}, width {width}, {exc:?}");
+                }
+            }
+        }
+    }
+
     #[test]
     fn malformed_payloads_are_refused() {
         let times = minutes(3);
