@@ -151,8 +151,9 @@ struct Header<'a> {
     packed: &'a [u8],
 }
 
-fn header(payload: &[u8], total: usize) -> Option<Header<'_>> {
-    let mut c = Cursor::new(payload);
+/// Reads the difference order and the initial values that start an IntPack or IntPatch
+/// payload of `total` values; `None` if the order is above 2 or `total`, or the bytes end.
+pub(super) fn order_and_first(c: &mut Cursor<'_>, total: usize) -> Option<(usize, [i64; 2])> {
     let order = usize::from(c.u8()?);
     if order > 2 || order > total {
         return None;
@@ -161,6 +162,12 @@ fn header(payload: &[u8], total: usize) -> Option<Header<'_>> {
     for slot in first.iter_mut().take(order) {
         *slot = c.i64()?;
     }
+    Some((order, first))
+}
+
+fn header(payload: &[u8], total: usize) -> Option<Header<'_>> {
+    let mut c = Cursor::new(payload);
+    let (order, first) = order_and_first(&mut c, total)?;
     let base = c.i64()?;
     let width = c.u8()?;
     if width > 64 {

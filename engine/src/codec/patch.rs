@@ -220,14 +220,7 @@ struct Header<'a> {
 
 fn header(payload: &[u8], total: usize) -> Option<Header<'_>> {
     let mut c = Cursor::new(payload);
-    let order = usize::from(c.u8()?);
-    if order > 2 || order > total {
-        return None;
-    }
-    let mut first = [0i64; 2];
-    for slot in first.iter_mut().take(order) {
-        *slot = c.i64()?;
-    }
+    let (order, first) = super::int::order_and_first(&mut c, total)?;
     let base = c.i64()?;
     let step = c.u64()?;
     let width = c.u8()?;
