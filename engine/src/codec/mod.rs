@@ -342,6 +342,9 @@ impl ColumnMut<'_> {
             (Codec::IntPack, ColumnMut::Time(o)) => {
                 return int::decode_range(payload, rows, keep, bytemuck::cast_slice_mut(o));
             }
+            (Codec::IntPatch, ColumnMut::Time(o)) => {
+                return patch::decode_range(payload, rows, keep, bytemuck::cast_slice_mut(o));
+            }
             (Codec::IntPack, ColumnMut::OptTime(o)) => {
                 if o.len() != keep.len() {
                     return None;

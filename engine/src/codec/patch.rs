@@ -289,6 +289,69 @@ pub fn decode(payload: &[u8], out: &mut [i64]) -> Option<()> {
     Some(())
 }
 
+/// Decodes values `keep` of the `total` an IntPatch payload holds into `out` (of length
+/// `keep.len()`). A grid with gaps (order 1, no packed bits) starts from its closed form, value
+/// `k` being `first + k * base + step * (the quotients of the exceptions before k)`, so a range
+/// inside a block costs its own length; other payloads are decoded whole and the range copied.
+pub fn decode_range(
+    payload: &[u8],
+    total: usize,
+    keep: std::ops::Range<usize>,
+    out: &mut [i64],
+) -> Option<()> {
+    let (start, end) = (keep.start, keep.end);
+    if start > end || end > total || out.len() != end - start {
+        return None;
+    }
+    let h = header(payload, total)?;
+    if (h.order, h.width) != (1, 0) {
+        let mut all = vec![0i64; total];
+        decode(payload, &mut all)?;
+        out.copy_from_slice(all.get(keep)?);
+        return Some(());
+    }
+    let Some((head, rest)) = out.split_first_mut() else {
+        return Some(());
+    };
+    let (base, step) = (h.base, h.step);
+    // Residual `j` takes value `j` to value `j + 1`.
+    let exceptions = h.positions.chunks_exact(4).zip(h.quotients.chunks_exact(8));
+    let exceptions = exceptions.map(|(p, q)| {
+        let p = u32::from_le_bytes(p.try_into().unwrap_or_default()) as usize;
+        (p, u64::from_le_bytes(q.try_into().unwrap_or_default()))
+    });
+    let mut v = h.first[0].wrapping_add((start as i64).wrapping_mul(base));
+    let mut at = start; // the next residual to add
+    for (p, q) in exceptions {
+        let extra = step.wrapping_mul(q) as i64;
+        if p < start {
+            v = v.wrapping_add(extra);
+            continue;
+        }
+        if at == start {
+            *head = v;
+        }
+        if p + 1 >= end {
+            break;
+        }
+        for slot in rest.get_mut(at - start..p - start)? {
+            v = v.wrapping_add(base);
+            *slot = v;
+        }
+        v = v.wrapping_add(base).wrapping_add(extra);
+        *rest.get_mut(p - start)? = v;
+        at = p + 1;
+    }
+    if at == start {
+        *head = v;
+    }
+    for slot in rest.get_mut(at - start..)? {
+        v = v.wrapping_add(base);
+        *slot = v;
+    }
+    Some(())
+}
+
 /// Decodes the values after the first of an order-1 payload with no packed bits (a grid with
 /// gaps) in one pass: between exceptions each value is the one before plus the base, a loop the
 /// compiler turns into arithmetic progressions.
@@ -458,6 +521,51 @@ mod tests {
         ];
         for values in sets {
             round_trip(&values);
+        }
+    }
+
+    #[test]
+    fn every_range_decodes_as_the_slice_of_a_full_decode() {
+        // A grid with gaps at the first and last residual and in between (the closed form), and
+        // a payload with packed bits (decoded whole).
+        let mut t = 0i64;
+        let grid: Vec<i64> = (0..90)
+            .map(|i| {
+                t += if [1, 2, 30, 31, 88].contains(&i) {
+                    7_000
+                } else {
+                    60
+                };
+                t
+            })
+            .collect();
+        let mut rnd = crate::codec::xorshift(0x9e37_79b9_7f4a_7c15);
+        let mut t = 0i64;
+        let local: Vec<i64> = (0..90)
+            .map(|i| {
+                t += if i == 45 {
+                    1 << 40
+                } else {
+                    500 + (rnd() % 40) as i64
+                };
+                t
+            })
+            .collect();
+        for (values, packed) in [(grid, false), (local, true)] {
+            let (plan, payload) = round_trip(&values);
+            assert!(!plan.exceptions.is_empty());
+            assert_eq!(plan.width > 0, packed, "{plan:?}");
+            let n = values.len();
+            for start in 0..=n {
+                for end in start..=n {
+                    let mut part = vec![i64::MIN; end - start];
+                    decode_range(&payload, n, start..end, &mut part).unwrap();
+                    assert_eq!(part, values[start..end], "{start}..{end}, {plan:?}");
+                }
+            }
+            let mut part = vec![0; 2];
+            assert!(decode_range(&payload, n, n - 1..n + 1, &mut part).is_none());
+            assert!(decode_range(&payload, n, 0..3, &mut part).is_none());
         }
     }
 
