@@ -179,7 +179,7 @@ pub fn decode_decimal_range(
     let ints = c.rest();
     if let Some(k) = int::constant(ints, total) {
         // One conversion instead of one a value, to the value `scale` gives each.
-        if keep.start > keep.end || keep.end > total || out.len() != keep.len() {
+        if !super::range_fits(&keep, total, out.len()) {
             return None;
         }
         out.fill(if e == 0 { k as f64 } else { k as f64 / p });
@@ -197,7 +197,7 @@ pub fn decode_shuffle_range(
     keep: std::ops::Range<usize>,
     out: &mut [u64],
 ) -> Option<()> {
-    if payload.len() != total * 8 || keep.end > total || keep.len() != out.len() {
+    if payload.len() != total * 8 || !super::range_fits(&keep, total, out.len()) {
         return None;
     }
     for (slot, i) in out.iter_mut().zip(keep) {

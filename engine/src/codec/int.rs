@@ -240,10 +240,10 @@ pub fn decode_range(
     keep: std::ops::Range<usize>,
     out: &mut [i64],
 ) -> Option<()> {
-    let (start, end) = (keep.start, keep.end);
-    if start > end || end > total || out.len() != end - start {
+    if !super::range_fits(&keep, total, out.len()) {
         return None;
     }
+    let start = keep.start;
     let h = header(payload, total)?;
     if out.is_empty() {
         return Some(());
@@ -286,7 +286,7 @@ pub fn decode_range(
             let kk = k0 - 1;
             let (sum, weights) = residual_sums(packed, width, kk, true);
             let k = kk as i64;
-            let triangle = if kk % 2 == 0 {
+            let triangle = if kk.is_multiple_of(2) {
                 (k / 2).wrapping_mul(k + 1)
             } else {
                 k.wrapping_mul((k + 1) / 2)

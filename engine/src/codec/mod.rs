@@ -452,6 +452,12 @@ pub fn encode(col: ColumnRef<'_>) -> Encoded {
     }
 }
 
+/// Whether rows `keep` lie within `total` rows, and `slots` is one for each: what every range
+/// decoder checks first.
+pub(crate) fn range_fits(keep: &std::ops::Range<usize>, total: usize, slots: usize) -> bool {
+    keep.start <= keep.end && keep.end <= total && slots == keep.len()
+}
+
 /// A xorshift generator of test inputs, from `seed` (not zero).
 #[cfg(test)]
 pub(crate) fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {

@@ -236,15 +236,7 @@ fn header(payload: &[u8], total: usize) -> Option<Header<'_>> {
     }
     let (packed, tail) = rest.split_at(packed_bytes);
     let (positions, quotients) = tail.split_at(count * 4);
-    let mut next = 0usize;
-    for p in positions.chunks_exact(4) {
-        let p = u32::from_le_bytes(p.try_into().ok()?) as usize;
-        if p < next || p >= residuals {
-            return None;
-        }
-        next = p + 1;
-    }
-    Some(Header {
+    let h = Header {
         order,
         first,
         base,
@@ -253,17 +245,39 @@ fn header(payload: &[u8], total: usize) -> Option<Header<'_>> {
         packed,
         positions,
         quotients,
-    })
+    };
+    let mut next = 0usize;
+    for (p, _) in h.exceptions() {
+        if p < next || p >= residuals {
+            return None;
+        }
+        next = p + 1;
+    }
+    Some(h)
+}
+
+impl Header<'_> {
+    /// The exceptions' positions and quotients, in order.
+    fn exceptions(&self) -> impl Iterator<Item = (usize, u64)> + '_ {
+        let positions = self.positions.chunks_exact(4);
+        positions.zip(self.quotients.chunks_exact(8)).map(|(p, q)| {
+            let p = u32::from_le_bytes(p.try_into().unwrap_or_default());
+            (
+                p as usize,
+                u64::from_le_bytes(q.try_into().unwrap_or_default()),
+            )
+        })
+    }
 }
 
 /// Decodes `out.len()` values from an IntPatch payload; `None` if the payload is malformed.
 pub fn decode(payload: &[u8], out: &mut [i64]) -> Option<()> {
     let h = header(payload, out.len())?;
+    if (h.order, h.width) == (1, 0) {
+        return grid(&h, 0, out);
+    }
     let (head, rest) = out.split_at_mut(h.order);
     head.copy_from_slice(h.first.get(..h.order)?);
-    if (h.order, h.width) == (1, 0) {
-        return grid(&h, rest);
-    }
     residuals(&h, rest)?;
     // The sums in a pass of their own, their state in registers: folded into the unpacking,
     // it went through memory, a store and a load on the chain of every value.
@@ -299,78 +313,47 @@ pub fn decode_range(
     keep: std::ops::Range<usize>,
     out: &mut [i64],
 ) -> Option<()> {
-    let (start, end) = (keep.start, keep.end);
-    if start > end || end > total || out.len() != end - start {
+    if !super::range_fits(&keep, total, out.len()) {
         return None;
     }
     let h = header(payload, total)?;
-    if (h.order, h.width) != (1, 0) {
-        let mut all = vec![0i64; total];
-        decode(payload, &mut all)?;
-        out.copy_from_slice(all.get(keep)?);
-        return Some(());
+    if (h.order, h.width) == (1, 0) {
+        return grid(&h, keep.start, out);
+    }
+    let mut all = vec![0i64; total];
+    decode(payload, &mut all)?;
+    out.copy_from_slice(all.get(keep)?);
+    Some(())
+}
+
+/// Decodes values `start..start + out.len()` of an order-1 payload with no packed bits (a grid
+/// with gaps) in one pass. Value `k` is `first + k * base + step * (the quotients of the
+/// exceptions below k)`, so the pass starts there; then between exceptions each value is the
+/// one before plus the base, a loop the compiler turns into arithmetic progressions.
+fn grid(h: &Header<'_>, start: usize, out: &mut [i64]) -> Option<()> {
+    let (base, step) = (h.base, h.step);
+    let end = start + out.len();
+    let mut v = h.first[0].wrapping_add((start as i64).wrapping_mul(base));
+    // Residual `j` takes value `j` to value `j + 1`, which is `rest[j - start]`.
+    let mut exceptions = h.exceptions().peekable();
+    while let Some((_, q)) = exceptions.next_if(|(p, _)| *p < start) {
+        v = v.wrapping_add(step.wrapping_mul(q) as i64);
     }
     let Some((head, rest)) = out.split_first_mut() else {
         return Some(());
     };
-    let (base, step) = (h.base, h.step);
-    // Residual `j` takes value `j` to value `j + 1`.
-    let exceptions = h.positions.chunks_exact(4).zip(h.quotients.chunks_exact(8));
-    let exceptions = exceptions.map(|(p, q)| {
-        let p = u32::from_le_bytes(p.try_into().unwrap_or_default()) as usize;
-        (p, u64::from_le_bytes(q.try_into().unwrap_or_default()))
-    });
-    let mut v = h.first[0].wrapping_add((start as i64).wrapping_mul(base));
-    let mut at = start; // the next residual to add
-    for (p, q) in exceptions {
-        let extra = step.wrapping_mul(q) as i64;
-        if p < start {
-            v = v.wrapping_add(extra);
-            continue;
-        }
-        if at == start {
-            *head = v;
-        }
-        if p + 1 >= end {
-            break;
-        }
+    *head = v;
+    let mut at = start;
+    for (p, q) in exceptions.take_while(|(p, _)| p + 1 < end) {
         for slot in rest.get_mut(at - start..p - start)? {
             v = v.wrapping_add(base);
             *slot = v;
         }
-        v = v.wrapping_add(base).wrapping_add(extra);
+        v = v.wrapping_add(base.wrapping_add(step.wrapping_mul(q) as i64));
         *rest.get_mut(p - start)? = v;
         at = p + 1;
     }
-    if at == start {
-        *head = v;
-    }
     for slot in rest.get_mut(at - start..)? {
-        v = v.wrapping_add(base);
-        *slot = v;
-    }
-    Some(())
-}
-
-/// Decodes the values after the first of an order-1 payload with no packed bits (a grid with
-/// gaps) in one pass: between exceptions each value is the one before plus the base, a loop the
-/// compiler turns into arithmetic progressions.
-fn grid(h: &Header<'_>, out: &mut [i64]) -> Option<()> {
-    let (base, step) = (h.base, h.step);
-    let mut v = h.first[0];
-    let mut at = 0usize;
-    for (p, q) in h.positions.chunks_exact(4).zip(h.quotients.chunks_exact(8)) {
-        let p = u32::from_le_bytes(p.try_into().ok()?) as usize;
-        let q = u64::from_le_bytes(q.try_into().ok()?);
-        for slot in out.get_mut(at..p)? {
-            v = v.wrapping_add(base);
-            *slot = v;
-        }
-        v = v.wrapping_add(base.wrapping_add(step.wrapping_mul(q) as i64));
-        *out.get_mut(p)? = v;
-        at = p + 1;
-    }
-    for slot in out.get_mut(at..)? {
         v = v.wrapping_add(base);
         *slot = v;
     }
@@ -383,9 +366,7 @@ fn residuals(h: &Header<'_>, out: &mut [i64]) -> Option<()> {
     let (base, step, width, packed) = (h.base, h.step, h.width, h.packed);
     let residual = move |q: u64| base.wrapping_add(step.wrapping_mul(q) as i64);
     let mut at = 0usize;
-    for (p, q) in h.positions.chunks_exact(4).zip(h.quotients.chunks_exact(8)) {
-        let p = u32::from_le_bytes(p.try_into().ok()?) as usize;
-        let q = u64::from_le_bytes(q.try_into().ok()?);
+    for (p, q) in h.exceptions() {
         unpack_run(packed, width, at, out.get_mut(at..p)?, residual);
         *out.get_mut(p)? = residual(q);
         at = p + 1;
