@@ -458,6 +458,28 @@ pub(crate) fn range_fits(keep: &std::ops::Range<usize>, total: usize, slots: usi
     keep.start <= keep.end && keep.end <= total && slots == keep.len()
 }
 
+/// Asserts that every range of `values` decodes (through `decode_range`, given the range and
+/// its slots) as their slice, and that a range past the end, or slots of another length, are
+/// refused; `what` names the payload in a failure.
+#[cfg(test)]
+pub(crate) fn assert_every_range(
+    values: &[i64],
+    decode_range: impl Fn(std::ops::Range<usize>, &mut [i64]) -> Option<()>,
+    what: &str,
+) {
+    let n = values.len();
+    for start in 0..=n {
+        for end in start..=n {
+            let mut part = vec![i64::MIN; end - start];
+            decode_range(start..end, &mut part).unwrap();
+            assert_eq!(part, values[start..end], "{what}, {start}..{end}");
+        }
+    }
+    let mut part = vec![0; 3];
+    assert!(decode_range(n - 2..n + 1, &mut part).is_none(), "{what}");
+    assert!(decode_range(0..2, &mut part).is_none(), "{what}");
+}
+
 /// A xorshift generator of test inputs, from `seed` (not zero).
 #[cfg(test)]
 pub(crate) fn xorshift(mut seed: u64) -> impl FnMut() -> u64 {
